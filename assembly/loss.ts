@@ -1,0 +1,59 @@
+// Output layer loss: log-softmax and cross-entropy fused, one pass for the row maximum, one for
+// the exponentials (kept as the gradient), no log-probabilities materialised.
+
+import { exp4 } from "./simd";
+
+/**
+ * Mean over the T·B rows of -log softmax(logits[r])[target]. logits: [T·B, V] time-major
+ * (row t·B + b); targets: i32 [B, T]. When dlogits ≠ 0 it receives d(mean loss)/d(logits).
+ */
+export function crossEntropy(logits: usize, targets: usize, dlogits: usize, T: i32, B: i32, V: i32): f64 {
+  const rows = T * B;
+  const invRows: f32 = <f32>(1.0 / <f64>rows);
+  const rowBytes = <usize>V * 4;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const z = logits + <usize>r * rowBytes;
+    const t = r / B;
+    const b = r - t * B;
+    const target = load<i32>(targets + (<usize>b * <usize>T + <usize>t) * 4);
+    let j = 0;
+    let mx4 = f32x4.splat(-Infinity);
+    for (; j + 4 <= V; j += 4) mx4 = f32x4.max(mx4, v128.load(z + <usize>j * 4));
+    let mx = max(max(f32x4.extract_lane(mx4, 0), f32x4.extract_lane(mx4, 1)), max(f32x4.extract_lane(mx4, 2), f32x4.extract_lane(mx4, 3)));
+    for (; j < V; j++) mx = max(mx, load<f32>(z + <usize>j * 4));
+    const m4 = f32x4.splat(mx);
+    let s4 = f32x4.splat(0);
+    let s: f32 = 0;
+    j = 0;
+    if (dlogits != 0) {
+      const d = dlogits + <usize>r * rowBytes;
+      for (; j + 4 <= V; j += 4) {
+        const e = exp4(f32x4.sub(v128.load(z + <usize>j * 4), m4));
+        v128.store(d + <usize>j * 4, e);
+        s4 = f32x4.add(s4, e);
+      }
+      for (; j < V; j++) {
+        const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(z + <usize>j * 4) - mx)), 0);
+        store<f32>(d + <usize>j * 4, e);
+        s += e;
+      }
+    } else {
+      for (; j + 4 <= V; j += 4) s4 = f32x4.add(s4, exp4(f32x4.sub(v128.load(z + <usize>j * 4), m4)));
+      for (; j < V; j++) s += f32x4.extract_lane(exp4(f32x4.splat(load<f32>(z + <usize>j * 4) - mx)), 0);
+    }
+    s += (f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1)) + (f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3));
+    const lse = <f64>mx + Math.log(<f64>s);
+    total += lse - <f64>load<f32>(z + <usize>target * 4);
+    if (dlogits != 0) {
+      const d = dlogits + <usize>r * rowBytes;
+      const k = f32x4.splat(invRows / s);
+      j = 0;
+      for (; j + 4 <= V; j += 4) v128.store(d + <usize>j * 4, f32x4.mul(v128.load(d + <usize>j * 4), k));
+      for (; j < V; j++) store<f32>(d + <usize>j * 4, load<f32>(d + <usize>j * 4) * (invRows / s));
+      const dt = d + <usize>target * 4;
+      store<f32>(dt, load<f32>(dt) - invRows);
+    }
+  }
+  return total / <f64>rows;
+}

@@ -1,0 +1,64 @@
+// Row-wise helpers around the GEMMs: bias broadcast, bias gradient, transposes, elementwise
+// products. Rows may be any length; the tails run lane by lane.
+
+/** y[i, :] = b for every row i of y[M, N]; with `accumulate`, y[i, :] += b. */
+export function broadcastRows(y: usize, b: usize, M: i32, N: i32, accumulate: bool): void {
+  const rowBytes = <usize>N * 4;
+  for (let i = 0; i < M; i++) {
+    const row = y + <usize>i * rowBytes;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const off = <usize>j * 4;
+      let v = v128.load(b + off);
+      if (accumulate) v = f32x4.add(v128.load(row + off), v);
+      v128.store(row + off, v);
+    }
+    for (; j < N; j++) {
+      const off = <usize>j * 4;
+      store<f32>(row + off, accumulate ? load<f32>(row + off) + load<f32>(b + off) : load<f32>(b + off));
+    }
+  }
+}
+
+/** db[j] += Σ_i dy[i, j] over dy[M, N]: the bias gradient of a row-broadcast bias. */
+export function sumRowsInto(db: usize, dy: usize, M: i32, N: i32): void {
+  const rowBytes = <usize>N * 4;
+  let j = 0;
+  for (; j + 4 <= N; j += 4) {
+    const off = <usize>j * 4;
+    let acc = f32x4.splat(0);
+    for (let i = 0; i < M; i++) acc = f32x4.add(acc, v128.load(dy + <usize>i * rowBytes + off));
+    v128.store(db + off, f32x4.add(v128.load(db + off), acc));
+  }
+  for (; j < N; j++) {
+    const off = <usize>j * 4;
+    let acc: f32 = 0;
+    for (let i = 0; i < M; i++) acc += load<f32>(dy + <usize>i * rowBytes + off);
+    store<f32>(db + off, load<f32>(db + off) + acc);
+  }
+}
+
+/** dst[N, M] = src[M, N]^T, or dst += src^T with `accumulate`. */
+export function transpose(src: usize, M: i32, N: i32, dst: usize, accumulate: bool): void {
+  for (let i = 0; i < M; i++) {
+    const row = src + <usize>i * <usize>N * 4;
+    for (let j = 0; j < N; j++) {
+      const d = dst + (<usize>j * <usize>M + <usize>i) * 4;
+      const v = load<f32>(row + <usize>j * 4);
+      store<f32>(d, accumulate ? load<f32>(d) + v : v);
+    }
+  }
+}
+
+/** out[i] = a[i] * b[i] for n elements; out may alias a or b. */
+export function multiply(out: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i * 4;
+    v128.store(out + off, f32x4.mul(v128.load(a + off), v128.load(b + off)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i * 4;
+    store<f32>(out + off, load<f32>(a + off) * load<f32>(b + off));
+  }
+}

@@ -1,0 +1,144 @@
+// Instantiates the compiled core: the relaxed-SIMD build where the engine validates it, the
+// plain SIMD build otherwise. Both are embedded in build/wasm.ts (see scripts/build.ts).
+
+import { relaxed, simd } from "../../build/wasm.ts";
+import { decodeBase64 } from "../_base64.ts";
+
+/** Which compiled core runs: fused multiply-add (`relaxed`) or separate multiply and add. */
+export type CoreVariant = "simd" | "relaxed";
+
+type Ptr = number;
+
+/** The core's exports: flat functions over byte offsets into the imported memory. */
+export interface CoreExports {
+  heapBase(): number;
+  packedBytes(K: number, N: number): number;
+  packB(b: Ptr, ldb: number, transB: number, K: number, N: number, dst: Ptr): void;
+  gemmPacked(
+    a: Ptr,
+    lda: number,
+    transA: number,
+    packed: Ptr,
+    c: Ptr,
+    ldc: number,
+    M: number,
+    N: number,
+    K: number,
+    accumulate: number,
+  ): void;
+  gemm(
+    a: Ptr,
+    lda: number,
+    transA: number,
+    b: Ptr,
+    ldb: number,
+    transB: number,
+    c: Ptr,
+    ldc: number,
+    M: number,
+    N: number,
+    K: number,
+    accumulate: number,
+    scratch: Ptr,
+  ): void;
+  broadcastRows(y: Ptr, b: Ptr, M: number, N: number, accumulate: number): void;
+  sumRowsInto(db: Ptr, dy: Ptr, M: number, N: number): void;
+  transpose(src: Ptr, M: number, N: number, dst: Ptr, accumulate: number): void;
+  multiply(out: Ptr, a: Ptr, b: Ptr, n: number): void;
+  lstmScratchBytes(inSize: number, oneHot: number, T: number, B: number, H: number): number;
+  lstmForward(
+    x: Ptr,
+    oneHot: number,
+    inSize: number,
+    wih: Ptr,
+    whh: Ptr,
+    bih: Ptr,
+    bhh: Ptr,
+    gates: Ptr,
+    h: Ptr,
+    c: Ptr,
+    scratch: Ptr,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  lstmBackward(
+    x: Ptr,
+    oneHot: number,
+    inSize: number,
+    wih: Ptr,
+    whh: Ptr,
+    gates: Ptr,
+    h: Ptr,
+    c: Ptr,
+    dh: Ptr,
+    dc: Ptr,
+    dwih: Ptr,
+    dwhh: Ptr,
+    dbih: Ptr,
+    dbhh: Ptr,
+    dx: Ptr,
+    scratch: Ptr,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  linearScratchBytes(M: number, N: number, K: number): number;
+  linearForward(
+    x: Ptr,
+    w: Ptr,
+    b: Ptr,
+    y: Ptr,
+    scratch: Ptr,
+    M: number,
+    N: number,
+    K: number,
+  ): void;
+  linearBackward(
+    x: Ptr,
+    w: Ptr,
+    dy: Ptr,
+    dx: Ptr,
+    dw: Ptr,
+    db: Ptr,
+    scratch: Ptr,
+    M: number,
+    N: number,
+    K: number,
+  ): void;
+  crossEntropy(logits: Ptr, targets: Ptr, dlogits: Ptr, T: number, B: number, V: number): number;
+  dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;
+}
+
+const modules = new Map<CoreVariant, WebAssembly.Module>();
+
+/** True when this engine runs the relaxed-SIMD build. */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(bytesOf("relaxed"));
+}
+
+function bytesOf(variant: CoreVariant): Uint8Array<ArrayBuffer> {
+  return decodeBase64(variant === "relaxed" ? relaxed : simd) as Uint8Array<ArrayBuffer>;
+}
+
+/** Picks the variant: the one asked for, else relaxed where supported. */
+export function resolveVariant(wanted: CoreVariant | "auto" = "auto"): CoreVariant {
+  if (wanted === "auto") return relaxedSimdSupported() ? "relaxed" : "simd";
+  if (wanted === "relaxed" && !relaxedSimdSupported()) {
+    throw new Error(
+      "Unsupported core: this engine rejects the relaxed-SIMD build; use variant 'simd' or 'auto'",
+    );
+  }
+  return wanted;
+}
+
+/** Instantiates a core over `memory` (synchronously: the module is small and compiled once). */
+export function instantiateCore(variant: CoreVariant, memory: WebAssembly.Memory): CoreExports {
+  let module = modules.get(variant);
+  if (!module) {
+    module = new WebAssembly.Module(bytesOf(variant));
+    modules.set(variant, module);
+  }
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as CoreExports;
+}

@@ -1,0 +1,416 @@
+// The WASM backend: owns one WebAssembly.Memory laid out once per config, and runs a stacked
+// LSTM's forward, loss and backward over it. Parameters, gradients and activations are
+// Float32Array views at fixed offsets; a training step allocates nothing and copies nothing
+// per timestep.
+
+import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
+import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
+import {
+  type CoreExports,
+  type CoreVariant,
+  instantiateCore,
+  resolveVariant,
+} from "./_wasm_module.ts";
+
+const PAGE = 65536;
+// wasm32 addresses 4 GiB; V8 caps a memory at 65536 pages.
+const MAX_BYTES = 65536 * PAGE;
+const ALIGN = 64;
+
+/** Options for {@linkcode WasmLstm.create}. */
+export interface WasmLstmOptions {
+  /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
+  variant?: CoreVariant | "auto";
+}
+
+/** Options for {@linkcode WasmLstm.forward}. */
+export interface ForwardOptions {
+  /** Apply dropout and keep what backward needs (default true). */
+  training?: boolean;
+  /** Optimizer step: selects the dropout mask (default 0). */
+  step?: number;
+}
+
+interface LayerBuffers {
+  inSize: number;
+  gates: number;
+  h: number;
+  c: number;
+  dh: number;
+  dc: number;
+  mask: number; // dropout mask on this layer's output, 0 without dropout
+  dropped: number; // masked output, 0 without dropout
+}
+
+/** Byte offsets of every region, computed from the config alone. */
+interface MemoryPlan {
+  params: number;
+  grads: number;
+  inputs: number;
+  targets: number;
+  logits: number;
+  dlogits: number;
+  scratch: number;
+  layers: LayerBuffers[];
+  bytes: number;
+}
+
+function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries): MemoryPlan {
+  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = config;
+  let top = PAGE; // the first page holds the module's static data (checked against heapBase)
+  const alloc = (bytes: number) => {
+    const at = top;
+    top += Math.ceil(bytes / ALIGN) * ALIGN;
+    return at;
+  };
+  const state = B * H * 4;
+  const params = alloc(layout.size * 4);
+  const grads = alloc(layout.size * 4);
+  const inputs = alloc(B * T * 4);
+  const targets = alloc(B * T * 4);
+  const logits = alloc(T * B * V * 4);
+  const dlogits = alloc(T * B * V * 4);
+  const layers: LayerBuffers[] = [];
+  let scratchBytes = core.linearScratchBytes(T * B, V, H);
+  for (let l = 0; l < L; l++) {
+    const inSize = layerInputSize(config, l);
+    scratchBytes = Math.max(scratchBytes, core.lstmScratchBytes(inSize, l === 0 ? 1 : 0, T, B, H));
+    layers.push({
+      inSize,
+      gates: alloc(T * B * 4 * H * 4),
+      h: alloc((T + 1) * state),
+      c: alloc((T + 1) * state),
+      dh: alloc((T + 1) * state),
+      dc: alloc(state),
+      mask: config.dropout > 0 ? alloc(T * state) : 0,
+      dropped: config.dropout > 0 ? alloc(T * state) : 0,
+    });
+  }
+  const scratch = alloc(scratchBytes);
+  return { params, grads, inputs, targets, logits, dlogits, scratch, layers, bytes: top };
+}
+
+type SizeQueries = Pick<CoreExports, "linearScratchBytes" | "lstmScratchBytes">;
+
+// Every size the plan needs, in f64 arithmetic, so an oversized config is reported before the
+// core (32-bit) is asked anything.
+function estimateBytes(config: CoreConfig, paramFloats: number): number {
+  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = config;
+  const rows = T * B;
+  const pad8 = (n: number) => Math.ceil(n / 8) * 8;
+  const scratch = Math.max(
+    V * 4 * H,
+    rows * pad8(Math.max(H, V)),
+    4 * H * pad8(H),
+    H * pad8(4 * H),
+    V * pad8(H),
+  );
+  const perLayer = rows * 4 * H + 3 * (T + 1) * B * H + B * H +
+    (config.dropout > 0 ? 2 * rows * H : 0);
+  return 4 * (2 * paramFloats + 2 * rows + 2 * rows * V + L * perLayer + scratch) + PAGE;
+}
+
+/**
+ * A stacked LSTM with one-hot input and a linear softmax output, laid out in one
+ * WebAssembly.Memory for a fixed (batch, seq).
+ *
+ * Inputs and targets are `[batch, seq]` token ids (row b is one sequence); logits are
+ * time-major `[seq, batch, vocab]`. Parameters follow the PyTorch CharRNN state_dict.
+ *
+ * @example
+ * ```ts
+ * import { WasmLstm } from "./wasm.ts";
+ * const net = WasmLstm.create({ vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 });
+ * net.params.fill(0.1);
+ * net.inputs.set([0, 1, 2, 3, 4, 0]);
+ * net.targets.set([1, 2, 3, 4, 0, 1]);
+ * const loss = net.forward();
+ * net.backward();
+ * console.log(loss, net.grad("fc.bias"));
+ * ```
+ */
+export class WasmLstm {
+  /** The validated config this core is laid out for. */
+  readonly config: Readonly<Required<CoreConfig>>;
+  /** Which compiled core runs. */
+  readonly variant: CoreVariant;
+  /** Named tensor offsets inside `params` and `grads`. */
+  readonly layout: ParamLayout;
+  /** Every parameter, one flat array (see `layout`). */
+  readonly params: Float32Array;
+  /** Gradients of the mean loss, same layout as `params`; written by `backward`. */
+  readonly grads: Float32Array;
+  /** Input token ids, `[batch, seq]`. */
+  readonly inputs: Int32Array;
+  /** Target token ids, `[batch, seq]`. */
+  readonly targets: Int32Array;
+  /** Output logits after `forward`, time-major `[seq, batch, vocab]`. */
+  readonly logits: Float32Array;
+  /** The memory everything lives in. */
+  readonly memory: WebAssembly.Memory;
+
+  #core: CoreExports;
+  #plan: MemoryPlan;
+  #lastForward: { training: boolean; withGrad: boolean } | null = null;
+
+  private constructor(config: Required<CoreConfig>, variant: CoreVariant) {
+    this.config = config;
+    this.variant = variant;
+    this.layout = paramLayout(config);
+    const needed = estimateBytes(config, this.layout.size);
+    if (needed > MAX_BYTES) {
+      throw new RangeError(
+        `Invalid config: batch ${config.batch} × seq ${config.seq} × hidden ${config.hidden} ` +
+          `needs ${(needed / 2 ** 30).toFixed(1)} GiB, over WebAssembly's 4 GiB: ` +
+          `reduce batch, seq or hidden`,
+      );
+    }
+    // Size queries need an instance; a one-page memory is enough for them.
+    const probe = instantiateCore(variant, new WebAssembly.Memory({ initial: 1 }));
+    if (probe.heapBase() > PAGE) throw new Error("Internal error: core static data exceeds a page");
+    this.#plan = planMemory(config, this.layout, probe);
+    if (this.#plan.bytes > MAX_BYTES) {
+      throw new RangeError(
+        `Invalid config: the layout needs ${(this.#plan.bytes / 2 ** 30).toFixed(1)} GiB, ` +
+          `over WebAssembly's 4 GiB: reduce batch, seq or hidden`,
+      );
+    }
+    const pages = Math.ceil(this.#plan.bytes / PAGE);
+    try {
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch (cause) {
+      throw new RangeError(
+        `Out of memory: the config needs ${(pages * PAGE / 2 ** 20).toFixed(0)} MiB: ` +
+          `reduce batch, seq or hidden`,
+        { cause },
+      );
+    }
+    this.#core = instantiateCore(variant, this.memory);
+    const p = this.#plan;
+    const buf = this.memory.buffer;
+    const { batch: B, seq: T, vocabSize: V } = config;
+    this.params = new Float32Array(buf, p.params, this.layout.size);
+    this.grads = new Float32Array(buf, p.grads, this.layout.size);
+    this.inputs = new Int32Array(buf, p.inputs, B * T);
+    this.targets = new Int32Array(buf, p.targets, B * T);
+    this.logits = new Float32Array(buf, p.logits, T * B * V);
+  }
+
+  /** Validates `config` (before allocating anything) and lays out a core for it. */
+  static create(config: CoreConfig, options: WasmLstmOptions = {}): WasmLstm {
+    validateCoreConfig(config);
+    const full: Required<CoreConfig> = { ...config, seed: config.seed ?? 0 };
+    return new WasmLstm(full, resolveVariant(options.variant));
+  }
+
+  /** The parameter tensor `name` (a view into `params`). */
+  param(name: string): Float32Array {
+    return this.#view(this.#plan.params, name);
+  }
+
+  /** The gradient of tensor `name` (a view into `grads`). */
+  grad(name: string): Float32Array {
+    return this.#view(this.#plan.grads, name);
+  }
+
+  #view(base: number, name: string): Float32Array {
+    const spec = this.layout.byName.get(name);
+    if (!spec) {
+      const known = this.layout.tensors.map((t) => t.name).join(", ");
+      throw new RangeError(`Unknown tensor: ${name}: expected one of ${known}`);
+    }
+    return new Float32Array(this.memory.buffer, base + spec.offset * 4, spec.size);
+  }
+
+  #state(layer: number, region: "h" | "c" | "dh", slot: number): Float32Array {
+    const { batch: B, hidden: H, layers: L } = this.config;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= L) {
+      throw new RangeError(`Invalid layer: ${layer}: expected an integer in [0, ${L})`);
+    }
+    const base = this.#plan.layers[layer][region];
+    return new Float32Array(this.memory.buffer, base + slot * B * H * 4, B * H);
+  }
+
+  /** Initial hidden state of `layer`, `[batch, hidden]`; read by `forward`. */
+  h0(layer: number): Float32Array {
+    return this.#state(layer, "h", 0);
+  }
+
+  /** Initial cell state of `layer`, `[batch, hidden]`; read by `forward`. */
+  c0(layer: number): Float32Array {
+    return this.#state(layer, "c", 0);
+  }
+
+  /** Final hidden state of `layer` after `forward`. */
+  hT(layer: number): Float32Array {
+    return this.#state(layer, "h", this.config.seq);
+  }
+
+  /** Final cell state of `layer` after `forward`. */
+  cT(layer: number): Float32Array {
+    return this.#state(layer, "c", this.config.seq);
+  }
+
+  /** dLoss/dh0 of `layer` after `backward`. */
+  dh0(layer: number): Float32Array {
+    return this.#state(layer, "dh", 0);
+  }
+
+  /** dLoss/dc0 of `layer` after `backward`. */
+  dc0(layer: number): Float32Array {
+    const { batch: B, hidden: H } = this.config;
+    return new Float32Array(this.memory.buffer, this.#plan.layers[layer].dc, B * H);
+  }
+
+  /** Makes the final state the next initial state (truncated BPTT across batches). */
+  carryState(): void {
+    for (let l = 0; l < this.config.layers; l++) {
+      this.h0(l).set(this.hT(l));
+      this.c0(l).set(this.cT(l));
+    }
+  }
+
+  /** Zeroes the initial state of every layer. */
+  resetState(): void {
+    for (let l = 0; l < this.config.layers; l++) {
+      this.h0(l).fill(0);
+      this.c0(l).fill(0);
+    }
+  }
+
+  /** Runs the network over `inputs` and returns the mean cross-entropy against `targets`. */
+  forward(options: ForwardOptions = {}): number {
+    const training = options.training ?? true;
+    const step = options.step ?? 0;
+    if (!Number.isInteger(step) || step < 0) {
+      throw new RangeError(`Invalid step: ${step}: expected a non-negative integer`);
+    }
+    this.#checkTokens(this.inputs, "inputs");
+    this.#checkTokens(this.targets, "targets");
+    const core = this.#core;
+    const p = this.#plan;
+    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, seed } = this.config;
+    const rows = T * B;
+    const dropping = training && dropout > 0;
+    let x = p.inputs;
+    for (let l = 0; l < L; l++) {
+      const buf = p.layers[l];
+      const w = this.#layerParams(p.params, l);
+      core.lstmForward(
+        x,
+        l === 0 ? 1 : 0,
+        buf.inSize,
+        w.wih,
+        w.whh,
+        w.bih,
+        w.bhh,
+        buf.gates,
+        buf.h,
+        buf.c,
+        p.scratch,
+        T,
+        B,
+        H,
+      );
+      x = buf.h + B * H * 4; // slots 1..T: this layer's output, [T·B, H]
+      if (dropping) {
+        core.dropoutMask(buf.mask, rows * H, dropout, seed, step >>> 0, l);
+        core.multiply(buf.dropped, x, buf.mask, rows * H);
+        x = buf.dropped;
+      }
+    }
+    const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
+    const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
+    core.linearForward(x, fcW, fcB, p.logits, p.scratch, rows, V, H);
+    this.#lastForward = { training: dropping, withGrad: training };
+    return core.crossEntropy(p.logits, p.targets, training ? p.dlogits : 0, T, B, V);
+  }
+
+  /** Gradients of the last `forward`'s loss into `grads`, `dh0` and `dc0`. */
+  backward(): void {
+    if (!this.#lastForward?.withGrad) {
+      throw new Error(
+        "Backward without forward: call forward({ training: true }) first, then backward once",
+      );
+    }
+    const dropping = this.#lastForward.training;
+    this.#lastForward = null; // backward overwrites the gate activations
+    const core = this.#core;
+    const p = this.#plan;
+    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = this.config;
+    const rows = T * B;
+    const slot1 = B * H * 4;
+    this.grads.fill(0);
+    const top = p.layers[L - 1];
+    const y = dropping ? top.dropped : top.h + slot1;
+    const fc = this.layout.byName.get("fc.weight")!.offset * 4;
+    const fcb = this.layout.byName.get("fc.bias")!.offset * 4;
+    core.linearBackward(
+      y,
+      p.params + fc,
+      p.dlogits,
+      top.dh + slot1,
+      p.grads + fc,
+      p.grads + fcb,
+      p.scratch,
+      rows,
+      V,
+      H,
+    );
+    if (dropping) core.multiply(top.dh + slot1, top.dh + slot1, top.mask, rows * H);
+    for (let l = L - 1; l >= 0; l--) {
+      const buf = p.layers[l];
+      const below = l > 0 ? p.layers[l - 1] : null;
+      const x = below ? (dropping ? below.dropped : below.h + slot1) : p.inputs;
+      const w = this.#layerParams(p.params, l);
+      const dw = this.#layerParams(p.grads, l);
+      new Float32Array(this.memory.buffer, buf.dc, B * H).fill(0);
+      core.lstmBackward(
+        x,
+        l === 0 ? 1 : 0,
+        buf.inSize,
+        w.wih,
+        w.whh,
+        buf.gates,
+        buf.h,
+        buf.c,
+        buf.dh,
+        buf.dc,
+        dw.wih,
+        dw.whh,
+        dw.bih,
+        dw.bhh,
+        below ? below.dh + slot1 : 0,
+        p.scratch,
+        T,
+        B,
+        H,
+      );
+      if (below && dropping) {
+        core.multiply(below.dh + slot1, below.dh + slot1, below.mask, rows * H);
+      }
+    }
+  }
+
+  #layerParams(base: number, l: number) {
+    const at = (name: string) => base + this.layout.byName.get(`${name}_l${l}`)!.offset * 4;
+    return {
+      wih: at("lstm.weight_ih"),
+      whh: at("lstm.weight_hh"),
+      bih: at("lstm.bias_ih"),
+      bhh: at("lstm.bias_hh"),
+    };
+  }
+
+  #checkTokens(tokens: Int32Array, what: string): void {
+    const V = this.config.vocabSize;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (t < 0 || t >= V) {
+        throw new RangeError(
+          `Invalid ${what}: token ${t} at index ${i} is outside the vocabulary [0, ${V})`,
+        );
+      }
+    }
+  }
+}

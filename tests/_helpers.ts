@@ -1,0 +1,85 @@
+// Shared test utilities: a seeded generator and a closeness check that reports the worst
+// element, in the manner of llm.c's test_gpt2.c.
+
+/** mulberry32: a small seeded uniform generator in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fills `out` with uniform values in [-scale, scale). */
+export function fillUniform(
+  out: { length: number; [i: number]: number },
+  next: () => number,
+  scale = 0.5,
+) {
+  for (let i = 0; i < out.length; i++) out[i] = (next() * 2 - 1) * scale;
+  return out;
+}
+
+/** The worst violation of |a - e| <= atol + rtol·|e|, as a ratio (≤ 1 passes). */
+export interface Closeness {
+  worstRatio: number;
+  worstIndex: number;
+  actual: number;
+  expected: number;
+}
+
+export function closeness(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+): Closeness {
+  if (actual.length !== expected.length) {
+    throw new Error(`Length mismatch: ${actual.length} vs ${expected.length}`);
+  }
+  let worst: Closeness = { worstRatio: 0, worstIndex: -1, actual: NaN, expected: NaN };
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], e = expected[i];
+    const ratio = Math.abs(a - e) / (atol + rtol * Math.abs(e));
+    if (!(ratio <= worst.worstRatio)) {
+      worst = {
+        worstRatio: Number.isNaN(ratio) ? Infinity : ratio,
+        worstIndex: i,
+        actual: a,
+        expected: e,
+      };
+    }
+  }
+  return worst;
+}
+
+/** Throws naming the tensor and its worst element when any element is out of tolerance. */
+export function assertClose(
+  name: string,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol = 1e-5,
+  atol = 1e-6,
+): Closeness {
+  const c = closeness(actual, expected, rtol, atol);
+  if (c.worstRatio > 1) {
+    throw new Error(
+      `${name}: element ${c.worstIndex} is ${c.actual}, expected ${c.expected} ` +
+        `(|diff| ${Math.abs(c.actual - c.expected).toExponential(2)}, ` +
+        `${c.worstRatio.toFixed(2)}× the tolerance ${atol} + ${rtol}·|expected|)`,
+    );
+  }
+  return c;
+}
+
+/** PyTorch-layout [rows, cols] from a row-major [cols, rows] (a transpose). */
+export function transposed(src: ArrayLike<number>, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = src[c * rows + r];
+  }
+  return out;
+}
