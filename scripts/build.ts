@@ -4,7 +4,7 @@
 //
 // The output is deterministic: CI rebuilds and fails if build/ differs from the commit.
 
-import asc from "npm:assemblyscript@0.28.20/asc";
+import asc from "assemblyscript/asc";
 import { encodeBase64 } from "../src/_base64.ts";
 
 const root = new URL("../", import.meta.url);

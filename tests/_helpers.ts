@@ -14,11 +14,11 @@ export function rng(seed: number): () => number {
 }
 
 /** Fills `out` with uniform values in [-scale, scale). */
-export function fillUniform(
-  out: { length: number; [i: number]: number },
+export function fillUniform<T extends { length: number; [i: number]: number }>(
+  out: T,
   next: () => number,
   scale = 0.5,
-) {
+): T {
   for (let i = 0; i < out.length; i++) out[i] = (next() * 2 - 1) * scale;
   return out;
 }

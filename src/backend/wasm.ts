@@ -262,6 +262,16 @@ export class WasmLstm {
     return new Float32Array(this.memory.buffer, this.#plan.layers[layer].dc, B * H);
   }
 
+  /**
+   * The dropout mask last applied to `layer`'s output (`[seq, batch, hidden]`, entries 0 or
+   * 1/(1-p)), or null when the config has no dropout.
+   */
+  dropoutMask(layer: number): Float32Array | null {
+    const { batch: B, seq: T, hidden: H } = this.config;
+    const at = this.#plan.layers[layer]?.mask;
+    return at ? new Float32Array(this.memory.buffer, at, T * B * H) : null;
+  }
+
   /** Makes the final state the next initial state (truncated BPTT across batches). */
   carryState(): void {
     for (let l = 0; l < this.config.layers; l++) {

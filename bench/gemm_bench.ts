@@ -1,0 +1,30 @@
+// deno bench: the GEMM shapes of the LSTM and one training step, for both compiled cores.
+// `deno task bench:gemm` prints the same as GFLOP/s and chars/s with median/min/max.
+
+import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { GEMM_SHAPES, prepareGemm, prepareLstmStep } from "./_kernels.ts";
+
+const variants = relaxedSimdSupported() ? ["simd", "relaxed"] as const : ["simd"] as const;
+
+for (const shape of GEMM_SHAPES) {
+  const label = shape.join("×");
+  for (const variant of variants) {
+    const { run, flops } = prepareGemm(variant, shape);
+    Deno.bench({
+      name: `gemm ${label} ${variant} (${(flops / 1e6).toFixed(1)} MFLOP)`,
+      group: `gemm ${label}`,
+      baseline: variant === "simd",
+      fn: run,
+    });
+  }
+}
+
+for (const variant of variants) {
+  const { run } = prepareLstmStep(variant);
+  Deno.bench({
+    name: `lstm step L2 H128 B32 T64 V83 ${variant}`,
+    group: "lstm step",
+    baseline: variant === "simd",
+    fn: run,
+  });
+}
