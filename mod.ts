@@ -1,28 +1,60 @@
 /**
  * charlstm: character-level language models (LSTM) trained on the CPU with a WebAssembly SIMD
- * core compiled from AssemblyScript.
+ * core compiled from AssemblyScript, whose every gradient matches TensorFlow.js.
  *
- * This module exposes the compute core: a stacked LSTM with one-hot input and a softmax
- * output, laid out once in one `WebAssembly.Memory`, whose forward pass, loss and every
- * gradient match TensorFlow.js.
+ * Create a model from a text, train it, sample from it, evaluate it, save it as a safetensors
+ * checkpoint that PyTorch reads, and load it back.
  *
  * @example
  * ```ts
- * import { WasmLstm } from "./mod.ts";
+ * import { createModel, evaluate, load, sample, save, train } from "./mod.ts";
  *
- * const net = WasmLstm.create({ vocabSize: 4, hidden: 16, layers: 2, dropout: 0, batch: 1, seq: 3 });
- * net.params.forEach((_, i) => (net.params[i] = Math.sin(i) * 0.1));
- * net.inputs.set([0, 1, 2]);
- * net.targets.set([1, 2, 3]);
- * const loss = net.forward();
- * net.backward();
- * console.log(loss, net.grad("fc.bias"));
+ * const text = "the cat sat on the mat. the dog ran far away.\n".repeat(200);
+ * const model = createModel(text, { hidden: 64, layers: 2, dropout: 0.1 });
+ * await train(model, text, { steps: 50, batch: 16, seq: 32, lr: 0.005 });
+ * console.log(evaluate(model, text.slice(0, 2000)));
+ * console.log(sample(model, { prime: "the ", length: 100, topK: 3, seed: 1 }));
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await save(model, path);
+ * const again = await load(path);
  * ```
  *
  * @module
  */
 
-export { type ForwardOptions, WasmLstm, type WasmLstmOptions } from "./src/backend/wasm.ts";
+export {
+  type CharModel,
+  type CharModelConfig,
+  createModel,
+  type ModelOptions,
+  type TrainState,
+} from "./src/model/model.ts";
+export {
+  train,
+  type TrainEvent,
+  trainEvents,
+  type TrainOptions,
+  type TrainResult,
+} from "./src/train/train.ts";
+export { evaluate, type EvaluateOptions } from "./src/train/evaluate.ts";
+export { sample, type SampleOptions, sampleStream } from "./src/sample/sample.ts";
+export {
+  CheckpointError,
+  FORMAT_VERSION,
+  fromBytes,
+  load,
+  save,
+  toBytes,
+} from "./src/io/checkpoint.ts";
+export { Vocab, VocabError } from "./src/data/vocab.ts";
+export { readText, TextError } from "./src/data/text.ts";
+export { batchCount, getBatch, getBatches, splitValidation } from "./src/data/batches.ts";
+export {
+  type AdamOptions,
+  type ForwardOptions,
+  WasmLstm,
+  type WasmLstmOptions,
+} from "./src/backend/wasm.ts";
 export type { CoreVariant } from "./src/backend/_wasm_module.ts";
 export type { CoreConfig, ModelConfig } from "./src/model/config.ts";
 export type { ParamLayout, TensorSpec } from "./src/model/params.ts";

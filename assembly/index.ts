@@ -7,6 +7,7 @@ export { lstmBackward, lstmForward, lstmScratchBytes } from "./lstm";
 export { linearBackward, linearForward, linearScratchBytes } from "./linear";
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";
+export { adamStep, scale, sumSquares } from "./optim";
 
 /** First byte past the module's static data: the layout must start at or after it. */
 export function heapBase(): usize {

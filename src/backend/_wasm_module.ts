@@ -107,6 +107,21 @@ export interface CoreExports {
     K: number,
   ): void;
   crossEntropy(logits: Ptr, targets: Ptr, dlogits: Ptr, T: number, B: number, V: number): number;
+  sumSquares(g: Ptr, n: number): number;
+  scale(g: Ptr, n: number, s: number): void;
+  adamStep(
+    p: Ptr,
+    g: Ptr,
+    m: Ptr,
+    v: Ptr,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    bc1: number,
+    bc2: number,
+  ): void;
   dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;
 }
 

@@ -29,6 +29,16 @@ export interface ForwardOptions {
   training?: boolean;
   /** Optimizer step: selects the dropout mask (default 0). */
   step?: number;
+  /** Compute the loss against `targets` (default true); false only fills `logits`. */
+  loss?: boolean;
+}
+
+/** Adam's hyper-parameters (PyTorch defaults apart from lr). */
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
 }
 
 interface LayerBuffers {
@@ -46,6 +56,8 @@ interface LayerBuffers {
 interface MemoryPlan {
   params: number;
   grads: number;
+  adamM: number;
+  adamV: number;
   inputs: number;
   targets: number;
   logits: number;
@@ -66,6 +78,8 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   const state = B * H * 4;
   const params = alloc(layout.size * 4);
   const grads = alloc(layout.size * 4);
+  const adamM = alloc(layout.size * 4);
+  const adamV = alloc(layout.size * 4);
   const inputs = alloc(B * T * 4);
   const targets = alloc(B * T * 4);
   const logits = alloc(T * B * V * 4);
@@ -87,7 +101,19 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
     });
   }
   const scratch = alloc(scratchBytes);
-  return { params, grads, inputs, targets, logits, dlogits, scratch, layers, bytes: top };
+  return {
+    params,
+    grads,
+    adamM,
+    adamV,
+    inputs,
+    targets,
+    logits,
+    dlogits,
+    scratch,
+    layers,
+    bytes: top,
+  };
 }
 
 type SizeQueries = Pick<CoreExports, "linearScratchBytes" | "lstmScratchBytes">;
@@ -107,7 +133,7 @@ function estimateBytes(config: CoreConfig, paramFloats: number): number {
   );
   const perLayer = rows * 4 * H + 3 * (T + 1) * B * H + B * H +
     (config.dropout > 0 ? 2 * rows * H : 0);
-  return 4 * (2 * paramFloats + 2 * rows + 2 * rows * V + L * perLayer + scratch) + PAGE;
+  return 4 * (4 * paramFloats + 2 * rows + 2 * rows * V + L * perLayer + scratch) + PAGE;
 }
 
 /**
@@ -140,6 +166,10 @@ export class WasmLstm {
   readonly params: Float32Array;
   /** Gradients of the mean loss, same layout as `params`; written by `backward`. */
   readonly grads: Float32Array;
+  /** Adam's first moments (PyTorch `exp_avg`), same layout as `params`. */
+  readonly adamM: Float32Array;
+  /** Adam's second moments (PyTorch `exp_avg_sq`), same layout as `params`. */
+  readonly adamV: Float32Array;
   /** Input token ids, `[batch, seq]`. */
   readonly inputs: Int32Array;
   /** Target token ids, `[batch, seq]`. */
@@ -191,6 +221,8 @@ export class WasmLstm {
     const { batch: B, seq: T, vocabSize: V } = config;
     this.params = new Float32Array(buf, p.params, this.layout.size);
     this.grads = new Float32Array(buf, p.grads, this.layout.size);
+    this.adamM = new Float32Array(buf, p.adamM, this.layout.size);
+    this.adamV = new Float32Array(buf, p.adamV, this.layout.size);
     this.inputs = new Int32Array(buf, p.inputs, B * T);
     this.targets = new Int32Array(buf, p.targets, B * T);
     this.logits = new Float32Array(buf, p.logits, T * B * V);
@@ -295,8 +327,9 @@ export class WasmLstm {
     if (!Number.isInteger(step) || step < 0) {
       throw new RangeError(`Invalid step: ${step}: expected a non-negative integer`);
     }
+    const withLoss = options.loss ?? true;
     this.#checkTokens(this.inputs, "inputs");
-    this.#checkTokens(this.targets, "targets");
+    if (withLoss) this.#checkTokens(this.targets, "targets");
     const core = this.#core;
     const p = this.#plan;
     const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, seed } = this.config;
@@ -332,7 +365,8 @@ export class WasmLstm {
     const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
     const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
     core.linearForward(x, fcW, fcB, p.logits, p.scratch, rows, V, H);
-    this.#lastForward = { training: dropping, withGrad: training };
+    this.#lastForward = { training: dropping, withGrad: training && withLoss };
+    if (!withLoss) return NaN;
     return core.crossEntropy(p.logits, p.targets, training ? p.dlogits : 0, T, B, V);
   }
 
@@ -400,6 +434,38 @@ export class WasmLstm {
         core.multiply(below.dh + slot1, below.dh + slot1, below.mask, rows * H);
       }
     }
+  }
+
+  /**
+   * Scales the gradients so their global L2 norm is at most `maxNorm` (PyTorch's
+   * clip_grad_norm_: coefficient maxNorm / (norm + 1e-6) when below 1). Returns the norm
+   * before clipping; a non-finite norm leaves the gradients as they are.
+   */
+  clipGradNorm(maxNorm: number): number {
+    const n = this.layout.size;
+    const norm = Math.sqrt(this.#core.sumSquares(this.#plan.grads, n));
+    const coef = maxNorm / (norm + 1e-6);
+    if (Number.isFinite(norm) && coef < 1) this.#core.scale(this.#plan.grads, n, coef);
+    return norm;
+  }
+
+  /** One Adam update of `params` from `grads`; `step` counts from 1 (bias correction). */
+  adamStep(step: number, options: AdamOptions): void {
+    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;
+    const p = this.#plan;
+    this.#core.adamStep(
+      p.params,
+      p.grads,
+      p.adamM,
+      p.adamV,
+      this.layout.size,
+      lr,
+      beta1,
+      beta2,
+      eps,
+      1 - beta1 ** step,
+      1 - beta2 ** step,
+    );
   }
 
   #layerParams(base: number, l: number) {

@@ -1,0 +1,74 @@
+// Flag parsing for the two CLIs: node:util's parseArgs (strict, so an unknown flag is an
+// error), then typed values with their ranges checked, every failure a UsageError (exit 2).
+
+import { parseArgs } from "node:util";
+
+/** A bad command line: the CLI prints the message and a usage hint, and exits with 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** One flag: its type, default and help text. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  help: string;
+  default?: string;
+  short?: string;
+}
+
+/** Parses argv against `specs`; throws UsageError for unknown flags and missing values. */
+export function parseFlags(
+  argv: string[],
+  specs: Record<string, FlagSpec>,
+  allowPositionals = false,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals,
+    });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (e) {
+    const message = (e as Error).message.split("\n")[0].replace(/\.$/, "");
+    throw new UsageError(`Invalid command line: ${message}`);
+  }
+}
+
+/** The help text: one line per flag with its default. */
+export function usage(command: string, specs: Record<string, FlagSpec>, intro = ""): string {
+  const lines = [`Usage: ${command}`, ...(intro ? ["", intro] : []), "", "Options:"];
+  for (const [name, s] of Object.entries(specs)) {
+    const flag = `  ${s.short ? `-${s.short}, ` : ""}--${name}${
+      s.type === "string" ? " VALUE" : ""
+    }`;
+    const dflt = s.default !== undefined ? ` (default: ${s.default})` : "";
+    lines.push(`${flag.padEnd(28)} ${s.help}${dflt}`);
+  }
+  return lines.join("\n");
+}
+
+/** A number flag within [min, max]; integer when `integer`. */
+export function numberFlag(
+  name: string,
+  raw: string | boolean | undefined,
+  { integer = false, min = -Infinity, max = Infinity, exclusiveMin = false } = {},
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = String(raw).trim();
+  const value = text === "" ? NaN : Number(text);
+  const kind = integer ? "an integer" : "a number";
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`Invalid --${name}: ${JSON.stringify(raw)} is not ${kind}`);
+  }
+  if (value < min || (exclusiveMin && value === min) || value > max) {
+    const range = `${exclusiveMin ? "(" : "["}${min}, ${max}]`;
+    throw new UsageError(`Invalid --${name}: ${value} is outside ${range}`);
+  }
+  return value;
+}

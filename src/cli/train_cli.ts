@@ -1,0 +1,281 @@
+// `deno run -A train.ts`: train a model on a text file (the bundled Anna Karenina by default),
+// show progress, write checkpoints, print a sample.
+
+import { readText, TextError } from "../data/text.ts";
+import { VocabError } from "../data/vocab.ts";
+import { CheckpointError, load, save } from "../io/checkpoint.ts";
+import { type CharModel, createModel } from "../model/model.ts";
+import { sample } from "../sample/sample.ts";
+import { type TrainEvent, trainEvents } from "../train/train.ts";
+import { type FlagSpec, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
+import { Progress } from "./_progress.ts";
+
+/** Named sets of defaults; explicit flags override them. */
+export const PRESETS = {
+  default: {
+    hidden: 256,
+    layers: 2,
+    batch: 32,
+    seq: 100,
+    dropout: 0.2,
+    lr: 0.002,
+    clip: 5,
+    epochs: 3,
+    "val-every": 200,
+  },
+  tiny: {
+    hidden: 64,
+    layers: 2,
+    batch: 16,
+    seq: 50,
+    dropout: 0,
+    lr: 0.003,
+    clip: 5,
+    steps: 300,
+    "val-every": 100,
+  },
+  udacity: {
+    hidden: 512,
+    layers: 2,
+    batch: 128,
+    seq: 100,
+    dropout: 0.5,
+    lr: 0.001,
+    clip: 5,
+    epochs: 20,
+    "val-every": 100,
+  },
+} as const;
+
+const DEFAULT_DATA = new URL("../../data/anna.txt", import.meta.url);
+
+const FLAGS: Record<string, FlagSpec> = {
+  data: { type: "string", help: "UTF-8 text file to train on", default: "data/anna.txt" },
+  preset: {
+    type: "string",
+    help: "default | tiny (one-minute smoke run) | udacity (2×512, 20 epochs)",
+    default: "default",
+  },
+  hidden: { type: "string", help: "hidden units per layer", default: "256" },
+  layers: { type: "string", help: "stacked LSTM layers", default: "2" },
+  cell: { type: "string", help: "recurrent cell (lstm)", default: "lstm" },
+  batch: { type: "string", help: "sequences per batch", default: "32" },
+  seq: { type: "string", help: "characters per sequence (BPTT length)", default: "100" },
+  epochs: { type: "string", help: "passes over the training text", default: "3" },
+  steps: { type: "string", help: "stop after N optimizer steps in all (overrides --epochs)" },
+  lr: { type: "string", help: "Adam learning rate", default: "0.002" },
+  clip: { type: "string", help: "clip gradients to this global L2 norm (0 = off)", default: "5" },
+  dropout: { type: "string", help: "dropout between layers and before the output", default: "0.2" },
+  val: { type: "string", help: "fraction of the text held out for validation", default: "0.1" },
+  "val-every": { type: "string", help: "validate every N steps (0 = never)", default: "200" },
+  out: {
+    type: "string",
+    help: "folder for last.safetensors and best.safetensors",
+    default: "checkpoints",
+  },
+  "checkpoint-every": {
+    type: "string",
+    help: "write last.safetensors every N steps",
+    default: "100",
+  },
+  resume: { type: "string", help: "continue training from this checkpoint" },
+  seed: { type: "string", help: "seed for initialisation, dropout and sampling", default: "0" },
+  log: { type: "string", help: "append every progress event to FILE as JSON lines" },
+  "print-every": {
+    type: "string",
+    help: "progress line interval when not on a terminal",
+    default: "10",
+  },
+  "sample-length": {
+    type: "string",
+    help: "characters to sample at the end (0 = none)",
+    default: "300",
+  },
+  prime: {
+    type: "string",
+    help: "text that starts the final sample",
+    default: "first word of the text",
+  },
+  help: { type: "boolean", short: "h", help: "show this help" },
+};
+
+function print(text: string) {
+  Deno.stdout.writeSync(new TextEncoder().encode(text));
+}
+
+async function checkWritable(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = `${dir}/.write-test-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeFile(probe, new Uint8Array(1));
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UsageError(
+      `Invalid --out: cannot write to ${dir}: ${(e as Error).message}: choose a writable folder`,
+    );
+  }
+}
+
+async function* prepend<T>(head: T, rest: AsyncIterable<T>): AsyncGenerator<T> {
+  yield head;
+  yield* rest;
+}
+
+/** Runs the CLI with `argv`; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let progress: Progress | null = null;
+  try {
+    const { values } = parseFlags(argv, FLAGS);
+    if (values.help) {
+      print(
+        usage("deno run -A train.ts [options]", FLAGS, "Trains a character-level LSTM.") + "\n",
+      );
+      return 0;
+    }
+    const presetName = (values.preset as string | undefined) ?? "default";
+    if (!(presetName in PRESETS)) {
+      throw new UsageError(
+        `Invalid --preset: ${JSON.stringify(presetName)}: expected ${
+          Object.keys(PRESETS).join(", ")
+        }`,
+      );
+    }
+    const preset: Record<string, number> = PRESETS[presetName as keyof typeof PRESETS];
+    const pick = (name: string, opts: Parameters<typeof numberFlag>[2]) =>
+      numberFlag(name, values[name], opts) ?? preset[name];
+    const hidden = pick("hidden", { integer: true, min: 1, max: 16384 })!;
+    const layers = pick("layers", { integer: true, min: 1, max: 64 })!;
+    const batch = pick("batch", { integer: true, min: 1, max: 65536 })!;
+    const seq = pick("seq", { integer: true, min: 1, max: 65536 })!;
+    const dropout = pick("dropout", { min: 0, max: 0.99 })!;
+    const lr = pick("lr", { min: 0, max: 10 })!;
+    const clip = pick("clip", { min: 0 })!;
+    const stepsFlag = numberFlag("steps", values.steps, { integer: true, min: 1 });
+    const epochsFlag = numberFlag("epochs", values.epochs, { integer: true, min: 1 });
+    const steps = stepsFlag ?? (epochsFlag !== undefined ? undefined : preset.steps);
+    const epochs = epochsFlag ?? preset.epochs ?? 1;
+    const valEvery = pick("val-every", { integer: true, min: 0 })!;
+    const valFraction = numberFlag("val", values.val, { min: 0, max: 0.99 }) ?? 0.1;
+    const checkpointEvery = numberFlag("checkpoint-every", values["checkpoint-every"], {
+      integer: true,
+      min: 1,
+    }) ?? 100;
+    const seed = numberFlag("seed", values.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? 0;
+    const printEvery =
+      numberFlag("print-every", values["print-every"], { integer: true, min: 1 }) ??
+        10;
+    const sampleLength = numberFlag("sample-length", values["sample-length"], {
+      integer: true,
+      min: 0,
+    }) ?? 300;
+    const cell = (values.cell as string | undefined) ?? "lstm";
+    if (cell !== "lstm") {
+      throw new UsageError(`Invalid --cell: ${JSON.stringify(cell)}: only "lstm" exists so far`);
+    }
+    const out = (values.out as string | undefined) ?? "checkpoints";
+
+    const dataPath = (values.data as string | undefined) ?? DEFAULT_DATA;
+    const text = await readText(dataPath);
+    await checkWritable(out);
+
+    let model: CharModel;
+    if (values.resume) {
+      model = await load(values.resume as string);
+      const unknown = model.vocab.unknownChars(text);
+      if (unknown.length > 0) {
+        throw new VocabError(
+          `Cannot resume on this text: it has characters the checkpoint's vocabulary lacks: ${
+            unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ")
+          }`,
+        );
+      }
+    } else {
+      model = createModel(text, { hidden, layers, dropout, seed });
+    }
+    const runBatch = model.trainState && numberFlag("batch", values.batch, {}) === undefined
+      ? model.trainState.batch
+      : batch;
+    const runSeq = model.trainState && numberFlag("seq", values.seq, {}) === undefined
+      ? model.trainState.seq
+      : seq;
+
+    const abort = new AbortController();
+    const lastPath = `${out}/last.safetensors`;
+    let lastEvent: TrainEvent | null = null;
+    const events = trainEvents(model, text, {
+      batch: runBatch,
+      seq: runSeq,
+      lr,
+      clip,
+      epochs,
+      steps,
+      valFraction,
+      valEvery,
+      signal: abort.signal,
+    });
+    // The first event comes after every check of the corpus and options: report a bad input
+    // before printing anything else.
+    const first = await events.next();
+    let logFile: Deno.FsFile | null = null;
+    if (values.log) {
+      try {
+        logFile = await Deno.open(values.log as string, { append: true, create: true });
+      } catch (e) {
+        throw new UsageError(`Invalid --log: cannot open ${values.log}: ${(e as Error).message}`);
+      }
+    }
+    let signalCode = 0;
+    const onSignal = (code: number) => () => {
+      signalCode = code;
+      abort.abort();
+    };
+    const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal(130)], [
+      "SIGTERM",
+      onSignal(143),
+    ]];
+    for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
+    progress = new Progress({ live: Deno.stderr.isTerminal(), every: printEvery, log: logFile });
+    const cfg = model.config;
+    progress.say(
+      `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}, vocabulary ${cfg.vocabSize}, ` +
+        `dropout ${cfg.dropout}; batch ${runBatch} × seq ${runSeq}, lr ${lr}, clip ${clip}`,
+    );
+
+    try {
+      for await (const event of first.done ? events : prepend(first.value, events)) {
+        progress.event(event);
+        lastEvent = event;
+        if (event.type === "step" && event.step % checkpointEvery === 0) {
+          await save(model, lastPath);
+        }
+        if (event.type === "validation" && event.best) {
+          await save(model, `${out}/best.safetensors`);
+        }
+      }
+    } finally {
+      for (const [sig, fn] of handlers) Deno.removeSignalListener(sig, fn);
+      logFile?.close();
+    }
+    await save(model, lastPath);
+    progress.say(`saved ${lastPath}`);
+    if (signalCode) return signalCode;
+    if (lastEvent?.type === "done" && sampleLength > 0) {
+      const primeFlag = values.prime as string | undefined;
+      const firstWord = text.match(/^\S{1,20}/)?.[0] ?? "";
+      const prime = primeFlag ?? firstWord;
+      print(sample(model, { prime, length: sampleLength, topK: 5, seed }) + "\n");
+    }
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    const usageError = e instanceof UsageError;
+    const known = usageError || e instanceof TextError || e instanceof VocabError ||
+      e instanceof CheckpointError || e instanceof RangeError;
+    const line = `error: ${err.message}`;
+    if (progress) progress.say(line);
+    else console.error(line);
+    if (usageError) console.error("usage: deno run -A train.ts [options]; --help lists them");
+    if (!known) console.error(err.stack);
+    return known ? 2 : 1;
+  }
+}

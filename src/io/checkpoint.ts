@@ -1,0 +1,337 @@
+// Checkpoints: one safetensors file. Weights carry the PyTorch CharRNN state_dict names, so
+// `safetensors.torch.load_file` reads them; `__metadata__` holds the config, the vocabulary and
+// the training counters; Adam's moments and the carried state are extra tensors under `optim.`
+// and `state.`. Writes are atomic: a temporary file in the same folder, then a rename.
+
+import { Vocab } from "../data/vocab.ts";
+import type { CharModel, CharModelConfig, TrainState } from "../model/model.ts";
+import { validateCoreConfig } from "../model/config.ts";
+import { paramLayout } from "../model/params.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  f32Values,
+  SafetensorsError,
+} from "./safetensors.ts";
+
+/** The checkpoint format version this code writes and reads. */
+export const FORMAT_VERSION = "1";
+
+/** A checkpoint that cannot be used: names the problem. */
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+interface TrainCounters {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  batch: number;
+  seq: number;
+  bestValLoss: number | null;
+}
+
+/**
+ * The checkpoint bytes of `model` (weights, config, vocabulary and, when trained, the state
+ * to resume from).
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { fromBytes, toBytes } from "./checkpoint.ts";
+ * const model = createModel("abc", { hidden: 8, layers: 1 });
+ * const copy = fromBytes(toBytes(model));
+ * console.log(copy.vocab.chars);
+ * ```
+ */
+export function toBytes(model: CharModel): Uint8Array {
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const t of model.layout.tensors) {
+    tensors[t.name] = { shape: t.shape, data: model.params.subarray(t.offset, t.offset + t.size) };
+  }
+  const metadata: Record<string, string> = {
+    "charlstm.format": FORMAT_VERSION,
+    "charlstm.config": JSON.stringify(model.config),
+    "charlstm.vocab": JSON.stringify(model.vocab.chars),
+  };
+  const s = model.trainState;
+  if (s) {
+    const counters: TrainCounters = {
+      step: s.step,
+      epoch: s.epoch,
+      batchInEpoch: s.batchInEpoch,
+      batch: s.batch,
+      seq: s.seq,
+      bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
+    };
+    metadata["charlstm.train"] = JSON.stringify(counters);
+    for (const t of model.layout.tensors) {
+      const at = (a: Float32Array) => a.subarray(t.offset, t.offset + t.size);
+      tensors[`optim.exp_avg.${t.name}`] = { shape: t.shape, data: at(s.adamM) };
+      tensors[`optim.exp_avg_sq.${t.name}`] = { shape: t.shape, data: at(s.adamV) };
+    }
+    const stateShape = [model.config.layers, s.batch, model.config.hidden];
+    tensors["state.h"] = { shape: stateShape, data: s.h };
+    tensors["state.c"] = { shape: stateShape, data: s.c };
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+function parseJson(metadata: Record<string, string>, key: string): unknown {
+  const text = metadata[key];
+  if (text === undefined) {
+    throw new CheckpointError(
+      `Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint ` +
+        `(PyTorch users: add the charlstm.* metadata, see the README)`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CheckpointError(`Invalid checkpoint: metadata "${key}" is not valid JSON`);
+  }
+}
+
+function parseConfig(value: unknown): CharModelConfig {
+  const c = value as Partial<CharModelConfig> | null;
+  if (c === null || typeof c !== "object") {
+    throw new CheckpointError("Invalid checkpoint: charlstm.config is not an object");
+  }
+  if (c.cell !== "lstm") {
+    throw new CheckpointError(
+      `Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected "lstm"`,
+    );
+  }
+  const config = {
+    cell: c.cell,
+    vocabSize: c.vocabSize,
+    hidden: c.hidden,
+    layers: c.layers,
+    dropout: c.dropout,
+    seed: c.seed ?? 0,
+  } as CharModelConfig;
+  try {
+    validateCoreConfig({ ...config, batch: 1, seq: 1 });
+  } catch (e) {
+    throw new CheckpointError(`Invalid checkpoint: ${(e as Error).message}`);
+  }
+  return config;
+}
+
+function parseVocab(value: unknown, config: CharModelConfig): Vocab {
+  if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
+    throw new CheckpointError("Invalid checkpoint: charlstm.vocab is not an array of strings");
+  }
+  let vocab: Vocab;
+  try {
+    vocab = new Vocab(value);
+  } catch (e) {
+    throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${(e as Error).message}`);
+  }
+  if (vocab.size !== config.vocabSize) {
+    throw new CheckpointError(
+      `Invalid checkpoint: the vocabulary has ${vocab.size} characters but the config says ` +
+        `vocabSize ${config.vocabSize}`,
+    );
+  }
+  return vocab;
+}
+
+/**
+ * Reads a model from checkpoint bytes, validating everything before using it: format version,
+ * config, vocabulary, every tensor's presence, dtype and shape, finite weights.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { fromBytes, toBytes } from "./checkpoint.ts";
+ * const bytes = toBytes(createModel("hello", { hidden: 8, layers: 1 }));
+ * console.log(fromBytes(bytes).config.hidden); // 8
+ * ```
+ */
+export function fromBytes(bytes: Uint8Array): CharModel {
+  let file;
+  try {
+    file = decodeSafetensors(bytes);
+  } catch (e) {
+    if (e instanceof SafetensorsError) {
+      throw new CheckpointError(`Invalid checkpoint: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+  const { tensors, metadata } = file;
+  const version = metadata["charlstm.format"];
+  if (version === undefined) parseJson(metadata, "charlstm.format");
+  if (version !== FORMAT_VERSION) {
+    throw new CheckpointError(
+      `Unsupported checkpoint: format version ${JSON.stringify(version)}: this charlstm reads ` +
+        `version ${FORMAT_VERSION}; upgrade charlstm`,
+    );
+  }
+  const config = parseConfig(parseJson(metadata, "charlstm.config"));
+  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), config);
+  const layout = paramLayout(config);
+
+  const take = (name: string, shape: number[]): Float32Array => {
+    const entry = tensors.get(name);
+    if (!entry) {
+      const expected = layout.tensors.map((t) => `${t.name} [${t.shape}]`).join(", ");
+      const found = [...tensors.keys()].join(", ") || "none";
+      throw new CheckpointError(
+        `Invalid checkpoint: tensor ${name} is missing: expected ${expected}; found ${found}`,
+      );
+    }
+    if (entry.dtype !== "F32") {
+      throw new CheckpointError(
+        `Invalid checkpoint: tensor ${name} is ${entry.dtype}: expected F32`,
+      );
+    }
+    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(
+        `Invalid checkpoint: tensor ${name} has shape [${entry.shape}]: expected [${shape}]`,
+      );
+    }
+    const values = f32Values(entry, name);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new CheckpointError(
+        `Invalid checkpoint: tensor ${name} has a non-finite value (${values[bad]}) at ` +
+          `element ${bad}`,
+      );
+    }
+    return values;
+  };
+
+  const params = new Float32Array(layout.size);
+  const known = new Set<string>();
+  for (const t of layout.tensors) {
+    params.set(take(t.name, t.shape), t.offset);
+    known.add(t.name);
+  }
+
+  let trainState: TrainState | null = null;
+  if (metadata["charlstm.train"] !== undefined) {
+    const c = parseJson(metadata, "charlstm.train") as Partial<TrainCounters> | null;
+    const ints = ["step", "epoch", "batchInEpoch", "batch", "seq"] as const;
+    if (c === null || typeof c !== "object") {
+      throw new CheckpointError("Invalid checkpoint: charlstm.train is not an object");
+    }
+    for (const k of ints) {
+      const v = c[k];
+      if (
+        !Number.isInteger(v) || (v as number) < 0 || ((k === "batch" || k === "seq") && v === 0)
+      ) {
+        throw new CheckpointError(
+          `Invalid checkpoint: charlstm.train.${k} must be a non-negative integer, got ${v}`,
+        );
+      }
+    }
+    const adamM = new Float32Array(layout.size);
+    const adamV = new Float32Array(layout.size);
+    for (const t of layout.tensors) {
+      for (
+        const [prefix, into] of [["optim.exp_avg.", adamM], ["optim.exp_avg_sq.", adamV]] as const
+      ) {
+        into.set(take(prefix + t.name, t.shape), t.offset);
+        known.add(prefix + t.name);
+      }
+    }
+    const stateShape = [config.layers, c.batch!, config.hidden];
+    const h = take("state.h", stateShape);
+    const cc = take("state.c", stateShape);
+    known.add("state.h").add("state.c");
+    trainState = {
+      step: c.step!,
+      epoch: c.epoch!,
+      batchInEpoch: c.batchInEpoch!,
+      batch: c.batch!,
+      seq: c.seq!,
+      bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
+      adamM,
+      adamV,
+      h,
+      c: cc,
+    };
+  }
+  const unexpected = [...tensors.keys()].filter((n) => !known.has(n));
+  if (unexpected.length > 0) {
+    throw new CheckpointError(
+      `Invalid checkpoint: unexpected tensors ${unexpected.join(", ")}: expected ` +
+        `${layout.tensors.map((t) => t.name).join(", ")} (and optim.*, state.* when trained)`,
+    );
+  }
+  return { config, vocab, layout, params, trainState };
+}
+
+/**
+ * Writes `model` to `path` atomically: a temporary file in the same folder, flushed, then
+ * renamed over `path`, so a crash leaves either the old file or the new one.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { load, save } from "./checkpoint.ts";
+ * const model = createModel("abc", { hidden: 8, layers: 1 });
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await save(model, path);
+ * console.log((await load(path)).config.hidden);
+ * ```
+ */
+export async function save(model: CharModel, path: string | URL): Promise<void> {
+  const bytes = toBytes(model);
+  const target = path instanceof URL ? path.pathname : path;
+  const slash = target.lastIndexOf("/");
+  const dir = slash >= 0 ? target.slice(0, slash + 1) : "";
+  const tmp = `${dir}.${target.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, target);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new CheckpointError(`Cannot save ${target}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Loads a model from a file path, a `file:`/`http(s):` URL, or checkpoint bytes.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { load, toBytes } from "./checkpoint.ts";
+ * const model = await load(toBytes(createModel("abc", { hidden: 8, layers: 1 })));
+ * console.log(model.vocab.size); // 3
+ * ```
+ */
+export async function load(source: string | URL | Uint8Array): Promise<CharModel> {
+  if (source instanceof Uint8Array) return fromBytes(source);
+  let bytes: Uint8Array;
+  const url = source instanceof URL ? source : /^https?:\/\//.test(source) ? new URL(source) : null;
+  try {
+    if (url && url.protocol !== "file:") {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } else {
+      bytes = await Deno.readFile(url ?? (source as string));
+    }
+  } catch (e) {
+    const reason = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    throw new CheckpointError(`Cannot read checkpoint ${String(source)}: ${reason}`, { cause: e });
+  }
+  try {
+    return fromBytes(bytes);
+  } catch (e) {
+    if (e instanceof CheckpointError) {
+      throw new CheckpointError(`${String(source)}: ${e.message}`, { cause: e.cause });
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,183 @@
+// Text generation: prime the state with a prefix, then draw one character at a time from the
+// softmax of the logits, reshaped by temperature, top-k and top-p, or take the argmax.
+
+import { Random } from "../_random.ts";
+import { WasmLstm } from "../backend/wasm.ts";
+import type { CharModel } from "../model/model.ts";
+
+/** Options for {@linkcode sample} and {@linkcode sampleStream}. */
+export interface SampleOptions {
+  /** Text that primes the state; sampling continues it (default: a random first character). */
+  prime?: string;
+  /** Characters to generate after the prime (default 200). */
+  length?: number;
+  /** Divides the logits: below 1 is more conservative, above 1 more varied (default 1). */
+  temperature?: number;
+  /** Draw only among the k most likely characters (default: all). */
+  topK?: number;
+  /** Draw only among the most likely characters whose probabilities sum to p (default 1). */
+  topP?: number;
+  /** Always take the most likely character. */
+  greedy?: boolean;
+  /** Seed of the draws (default 0). */
+  seed?: number;
+  /** Stop before this string would be emitted (e.g. "\n"). */
+  stop?: string;
+}
+
+function checkOptions(model: CharModel, o: SampleOptions) {
+  const length = o.length ?? 200;
+  if (!Number.isInteger(length) || length < 0) {
+    throw new RangeError(`Invalid option: length must be an integer ≥ 0, got ${length}`);
+  }
+  const temperature = o.temperature ?? 1;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new RangeError(`Invalid option: temperature must be > 0, got ${temperature}`);
+  }
+  const topK = o.topK ?? 0;
+  if (!Number.isInteger(topK) || topK < 0) {
+    throw new RangeError(`Invalid option: topK must be a positive integer, got ${topK}`);
+  }
+  const topP = o.topP ?? 1;
+  if (!(topP > 0 && topP <= 1)) {
+    throw new RangeError(`Invalid option: topP must be in (0, 1], got ${topP}`);
+  }
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed)) {
+    throw new RangeError(`Invalid option: seed must be an integer, got ${seed}`);
+  }
+  const prime = o.prime ?? "";
+  const unknown = model.vocab.unknownChars(prime);
+  if (unknown.length > 0) {
+    throw new RangeError(
+      `Prime has characters the model does not know: ${
+        unknown.map((c) => JSON.stringify(c)).join(", ")
+      }: use only characters of the training text`,
+    );
+  }
+  return { length, temperature, topK, topP, seed, prime, greedy: o.greedy ?? false };
+}
+
+/**
+ * Generates characters one at a time as they are drawn (the prime is not repeated). Stops after
+ * `length` characters or before the `stop` string.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { sampleStream } from "./sample.ts";
+ * const model = createModel("hello world", { hidden: 16, layers: 1 });
+ * for (const ch of sampleStream(model, { prime: "he", length: 10, seed: 1 })) {
+ *   console.log(ch);
+ * }
+ * ```
+ */
+export function* sampleStream(model: CharModel, options: SampleOptions = {}): Generator<string> {
+  const o = checkOptions(model, options);
+  const core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 });
+  core.params.set(model.params);
+  const V = model.config.vocabSize;
+  const random = new Random(o.seed);
+  const probs = new Float64Array(V);
+  const order = Array.from({ length: V }, (_, i) => i);
+  const step = (token: number) => {
+    core.inputs[0] = token;
+    core.forward({ training: false, loss: false });
+    core.carryState();
+  };
+  const primeIds = model.vocab.encode(o.prime);
+  let token = primeIds.length > 0 ? primeIds[primeIds.length - 1] : Math.floor(random.next() * V);
+  for (let i = 0; i < primeIds.length - 1; i++) step(primeIds[i]);
+  const stop = options.stop ?? "";
+  // Without a prime, the random first character is the first generated one.
+  let pending = primeIds.length === 0 && o.length > 0 ? model.vocab.chars[token] : "";
+  let generated = pending.length > 0 ? 1 : 0;
+  while (generated < o.length) {
+    step(token);
+    token = o.greedy ? argmax(core.logits) : draw(core.logits, probs, order, o, random);
+    pending += model.vocab.chars[token];
+    generated++;
+    if (stop && pending.endsWith(stop)) {
+      pending = pending.slice(0, pending.length - stop.length);
+      break;
+    }
+    // Emit what can no longer be the start of the stop string.
+    const keep = stop ? overlap(pending, stop) : 0;
+    const ready = pending.slice(0, pending.length - keep);
+    pending = pending.slice(pending.length - keep);
+    yield* ready;
+  }
+  for (const ch of pending) yield ch;
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of `stop`.
+function overlap(text: string, stop: string): number {
+  for (let n = Math.min(stop.length - 1, text.length); n > 0; n--) {
+    if (text.endsWith(stop.slice(0, n))) return n;
+  }
+  return 0;
+}
+
+function argmax(logits: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+function draw(
+  logits: Float32Array,
+  probs: Float64Array,
+  order: number[],
+  o: { temperature: number; topK: number; topP: number },
+  random: Random,
+): number {
+  const V = logits.length;
+  let mx = -Infinity;
+  for (let i = 0; i < V; i++) mx = Math.max(mx, logits[i] / o.temperature);
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += probs[i] = Math.exp(logits[i] / o.temperature - mx);
+  for (let i = 0; i < V; i++) probs[i] /= sum;
+  let candidates = V;
+  if ((o.topK > 0 && o.topK < V) || o.topP < 1) {
+    // Ties keep index order so a seed always gives the same text.
+    order.sort((a, b) => probs[b] - probs[a] || a - b);
+    if (o.topK > 0) candidates = Math.min(candidates, o.topK);
+    if (o.topP < 1) {
+      let mass = 0;
+      for (let i = 0; i < candidates; i++) {
+        mass += probs[order[i]];
+        if (mass >= o.topP) {
+          candidates = i + 1;
+          break;
+        }
+      }
+    }
+  } else {
+    for (let i = 0; i < V; i++) order[i] = i;
+  }
+  let mass = 0;
+  for (let i = 0; i < candidates; i++) mass += probs[order[i]];
+  let u = random.next() * mass;
+  for (let i = 0; i < candidates; i++) {
+    u -= probs[order[i]];
+    if (u < 0) return order[i];
+  }
+  return order[candidates - 1];
+}
+
+/**
+ * The prime followed by `length` generated characters (or fewer, when `stop` is met).
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { sample } from "./sample.ts";
+ * const model = createModel("hello world", { hidden: 16, layers: 1 });
+ * console.log(sample(model, { prime: "he", length: 20, topK: 3, seed: 7 }));
+ * ```
+ */
+export function sample(model: CharModel, options: SampleOptions = {}): string {
+  let text = options.prime ?? "";
+  for (const ch of sampleStream(model, options)) text += ch;
+  return text;
+}

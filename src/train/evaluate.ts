@@ -1,0 +1,49 @@
+// Mean cross-entropy of a model on a text, without training it.
+
+import { WasmLstm } from "../backend/wasm.ts";
+import { batchCount, getBatch } from "../data/batches.ts";
+import type { CharModel } from "../model/model.ts";
+
+/** Options for {@linkcode evaluate}. */
+export interface EvaluateOptions {
+  /** Parallel streams (default 32, fewer when the text is short). */
+  batch?: number;
+  /** Characters per window (default 100, the text's length minus one when shorter). */
+  seq?: number;
+}
+
+/**
+ * Mean cross-entropy per character, in nats, of predicting each character of `text` from the
+ * ones before it, dropout off. The text is cut into `batch` rows read in windows of `seq`
+ * with the state carried from window to window, exactly as validation does during training
+ * (the tutorial's get_batches: whole batches only, the last target of each row wraps to the
+ * row's first character).
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { evaluate } from "./evaluate.ts";
+ * const model = createModel("abcd", { hidden: 8, layers: 1 });
+ * console.log(evaluate(model, "abcdabcdabcd")); // about ln 4 before training
+ * ```
+ */
+export function evaluate(model: CharModel, text: string, options: EvaluateOptions = {}): number {
+  const encoded = model.vocab.encode(text);
+  if (encoded.length < 2) {
+    throw new RangeError(
+      `Text too short: ${encoded.length} characters: evaluation needs at least 2`,
+    );
+  }
+  const seq = Math.min(options.seq ?? 100, encoded.length - 1);
+  const batch = Math.max(1, Math.min(options.batch ?? 32, Math.floor(encoded.length / seq)));
+  const batches = batchCount(encoded.length, batch, seq);
+  const core = WasmLstm.create({ ...model.config, batch, seq });
+  core.params.set(model.params);
+  let total = 0;
+  for (let i = 0; i < batches; i++) {
+    getBatch(encoded, batch, seq, i, core.inputs, core.targets);
+    total += core.forward({ training: false });
+    core.carryState();
+  }
+  return total / batches;
+}

@@ -1,0 +1,297 @@
+// The training loop of the PyTorch char-RNN tutorial, on the WASM core: Adam, cross-entropy,
+// gradient clipping by global norm, dropout, hidden state carried from batch to batch and reset
+// at each epoch (truncated BPTT), validation on the last part of the text with its own carried
+// state and dropout off.
+
+import { WasmLstm } from "../backend/wasm.ts";
+import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
+import type { CharModel, TrainState } from "../model/model.ts";
+
+/** Options for {@linkcode train} and {@linkcode trainEvents}. */
+export interface TrainOptions {
+  /** Passes over the training text (default 10); ignored when `steps` is given. */
+  epochs?: number;
+  /** Stop once the model has taken this many optimizer steps in all (overrides epochs). */
+  steps?: number;
+  /** Sequences per batch (default 32). */
+  batch?: number;
+  /** Characters per sequence (default 100). */
+  seq?: number;
+  /** Adam learning rate (default 1e-3). */
+  lr?: number;
+  /** Clip gradients to this global L2 norm (default 5; 0 disables). */
+  clip?: number;
+  /** Fraction of the text, taken from its end, held out for validation (default 0.1). */
+  valFraction?: number;
+  /** Validate every this many steps and after the last (default 100; 0 = never). */
+  valEvery?: number;
+  /** Stops training after the current step. */
+  signal?: AbortSignal;
+  /** Called with every event; awaited. */
+  onEvent?: (event: TrainEvent) => void | Promise<void>;
+}
+
+/** Progress of a training run. */
+export type TrainEvent =
+  | {
+    type: "start";
+    step: number;
+    totalSteps: number;
+    batchesPerEpoch: number;
+    trainChars: number;
+    valChars: number;
+  }
+  | {
+    type: "step";
+    step: number;
+    totalSteps: number;
+    epoch: number;
+    loss: number;
+    gradNorm: number;
+    charsPerSec: number;
+    elapsedMs: number;
+  }
+  | { type: "validation"; step: number; epoch: number; valLoss: number; best: boolean }
+  | { type: "epoch"; step: number; epoch: number }
+  | { type: "note"; message: string }
+  | { type: "done"; step: number; epoch: number; aborted: boolean; valLoss: number | null };
+
+/** What {@linkcode train} returns. */
+export interface TrainResult {
+  steps: number;
+  epoch: number;
+  aborted: boolean;
+  /** Validation loss at the end, or null without validation. */
+  valLoss: number | null;
+  /** Mean training loss of the last epoch's steps (or of all steps when fewer). */
+  trainLoss: number;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Invalid option: ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`Invalid option: ${name} must be a finite number ≥ 0, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Trains `model` on `text`, yielding progress events; the model's parameters and training
+ * state reflect the latest step whenever an event is observed (save it then to checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { trainEvents } from "./train.ts";
+ * const text = "abcabcabd".repeat(200);
+ * const model = createModel(text, { hidden: 16, layers: 1 });
+ * for await (const e of trainEvents(model, text, { steps: 5, batch: 4, seq: 10 })) {
+ *   if (e.type === "step") console.log(e.step, e.loss);
+ * }
+ * ```
+ */
+export async function* trainEvents(
+  model: CharModel,
+  text: string,
+  options: TrainOptions = {},
+): AsyncGenerator<TrainEvent> {
+  const batch = positiveInt("batch", options.batch ?? 32);
+  const seq = positiveInt("seq", options.seq ?? 100);
+  const lr = nonNegative("lr", options.lr ?? 1e-3);
+  const clip = nonNegative("clip", options.clip ?? 5);
+  const valFraction = options.valFraction ?? 0.1;
+  if (!(valFraction >= 0 && valFraction < 1)) {
+    throw new RangeError(`Invalid option: valFraction must be in [0, 1), got ${valFraction}`);
+  }
+  const valEvery = options.valEvery ?? 100;
+  if (!Number.isInteger(valEvery) || valEvery < 0) {
+    throw new RangeError(`Invalid option: valEvery must be an integer ≥ 0, got ${valEvery}`);
+  }
+  const encoded = model.vocab.encode(text);
+  const { train: trainData, val: valData } = splitValidation(encoded, valFraction);
+  const batchesPerEpoch = batchCount(trainData.length, batch, seq);
+  if (batchesPerEpoch === 0) {
+    throw new RangeError(
+      `Corpus too short: ${trainData.length} training characters` +
+        (valFraction > 0 ? ` (after holding out ${valFraction * 100}% for validation)` : "") +
+        `, but one batch of ${batch} × ${seq} needs ${batch * seq}: ` +
+        `use a longer text or a smaller batch or seq`,
+    );
+  }
+  const valBatches = batchCount(valData.length, batch, seq);
+
+  const state = model.trainState;
+  if (state && (state.batch !== batch || state.seq !== seq)) {
+    throw new RangeError(
+      `Cannot resume: the model was trained with batch ${state.batch} × seq ${state.seq}, ` +
+        `got batch ${batch} × seq ${seq}: train with the same batch and seq`,
+    );
+  }
+  const step0 = state?.step ?? 0;
+  const totalSteps = options.steps !== undefined
+    ? positiveInt("steps", options.steps)
+    : positiveInt("epochs", options.epochs ?? 10) * batchesPerEpoch;
+
+  const core = WasmLstm.create({ ...model.config, batch, seq });
+  const { layers: L, hidden: H } = model.config;
+  const stateSize = batch * H;
+  core.params.set(model.params);
+  const ts: TrainState = state ?? {
+    step: 0,
+    epoch: 0,
+    batchInEpoch: 0,
+    batch,
+    seq,
+    bestValLoss: Infinity,
+    adamM: new Float32Array(core.layout.size),
+    adamV: new Float32Array(core.layout.size),
+    h: new Float32Array(L * stateSize),
+    c: new Float32Array(L * stateSize),
+  };
+  core.adamM.set(ts.adamM);
+  core.adamV.set(ts.adamV);
+  const loadCarried = () => {
+    for (let l = 0; l < L; l++) {
+      core.h0(l).set(ts.h.subarray(l * stateSize, (l + 1) * stateSize));
+      core.c0(l).set(ts.c.subarray(l * stateSize, (l + 1) * stateSize));
+    }
+  };
+  const saveCarried = () => {
+    for (let l = 0; l < L; l++) {
+      ts.h.set(core.h0(l), l * stateSize);
+      ts.c.set(core.c0(l), l * stateSize);
+    }
+  };
+  loadCarried();
+  // While training, the model's arrays are views of the core's memory: no copy per step.
+  model.params = core.params;
+  ts.adamM = core.adamM;
+  ts.adamV = core.adamV;
+  model.trainState = ts;
+
+  const validate = (): number => {
+    core.resetState();
+    let total = 0;
+    for (let i = 0; i < valBatches; i++) {
+      getBatch(valData, batch, seq, i, core.inputs, core.targets);
+      total += core.forward({ training: false });
+      core.carryState();
+    }
+    loadCarried();
+    return total / valBatches;
+  };
+
+  yield {
+    type: "start",
+    step: ts.step,
+    totalSteps,
+    batchesPerEpoch,
+    trainChars: trainData.length,
+    valChars: valData.length,
+  };
+  if (valFraction > 0 && valBatches === 0) {
+    yield {
+      type: "note",
+      message: `Validation off: ${valData.length} held-out characters are fewer than one ` +
+        `batch of ${batch} × ${seq}`,
+    };
+  }
+
+  const started = performance.now();
+  let lastYield = started;
+  let aborted = false;
+  let valLoss: number | null = null;
+  try {
+    while (ts.step < totalSteps) {
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      if (ts.batchInEpoch === 0) core.resetState();
+      getBatch(trainData, batch, seq, ts.batchInEpoch, core.inputs, core.targets);
+      const loss = core.forward({ step: ts.step });
+      core.backward();
+      const gradNorm = clip > 0 ? core.clipGradNorm(clip) : NaN;
+      ts.step++;
+      core.adamStep(ts.step, { lr });
+      core.carryState();
+      saveCarried();
+      ts.batchInEpoch++;
+      const elapsedMs = performance.now() - started;
+      yield {
+        type: "step",
+        step: ts.step,
+        totalSteps,
+        epoch: ts.epoch,
+        loss,
+        gradNorm,
+        charsPerSec: (ts.step - step0) * batch * seq / (elapsedMs / 1000),
+        elapsedMs,
+      };
+      if (ts.batchInEpoch === batchesPerEpoch) {
+        ts.epoch++;
+        ts.batchInEpoch = 0;
+        yield { type: "epoch", step: ts.step, epoch: ts.epoch };
+      }
+      const last = ts.step === totalSteps;
+      if (valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last)) {
+        valLoss = validate();
+        const best = valLoss < ts.bestValLoss;
+        if (best) ts.bestValLoss = valLoss;
+        yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
+      }
+      // Let timers and signal handlers run now and then without a macrotask per tiny step.
+      if (performance.now() - lastYield > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+    }
+  } finally {
+    // Hand the model plain arrays again so the core's memory can be freed.
+    model.params = core.params.slice();
+    ts.adamM = core.adamM.slice();
+    ts.adamV = core.adamV.slice();
+  }
+  yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, valLoss };
+}
+
+/**
+ * Trains `model` on `text` (see {@linkcode trainEvents}); resolves when done or aborted.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { train } from "./train.ts";
+ * const text = "the cat sat on the mat. ".repeat(100);
+ * const model = createModel(text, { hidden: 32, layers: 1, dropout: 0 });
+ * const result = await train(model, text, { steps: 20, batch: 8, seq: 16 });
+ * console.log(result.trainLoss);
+ * ```
+ */
+export async function train(
+  model: CharModel,
+  text: string,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  let steps = 0, epoch = 0, aborted = false;
+  let valLoss: number | null = null;
+  const recent: number[] = [];
+  let perEpoch = 1;
+  for await (const event of trainEvents(model, text, options)) {
+    await options.onEvent?.(event);
+    if (event.type === "start") perEpoch = event.batchesPerEpoch;
+    if (event.type === "step") {
+      recent.push(event.loss);
+      if (recent.length > perEpoch) recent.shift();
+    }
+    if (event.type === "done") ({ step: steps, epoch, aborted, valLoss } = event);
+  }
+  const trainLoss = recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length);
+  return { steps, epoch, aborted, valLoss, trainLoss };
+}

@@ -1,0 +1,186 @@
+// The two CLIs as a user runs them, in subprocesses: a short training run with checkpoints,
+// log and sample; resume; sampling from the checkpoint; Ctrl-C; every bad input gets a
+// one-line error, exit code 2, and nothing written.
+
+import assert from "node:assert/strict";
+import { load } from "../mod.ts";
+
+const root = new URL("../", import.meta.url);
+
+async function run(script: string, args: string[], signalAfter?: RegExp) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const readErr = (async () => {
+    for await (const chunk of child.stderr) {
+      stderr += decoder.decode(chunk);
+      if (signalAfter?.test(stderr)) {
+        signalAfter = undefined;
+        child.kill("SIGINT");
+      }
+    }
+  })();
+  const stdout = decoder.decode(
+    (await new Response(child.stdout).arrayBuffer()) as ArrayBuffer,
+  );
+  await readErr;
+  const { code } = await child.status;
+  return { code, stdout, stderr };
+}
+
+function corpus(chars: number): string {
+  const words = ["alpha", "beta", "gamma", "delta", "and", "or", "the"];
+  let text = "", i = 0;
+  while (text.length < chars) {
+    text += words[(i * 7 + (i >> 3)) % words.length] + (++i % 9 ? " " : "\n");
+  }
+  return text.slice(0, chars);
+}
+
+const dir = await Deno.makeTempDir({ prefix: "charlstm-cli-" });
+const data = `${dir}/corpus.txt`;
+await Deno.writeTextFile(data, corpus(12000));
+const small = ["--data", data, "--hidden", "16", "--layers", "1", "--batch", "4", "--seq", "16"];
+
+Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from it", async () => {
+  const out = `${dir}/run1`;
+  const log = `${dir}/run1.jsonl`;
+  const r = await run("train.ts", [
+    ...small,
+    "--steps",
+    "40",
+    "--val-every",
+    "20",
+    "--checkpoint-every",
+    "25",
+    "--out",
+    out,
+    "--log",
+    log,
+    "--print-every",
+    "10",
+    "--sample-length",
+    "30",
+    "--prime",
+    "alpha",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ \d+ chars\/s/);
+  assert.match(r.stdout, /^alpha/);
+  assert.equal([...r.stdout.replace(/\n$/, "")].length, 35);
+  const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["best.safetensors", "last.safetensors"]);
+  const last = await load(`${out}/last.safetensors`);
+  assert.equal(last.trainState!.step, 40);
+  const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(events.filter((e) => e.type === "step").length, 40);
+  assert.equal(events.filter((e) => e.type === "validation").length, 2);
+
+  const resumed = await run("train.ts", [
+    ...small,
+    "--steps",
+    "50",
+    "--out",
+    out,
+    "--resume",
+    `${out}/last.safetensors`,
+    "--sample-length",
+    "0",
+  ]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming at step 40/);
+  assert.equal((await load(`${out}/last.safetensors`)).trainState!.step, 50);
+
+  const s = await run("sample.ts", [
+    `${out}/last.safetensors`,
+    "--prime",
+    "gamma ",
+    "--length",
+    "60",
+    "--top-k",
+    "3",
+    "--seed",
+    "2",
+  ]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.ok(s.stdout.startsWith("gamma "));
+  assert.equal([...s.stdout.replace(/\n$/, "")].length, 66);
+  const again = await run("sample.ts", [
+    `${out}/last.safetensors`,
+    "--prime",
+    "gamma ",
+    "--length",
+    "60",
+    "--top-k",
+    "3",
+    "--seed",
+    "2",
+  ]);
+  assert.equal(again.stdout, s.stdout);
+});
+
+Deno.test("train.ts: Ctrl-C saves last.safetensors and exits 130", async () => {
+  const out = `${dir}/interrupted`;
+  const r = await run(
+    "train.ts",
+    [...small, "--steps", "100000", "--out", out, "--print-every", "5"],
+    /step 5\//,
+  );
+  assert.equal(r.code, 130, r.stderr);
+  const model = await load(`${out}/last.safetensors`);
+  assert.ok(model.trainState!.step >= 5 && model.trainState!.step < 100000);
+});
+
+Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", async () => {
+  const empty = `${dir}/empty.txt`;
+  await Deno.writeTextFile(empty, "");
+  const short = `${dir}/short.txt`;
+  await Deno.writeTextFile(short, "abc def\n");
+  const badUtf8 = `${dir}/bad.txt`;
+  await Deno.writeFile(badUtf8, new Uint8Array([0x61, 0x62, 0x0a, 0x63, 0xc3, 0x28]));
+  const readOnly = `${dir}/readonly`;
+  await Deno.mkdir(readOnly);
+  await Deno.writeTextFile(`${readOnly}/file`, "x");
+  const truncated = `${dir}/truncated.safetensors`;
+  const good = await Deno.readFile(`${dir}/run1/last.safetensors`);
+  await Deno.writeFile(truncated, good.subarray(0, good.length - 100));
+
+  const cases: [string, string[], RegExp][] = [
+    ["train.ts", ["--data", `${dir}/nope.txt`], /Cannot read .*nope\.txt: no such file/],
+    ["train.ts", ["--data", empty], /Empty corpus/],
+    ["train.ts", ["--data", short, "--batch", "4", "--seq", "16"], /needs 64/],
+    ["train.ts", ["--data", badUtf8], /Invalid UTF-8 .* offset 4 \(line 2, column 2\)/],
+    ["train.ts", ["--bogus"], /Unknown option '--bogus'/],
+    ["train.ts", ["--hidden", "abc"], /Invalid --hidden: "abc" is not an integer/],
+    ["train.ts", ["--dropout", "1.5"], /Invalid --dropout: 1.5 is outside/],
+    ["train.ts", ["--preset", "huge"], /Invalid --preset: "huge"/],
+    ["train.ts", [...small, "--out", `${readOnly}/file/sub`], /Invalid --out: cannot write/],
+    ["train.ts", [...small, "--resume", truncated], /Invalid checkpoint/],
+    ["sample.ts", [], /Missing checkpoint/],
+    ["sample.ts", [truncated], /Invalid checkpoint/],
+    ["sample.ts", [`${dir}/run1/last.safetensors`, "--prime", "XYZ"], /"X", "Y", "Z"/],
+    ["sample.ts", [`${dir}/run1/last.safetensors`, "--temperature", "0"], /--temperature: 0/],
+  ];
+  for (const [script, given, pattern] of cases) {
+    const args = script === "train.ts" && !given.includes("--out")
+      ? [...given, "--out", `${dir}/unused`]
+      : given;
+    const r = await run(script, args);
+    const what = `${script} ${args.join(" ")}`;
+    assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("usage:"));
+    assert.equal(lines.length, 1, `${what}: expected one error line, got:\n${r.stderr}`);
+    assert.match(lines[0], pattern, what);
+    assert.equal(r.stdout, "", `${what}: printed to stdout`);
+  }
+  assert.deepEqual([...Deno.readDirSync(readOnly)].map((e) => e.name), ["file"]);
+  // No run got far enough to write a checkpoint.
+  const unused = [...Deno.readDirSync(dir)].find((e) => e.name === "unused");
+  if (unused) assert.deepEqual([...Deno.readDirSync(`${dir}/unused`)], []);
+});
