@@ -5,11 +5,15 @@ import { exp4 } from "./simd";
 
 /**
  * Mean over the T·B rows of -log softmax(logits[r])[target]. logits: [T·B, V] time-major
- * (row t·B + b); targets: i32 [B, T]. When dlogits ≠ 0 it receives d(mean loss)/d(logits).
+ * (row t·B + b); targets: i32 [B, T], where a negative target marks padding: the row is left
+ * out of the mean and gets a zero gradient. When dlogits ≠ 0 it receives d(mean)/d(logits).
+ * Returns NaN when every row is padding.
  */
 export function crossEntropy(logits: usize, targets: usize, dlogits: usize, T: i32, B: i32, V: i32): f64 {
   const rows = T * B;
-  const invRows: f32 = <f32>(1.0 / <f64>rows);
+  let counted = 0;
+  for (let i = 0; i < rows; i++) if (load<i32>(targets + <usize>i * 4) >= 0) counted++;
+  const invRows: f32 = <f32>(1.0 / <f64>counted);
   const rowBytes = <usize>V * 4;
   let total: f64 = 0;
   for (let r = 0; r < rows; r++) {
@@ -17,6 +21,10 @@ export function crossEntropy(logits: usize, targets: usize, dlogits: usize, T: i
     const t = r / B;
     const b = r - t * B;
     const target = load<i32>(targets + (<usize>b * <usize>T + <usize>t) * 4);
+    if (target < 0) {
+      if (dlogits != 0) memory.fill(dlogits + <usize>r * rowBytes, 0, rowBytes);
+      continue;
+    }
     let j = 0;
     let mx4 = f32x4.splat(-Infinity);
     for (; j + 4 <= V; j += 4) mx4 = f32x4.max(mx4, v128.load(z + <usize>j * 4));
@@ -55,5 +63,5 @@ export function crossEntropy(logits: usize, targets: usize, dlogits: usize, T: i
       store<f32>(dt, load<f32>(dt) - invRows);
     }
   }
-  return total / <f64>rows;
+  return total / <f64>counted;
 }

@@ -125,6 +125,39 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
   assert.equal(again.stdout, s.stdout);
 });
 
+Deno.test("train.ts --lines: one example per line, samples whole lines", async () => {
+  const names = `${dir}/names.txt`;
+  const syllables = ["sau", "rus", "tyr", "an", "no", "dac"];
+  const list = Array.from(
+    { length: 300 },
+    (_, i) => syllables[i % 6] + syllables[(i * 5 + 1) % 6] + syllables[(i * 7 + 2) % 6],
+  );
+  await Deno.writeTextFile(names, list.join("\n") + "\n");
+  const r = await run("train.ts", [
+    "--data",
+    names,
+    "--lines",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--batch",
+    "8",
+    "--steps",
+    "30",
+    "--sample-length",
+    "20",
+    "--out",
+    `${dir}/lines`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /line mode/);
+  assert.match(r.stderr, /batch 8 × seq 10/);
+  const printed = r.stdout.split("\n");
+  assert.equal(printed.length, 6); // five lines and the final newline
+  assert.ok(printed.slice(0, 5).every((l) => [...l].length <= 20));
+});
+
 Deno.test("train.ts: Ctrl-C saves last.safetensors and exits 130", async () => {
   const out = `${dir}/interrupted`;
   const r = await run(

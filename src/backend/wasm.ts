@@ -172,7 +172,7 @@ export class WasmLstm {
   readonly adamV: Float32Array;
   /** Input token ids, `[batch, seq]`. */
   readonly inputs: Int32Array;
-  /** Target token ids, `[batch, seq]`. */
+  /** Target token ids, `[batch, seq]`; -1 marks padding, left out of the loss. */
   readonly targets: Int32Array;
   /** Output logits after `forward`, time-major `[seq, batch, vocab]`. */
   readonly logits: Float32Array;
@@ -329,7 +329,7 @@ export class WasmLstm {
     }
     const withLoss = options.loss ?? true;
     this.#checkTokens(this.inputs, "inputs");
-    if (withLoss) this.#checkTokens(this.targets, "targets");
+    if (withLoss) this.#checkTokens(this.targets, "targets", true);
     const core = this.#core;
     const p = this.#plan;
     const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, seed } = this.config;
@@ -478,11 +478,11 @@ export class WasmLstm {
     };
   }
 
-  #checkTokens(tokens: Int32Array, what: string): void {
+  #checkTokens(tokens: Int32Array, what: string, allowPadding = false): void {
     const V = this.config.vocabSize;
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
-      if (t < 0 || t >= V) {
+      if ((t < 0 && !(allowPadding && t === -1)) || t >= V) {
         throw new RangeError(
           `Invalid ${what}: token ${t} at index ${i} is outside the vocabulary [0, ${V})`,
         );

@@ -78,6 +78,11 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "write last.safetensors every N steps",
     default: "100",
   },
+  lines: {
+    type: "boolean",
+    help: "line mode: each line one example from a zero state, shuffled each epoch; " +
+      "--seq defaults to the longest line + 1",
+  },
   resume: { type: "string", help: "continue training from this checkpoint" },
   seed: { type: "string", help: "seed for initialisation, dropout and sampling", default: "0" },
   log: { type: "string", help: "append every progress event to FILE as JSON lines" },
@@ -195,8 +200,12 @@ export async function main(argv: string[]): Promise<number> {
     const runBatch = model.trainState && numberFlag("batch", values.batch, {}) === undefined
       ? model.trainState.batch
       : batch;
-    const runSeq = model.trainState && numberFlag("seq", values.seq, {}) === undefined
+    const lines = Boolean(values.lines);
+    const seqGiven = numberFlag("seq", values.seq, {}) !== undefined;
+    const runSeq = model.trainState && !seqGiven
       ? model.trainState.seq
+      : lines && !seqGiven
+      ? undefined
       : seq;
 
     const abort = new AbortController();
@@ -211,6 +220,7 @@ export async function main(argv: string[]): Promise<number> {
       steps,
       valFraction,
       valEvery,
+      lines,
       signal: abort.signal,
     });
     // The first event comes after every check of the corpus and options: report a bad input
@@ -238,7 +248,8 @@ export async function main(argv: string[]): Promise<number> {
     const cfg = model.config;
     progress.say(
       `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}, vocabulary ${cfg.vocabSize}, ` +
-        `dropout ${cfg.dropout}; batch ${runBatch} × seq ${runSeq}, lr ${lr}, clip ${clip}`,
+        `dropout ${cfg.dropout}; batch ${runBatch} × seq ${model.trainState?.seq ?? runSeq}, ` +
+        `lr ${lr}, clip ${clip}${lines ? ", line mode" : ""}`,
     );
 
     try {
@@ -259,7 +270,19 @@ export async function main(argv: string[]): Promise<number> {
     await save(model, lastPath);
     progress.say(`saved ${lastPath}`);
     if (signalCode) return signalCode;
-    if (lastEvent?.type === "done" && sampleLength > 0) {
+    if (lastEvent?.type === "done" && sampleLength > 0 && lines) {
+      // One line per sample, each from a zero state: prime with the newline the model reads
+      // first, stop at the newline that ends a line.
+      for (let i = 0; i < 5; i++) {
+        const line = sample(model, {
+          prime: "\n",
+          stop: "\n",
+          length: sampleLength,
+          seed: seed + i,
+        });
+        print(line.slice(1) + "\n");
+      }
+    } else if (lastEvent?.type === "done" && sampleLength > 0) {
       const primeFlag = values.prime as string | undefined;
       const firstWord = text.match(/^\S{1,20}/)?.[0] ?? "";
       const prime = primeFlag ?? firstWord;

@@ -5,6 +5,7 @@
 
 import { WasmLstm } from "../backend/wasm.ts";
 import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
+import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
 
 /** Options for {@linkcode train} and {@linkcode trainEvents}. */
@@ -15,8 +16,13 @@ export interface TrainOptions {
   steps?: number;
   /** Sequences per batch (default 32). */
   batch?: number;
-  /** Characters per sequence (default 100). */
+  /** Characters per sequence (default 100; in line mode, the longest line plus one). */
   seq?: number;
+  /**
+   * Line mode: every line is one sequence from a zero state, lines shuffled each epoch, the
+   * last tenth of the lines (valFraction) held out (default false).
+   */
+  lines?: boolean;
   /** Adam learning rate (default 1e-3). */
   lr?: number;
   /** Clip gradients to this global L2 norm (default 5; 0 disables). */
@@ -102,7 +108,6 @@ export async function* trainEvents(
   options: TrainOptions = {},
 ): AsyncGenerator<TrainEvent> {
   const batch = positiveInt("batch", options.batch ?? 32);
-  const seq = positiveInt("seq", options.seq ?? 100);
   const lr = nonNegative("lr", options.lr ?? 1e-3);
   const clip = nonNegative("clip", options.clip ?? 5);
   const valFraction = options.valFraction ?? 0.1;
@@ -113,18 +118,25 @@ export async function* trainEvents(
   if (!Number.isInteger(valEvery) || valEvery < 0) {
     throw new RangeError(`Invalid option: valEvery must be an integer ≥ 0, got ${valEvery}`);
   }
-  const encoded = model.vocab.encode(text);
-  const { train: trainData, val: valData } = splitValidation(encoded, valFraction);
-  const batchesPerEpoch = batchCount(trainData.length, batch, seq);
+  const source = options.lines
+    ? lineSource(model, text, options.seq, batch, valFraction, model.config.seed)
+    : streamSource(model, text, positiveInt("seq", options.seq ?? 100), batch, valFraction);
+  const { seq, batchesPerEpoch, valBatches } = source;
+  if (batchesPerEpoch === 0 && options.lines) {
+    throw new RangeError(
+      `Corpus too short: no training lines` +
+        (valFraction > 0 ? ` after holding out ${valFraction * 100}% for validation` : "") +
+        `: line mode needs non-empty lines`,
+    );
+  }
   if (batchesPerEpoch === 0) {
     throw new RangeError(
-      `Corpus too short: ${trainData.length} training characters` +
+      `Corpus too short: ${source.trainSize}` +
         (valFraction > 0 ? ` (after holding out ${valFraction * 100}% for validation)` : "") +
         `, but one batch of ${batch} × ${seq} needs ${batch * seq}: ` +
         `use a longer text or a smaller batch or seq`,
     );
   }
-  const valBatches = batchCount(valData.length, batch, seq);
 
   const state = model.trainState;
   if (state && (state.batch !== batch || state.seq !== seq)) {
@@ -179,7 +191,8 @@ export async function* trainEvents(
     core.resetState();
     let total = 0;
     for (let i = 0; i < valBatches; i++) {
-      getBatch(valData, batch, seq, i, core.inputs, core.targets);
+      source.fillVal(i, core.inputs, core.targets);
+      if (source.independentRows) core.resetState();
       total += core.forward({ training: false });
       core.carryState();
     }
@@ -192,14 +205,14 @@ export async function* trainEvents(
     step: ts.step,
     totalSteps,
     batchesPerEpoch,
-    trainChars: trainData.length,
-    valChars: valData.length,
+    trainChars: source.trainChars,
+    valChars: source.valChars,
   };
   if (valFraction > 0 && valBatches === 0) {
     yield {
       type: "note",
-      message: `Validation off: ${valData.length} held-out characters are fewer than one ` +
-        `batch of ${batch} × ${seq}`,
+      message: `Validation off: the held-out part (${source.valChars} characters) is smaller ` +
+        `than one batch of ${batch} × ${seq}`,
     };
   }
 
@@ -213,8 +226,8 @@ export async function* trainEvents(
         aborted = true;
         break;
       }
-      if (ts.batchInEpoch === 0) core.resetState();
-      getBatch(trainData, batch, seq, ts.batchInEpoch, core.inputs, core.targets);
+      if (ts.batchInEpoch === 0 || source.independentRows) core.resetState();
+      source.fill(ts.epoch, ts.batchInEpoch, core.inputs, core.targets);
       const loss = core.forward({ step: ts.step });
       core.backward();
       const gradNorm = clip > 0 ? core.clipGradNorm(clip) : NaN;
@@ -259,6 +272,83 @@ export async function* trainEvents(
     ts.adamV = core.adamV.slice();
   }
   yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, valLoss };
+}
+
+/** Where batches come from: the text as B parallel streams, or its lines. */
+interface BatchSource {
+  seq: number;
+  batchesPerEpoch: number;
+  valBatches: number;
+  /** Rows are separate examples: every batch starts from a zero state. */
+  independentRows: boolean;
+  trainSize: string;
+  trainChars: number;
+  valChars: number;
+  fill(epoch: number, index: number, x: Int32Array, y: Int32Array): void;
+  fillVal(index: number, x: Int32Array, y: Int32Array): void;
+}
+
+function streamSource(
+  model: CharModel,
+  text: string,
+  seq: number,
+  batch: number,
+  valFraction: number,
+): BatchSource {
+  const { train, val } = splitValidation(model.vocab.encode(text), valFraction);
+  return {
+    seq,
+    batchesPerEpoch: batchCount(train.length, batch, seq),
+    valBatches: batchCount(val.length, batch, seq),
+    independentRows: false,
+    trainSize: `${train.length} training characters`,
+    trainChars: train.length,
+    valChars: val.length,
+    fill: (_epoch, index, x, y) => getBatch(train, batch, seq, index, x, y),
+    fillVal: (index, x, y) => getBatch(val, batch, seq, index, x, y),
+  };
+}
+
+function lineSource(
+  model: CharModel,
+  text: string,
+  seqOption: number | undefined,
+  batch: number,
+  valFraction: number,
+  seed: number,
+): BatchSource {
+  const newline = model.vocab.indexOf("\n");
+  if (newline < 0) {
+    throw new RangeError(
+      'Line mode needs newlines: the model\'s vocabulary has no "\\n": train on a text of lines',
+    );
+  }
+  const all = splitLines(text).map((line) => model.vocab.encode(line));
+  const cut = Math.floor(all.length * (1 - valFraction));
+  const train = all.slice(0, cut), val = all.slice(cut);
+  const longest = all.reduce((m, l) => Math.max(m, l.length), 0);
+  const seq = positiveInt("seq", seqOption ?? longest + 1);
+  const valOrder = Uint32Array.from(val.keys());
+  let orderEpoch = -1;
+  let order: Uint32Array = new Uint32Array();
+  const count = (lines: Int32Array[]) => lines.reduce((n, l) => n + l.length + 1, 0);
+  return {
+    seq,
+    batchesPerEpoch: Math.ceil(train.length / batch),
+    valBatches: Math.ceil(val.length / batch),
+    independentRows: true,
+    trainSize: `${train.length} training lines`,
+    trainChars: count(train),
+    valChars: count(val),
+    fill: (epoch, index, x, y) => {
+      if (epoch !== orderEpoch) {
+        order = linePermutation(train.length, seed, epoch);
+        orderEpoch = epoch;
+      }
+      getLineBatch(train, order, batch, seq, index, newline, x, y);
+    },
+    fillVal: (index, x, y) => getLineBatch(val, valOrder, batch, seq, index, newline, x, y),
+  };
 }
 
 /**
