@@ -2,6 +2,8 @@
 // is kept iff a hash of (seed, step, site, i) clears p. No generator state is carried, so any
 // backend or thread split that hashes the same counters draws the same mask.
 
+import { barrier, share, shareEnd } from "./threads";
+
 // @ts-ignore: decorator
 @inline function mix32(x: u32): u32 {
   // lowbias32 (C. Wellons): a full-avalanche 32-bit integer hash.
@@ -17,8 +19,9 @@
 export function dropoutMask(mask: usize, n: i32, p: f32, seed: u32, step: u32, site: u32): void {
   const scale: f32 = 1 / (1 - p);
   const key = mix32(seed ^ mix32(step ^ mix32(site + 0x9e3779b9)));
-  for (let i = 0; i < n; i++) {
+  for (let i = share(n), end = shareEnd(n); i < end; i++) {
     const u = <f32>(mix32(key ^ mix32(<u32>i)) >> 8) * (1.0 / 16777216.0);
     store<f32>(mask + <usize>i * 4, u < p ? 0 : scale);
   }
+  barrier();
 }

@@ -10,28 +10,31 @@
 // B vectors and one broadcast fit x86's 16 vector registers.
 
 import { madd } from "./simd";
+import { barrier, share, shareEnd, threads as threadsOf } from "./threads";
 
 const MR = 6;
 const NR = 8;
 const KC = 256;
 const MC = 120;
 
-// Spill tile for partial-width column panels.
-const TILE: usize = memory.data(NR * 4, 16);
-
 /** Bytes `packB` writes for a K×N matrix. */
 export function packedBytes(K: i32, N: i32): usize {
   return <usize>((N + NR - 1) / NR) * NR * <usize>K * 4;
 }
 
+/** Number of 8-column panels of an N-column matrix. */
+// @ts-ignore: decorator
+@inline export function panelsOf(N: i32): i32 {
+  return (N + NR - 1) / NR;
+}
+
 /**
- * Packs B[K,N] (or B^T when `transB`, i.e. b holds [N,K]) into panels: panel p holds columns
- * 8p..8p+7 as K rows of 8 floats, columns past N zero.
+ * Packs panels [p0, p1) of B[K,N] (or B^T when `transB`, i.e. b holds [N,K]): panel p holds
+ * columns 8p..8p+7 as K rows of 8 floats, columns past N zero. One thread, no barrier.
  */
-export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usize): void {
-  const panels = (N + NR - 1) / NR;
+export function packPanels(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usize, p0: i32, p1: i32): void {
   const ldbBytes = <usize>ldb * 4;
-  for (let p = 0; p < panels; p++) {
+  for (let p = p0; p < p1; p++) {
     const n0 = p * NR;
     const nv = min(NR, N - n0);
     const d0 = dst + <usize>p * <usize>K * NR * 4;
@@ -76,6 +79,32 @@ export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usi
   }
 }
 
+/** packPanels over all panels, shared among the threads; returns after a barrier. */
+export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usize): void {
+  const panels = panelsOf(N);
+  packPanels(b, ldb, transB, K, N, dst, share(panels), shareEnd(panels));
+  barrier();
+}
+
+// Stores lanes [0, n) of v, n ≤ 4 (extracting lanes keeps partial stores off shared scratch).
+// @ts-ignore: decorator
+@inline function storeLanes(c: usize, v: v128, n: i32, accumulate: bool): void {
+  let x = f32x4.extract_lane(v, 0);
+  store<f32>(c, accumulate ? load<f32>(c) + x : x);
+  if (n > 1) {
+    x = f32x4.extract_lane(v, 1);
+    store<f32>(c + 4, accumulate ? load<f32>(c + 4) + x : x);
+  }
+  if (n > 2) {
+    x = f32x4.extract_lane(v, 2);
+    store<f32>(c + 8, accumulate ? load<f32>(c + 8) + x : x);
+  }
+  if (n > 3) {
+    x = f32x4.extract_lane(v, 3);
+    store<f32>(c + 12, accumulate ? load<f32>(c + 12) + x : x);
+  }
+}
+
 // @ts-ignore: decorator
 @inline function store8(c: usize, lo: v128, hi: v128, accumulate: bool, nv: i32): void {
   if (nv == NR) {
@@ -86,13 +115,8 @@ export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usi
     v128.store(c, lo);
     v128.store(c, hi, 16);
   } else {
-    v128.store(TILE, lo);
-    v128.store(TILE, hi, 16);
-    for (let j = 0; j < nv; j++) {
-      const cj = c + <usize>j * 4;
-      const v = load<f32>(TILE + <usize>j * 4);
-      store<f32>(cj, accumulate ? load<f32>(cj) + v : v);
-    }
+    storeLanes(c, lo, min(nv, 4), accumulate);
+    if (nv > 4) storeLanes(c + 16, hi, nv - 4, accumulate);
   }
 }
 
@@ -174,40 +198,45 @@ export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usi
 }
 
 /**
- * C[M,N] = op(A)·B, or C += op(A)·B when `accumulate`. op(A) is A[M,K] (lda ≥ K) or, with
- * `transA`, the transpose of a stored [K,M] (lda ≥ M). `packed` comes from `packB` with the
- * same K and N. ldc ≥ N.
+ * Rows [m0, m1) × panels [p0, p1) of C[M,N] = op(A)·B, or C += op(A)·B when `accumulate`.
+ * op(A) is A[M,K] (lda ≥ K) or, with `transA`, the transpose of a stored [K,M] (lda ≥ M).
+ * `packed` holds all panels of B from packPanels with the same K and N. One thread.
  */
-export function gemmPacked(
+export function gemmBlock(
   a: usize,
   lda: i32,
   transA: bool,
   packed: usize,
   c: usize,
   ldc: i32,
-  M: i32,
   N: i32,
   K: i32,
   accumulate: bool,
+  m0: i32,
+  m1: i32,
+  p0: i32,
+  p1: i32,
 ): void {
   const rs: usize = transA ? 4 : <usize>lda * 4;
   const cs: usize = transA ? <usize>lda * 4 : 4;
   const ldcBytes = <usize>ldc * 4;
-  const panels = (N + NR - 1) / NR;
   if (K == 0) {
     if (!accumulate) {
-      for (let i = 0; i < M; i++) memory.fill(c + <usize>i * ldcBytes, 0, <usize>N * 4);
+      const n0 = p0 * NR, n1 = min(p1 * NR, N);
+      for (let i = m0; i < m1; i++) {
+        memory.fill(c + <usize>i * ldcBytes + <usize>n0 * 4, 0, <usize>max(0, n1 - n0) * 4);
+      }
     }
     return;
   }
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0);
     const acc = accumulate || k0 > 0;
-    for (let m0 = 0; m0 < M; m0 += MC) {
-      const mc = min(MC, M - m0);
-      const a0 = a + <usize>m0 * rs + <usize>k0 * cs;
-      const c0 = c + <usize>m0 * ldcBytes;
-      for (let p = 0; p < panels; p++) {
+    for (let mb = m0; mb < m1; mb += MC) {
+      const mc = min(MC, m1 - mb);
+      const a0 = a + <usize>mb * rs + <usize>k0 * cs;
+      const c0 = c + <usize>mb * ldcBytes;
+      for (let p = p0; p < p1; p++) {
         const nv = min(NR, N - p * NR);
         const bp = packed + (<usize>p * <usize>K + <usize>k0) * NR * 4;
         const cp = c0 + <usize>p * NR * 4;
@@ -221,6 +250,33 @@ export function gemmPacked(
       }
     }
   }
+}
+
+/**
+ * C[M,N] (+)= op(A)·B over prepacked B, shared among the threads: by column panels when there
+ * are enough of them, else by 6-row tiles; returns after a barrier.
+ */
+export function gemmPacked(
+  a: usize,
+  lda: i32,
+  transA: bool,
+  packed: usize,
+  c: usize,
+  ldc: i32,
+  M: i32,
+  N: i32,
+  K: i32,
+  accumulate: bool,
+): void {
+  const panels = panelsOf(N);
+  const tiles = (M + MR - 1) / MR;
+  if (panels >= tiles || panels >= 4 * threadsOf()) {
+    gemmBlock(a, lda, transA, packed, c, ldc, N, K, accumulate, 0, M, share(panels), shareEnd(panels));
+  } else {
+    const m0 = min(M, share(tiles) * MR), m1 = min(M, shareEnd(tiles) * MR);
+    gemmBlock(a, lda, transA, packed, c, ldc, N, K, accumulate, m0, m1, 0, panels);
+  }
+  barrier();
 }
 
 /** C = op(A)·op(B) (or +=): packs B into `scratch` (≥ packedBytes(K, N)), then multiplies. */

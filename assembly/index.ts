@@ -1,13 +1,15 @@
 // Entry point of the compute core: flat functions over byte offsets into the one imported
-// memory. The TypeScript side (src/backend/wasm.ts) owns the layout; nothing here allocates.
+// shared memory. The TypeScript side (src/backend/wasm.ts) owns the layout; nothing here
+// allocates. Every kernel is SPMD: all threads call it with the same arguments (see threads.ts).
 
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";
-export { lstmBackward, lstmForward, lstmScratchBytes } from "./lstm";
-export { linearBackward, linearForward, linearScratchBytes } from "./linear";
+export { lstmBackward, lstmForward, lstmPackedBytes, lstmScratchBytes } from "./lstm";
+export { linearBackward, linearForward, linearPackedBytes, linearScratchBytes } from "./linear";
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";
-export { adamStep, scale, sumSquares } from "./optim";
+export { adamStep, scale, sumSquares, sumSquaresScratchBytes } from "./optim";
+export { barrier, setThread } from "./threads";
 
 /** First byte past the module's static data: the layout must start at or after it. */
 export function heapBase(): usize {

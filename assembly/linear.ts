@@ -1,20 +1,24 @@
 // The output layer: y[M, N] = x[M, K] · W[N, K]^T + b (PyTorch nn.Linear layout).
 
-import { gemmPacked, packB } from "./gemm";
+import { gemmPacked, packB, packedBytes } from "./gemm";
 import { broadcastRows, sumRowsInto } from "./ops";
 
-/** Bytes of `scratch` that linearForward and linearBackward need. */
+/** Bytes of `scratch` that linearBackward needs. */
 export function linearScratchBytes(M: i32, N: i32, K: i32): usize {
   const kPad = <usize>((K + 7) & ~7);
-  const nPad = <usize>((N + 7) & ~7);
-  return max(max(<usize>K * nPad, <usize>M * kPad), <usize>N * kPad) * 4;
+  return max(<usize>M * kPad, <usize>N * kPad) * 4;
 }
 
-/** y = x · W^T + b. */
-export function linearForward(x: usize, w: usize, b: usize, y: usize, scratch: usize, M: i32, N: i32, K: i32): void {
+/** Bytes of the packed W^T that linearForward keeps. */
+export function linearPackedBytes(N: i32, K: i32): usize {
+  return packedBytes(K, N);
+}
+
+/** y = x · W^T + b; with `repack`, first packs W^T into `packed` (else reuses it). */
+export function linearForward(x: usize, w: usize, b: usize, y: usize, packed: usize, repack: bool, M: i32, N: i32, K: i32): void {
+  if (repack) packB(w, K, true, K, N, packed);
   broadcastRows(y, b, M, N, false);
-  packB(w, K, true, K, N, scratch);
-  gemmPacked(x, K, false, scratch, y, N, M, N, K, true);
+  gemmPacked(x, K, false, packed, y, N, M, N, K, true);
 }
 
 /** dW += dy^T · x, db += Σ rows of dy, dx = dy · W (skipped when dx is 0). */

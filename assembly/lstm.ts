@@ -14,7 +14,8 @@
 // h_{t-1} W_hh^T stays inside the time loop; backward collects d(a) for every timestep, then
 // forms dW_ih and dW_hh each as one GEMM over all T·B rows.
 
-import { gemmPacked, packB } from "./gemm";
+import { gemmBlock, gemmPacked, packB, packPanels, panelsOf } from "./gemm";
+import { barrier, share, shareEnd } from "./threads";
 import { broadcastRows, sumRowsInto, transpose } from "./ops";
 import { madd, sigmoid4, tanh4 } from "./simd";
 
@@ -72,23 +73,35 @@ import { madd, sigmoid4, tanh4 } from "./simd";
   return <usize>((n + 7) & ~7);
 }
 
-/** Bytes of `scratch` that lstmForward and lstmBackward need. */
+/**
+ * Bytes of a layer's packed weights, kept between calls: W_hh^T packed as four gate blocks
+ * (so a thread owns whole hidden units: the four gates of unit j land in its columns), then
+ * the input weights (W_ih^T rows to gather for one-hot input, else W_ih^T packed).
+ */
+export function lstmPackedBytes(inSize: i32, oneHot: bool, H: i32): usize {
+  const input = oneHot ? <usize>inSize * <usize>(4 * H) : <usize>inSize * pad8(4 * H);
+  return (4 * <usize>H * pad8(H) + input) * 4;
+}
+
+/** Bytes of `scratch` that lstmBackward needs. */
 export function lstmScratchBytes(inSize: i32, oneHot: bool, T: i32, B: i32, H: i32): usize {
   const G = 4 * H;
-  let bytes = <usize>H * pad8(G); // W_hh^T packed, forward
-  bytes = max(bytes, <usize>G * pad8(H)); // W_hh packed, backward
+  let bytes = <usize>G * pad8(H); // W_hh packed for dh
   bytes = max(bytes, <usize>T * <usize>B * pad8(H)); // h_{0..T-1} packed for dW_hh
   if (oneHot) {
-    bytes = max(bytes, <usize>inSize * <usize>G); // W_ih^T rows to gather / dW_ih^T rows
+    bytes = max(bytes, <usize>inSize * <usize>G); // dW_ih^T rows
   } else {
-    bytes = max(bytes, <usize>inSize * pad8(G)); // W_ih^T packed
     bytes = max(bytes, <usize>T * <usize>B * pad8(inSize)); // x packed for dW_ih
     bytes = max(bytes, <usize>G * pad8(inSize)); // W_ih packed for dx
   }
   return bytes * 4;
 }
 
-/** Forward over T timesteps; fills gates, h and c slots 1..T (see the file header). */
+/**
+ * Forward over T timesteps; fills gates, h and c slots 1..T (see the file header). With
+ * `repack`, first packs the weights into `packed` (lstmPackedBytes); without, reuses them
+ * (sampling: the weights do not change between characters).
+ */
 export function lstmForward(
   x: usize,
   oneHot: bool,
@@ -100,7 +113,8 @@ export function lstmForward(
   gates: usize,
   h: usize,
   c: usize,
-  scratch: usize,
+  packed: usize,
+  repack: bool,
   T: i32,
   B: i32,
   H: i32,
@@ -109,43 +123,57 @@ export function lstmForward(
   const rows = T * B;
   const gateRow = <usize>G * 4;
   const stateStep = <usize>B * <usize>H * 4;
+  const blockBytes = <usize>H * pad8(H) * 4;
+  const packedIn = packed + 4 * blockBytes;
+  const panels = panelsOf(H);
+  const p0 = share(panels), p1 = shareEnd(panels);
+  if (repack) {
+    for (let k = 0; k < 4; k++) {
+      packPanels(whh + <usize>k * <usize>H * <usize>H * 4, H, true, H, H, packed + <usize>k * blockBytes, p0, p1);
+    }
+    // W_ih is [4H, V]: its transpose makes each token's column a contiguous row to copy.
+    if (oneHot) transpose(wih, G, inSize, packedIn, false);
+    else packB(wih, inSize, true, inSize, G, packedIn);
+  }
   if (oneHot) {
-    // W_ih is [4H, V]; its transpose makes each token's column a contiguous row to copy.
-    transpose(wih, G, inSize, scratch, false);
-    for (let r = 0; r < rows; r++) {
+    for (let r = share(rows), end = shareEnd(rows); r < end; r++) {
       const t = r / B;
       const b = r - t * B;
       const token = load<i32>(x + (<usize>b * <usize>T + <usize>t) * 4);
-      memory.copy(gates + <usize>r * gateRow, scratch + <usize>token * gateRow, gateRow);
+      memory.copy(gates + <usize>r * gateRow, packedIn + <usize>token * gateRow, gateRow);
     }
+    barrier();
     broadcastRows(gates, bih, rows, G, true);
   } else {
     broadcastRows(gates, bih, rows, G, false);
-    packB(wih, inSize, true, inSize, G, scratch);
-    gemmPacked(x, inSize, false, scratch, gates, G, rows, G, inSize, true);
+    gemmPacked(x, inSize, false, packedIn, gates, G, rows, G, inSize, true);
   }
   broadcastRows(gates, bhh, rows, G, true);
 
-  packB(whh, H, true, H, G, scratch);
+  // This thread's hidden units: [j0, j1), whole panels of the gate blocks.
+  const j0 = p0 * 8, j1 = min(p1 * 8, H);
   const hb = <usize>H * 4;
   for (let t = 0; t < T; t++) {
     const gt = gates + <usize>t * <usize>B * gateRow;
     const hPrev = h + <usize>t * stateStep;
     const cPrev = c + <usize>t * stateStep;
-    gemmPacked(hPrev, H, false, scratch, gt, G, B, G, H, true);
+    for (let k = 0; k < 4; k++) {
+      gemmBlock(hPrev, H, false, packed + <usize>k * blockBytes, gt + <usize>k * hb, G, H, H, true, 0, B, p0, p1);
+    }
     for (let b = 0; b < B; b++) {
       const g = gt + <usize>b * gateRow;
       const s = <usize>b * hb;
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
         const o = <usize>j * 4;
         cellForward(g + o, hb, cPrev + s + o, cPrev + stateStep + s + o, hPrev + stateStep + s + o, true);
       }
-      for (; j < H; j++) {
+      for (; j < j1; j++) {
         const o = <usize>j * 4;
         cellForward(g + o, hb, cPrev + s + o, cPrev + stateStep + s + o, hPrev + stateStep + s + o, false);
       }
     }
+    barrier();
   }
 }
 
@@ -180,8 +208,10 @@ export function lstmBackward(
   const gateRow = <usize>G * 4;
   const stateStep = <usize>B * <usize>H * 4;
   const hb = <usize>H * 4;
-  memory.fill(dh, 0, stateStep);
-
+  const panels = panelsOf(H);
+  const p0 = share(panels), p1 = shareEnd(panels);
+  const j0 = p0 * 8, j1 = min(p1 * 8, H);
+  for (let b = 0; b < B; b++) memory.fill(dh + <usize>b * hb + <usize>j0 * 4, 0, <usize>max(0, j1 - j0) * 4);
   packB(whh, H, false, G, H, scratch);
   for (let t = T - 1; t >= 0; t--) {
     const gt = gates + <usize>t * <usize>B * gateRow;
@@ -190,19 +220,21 @@ export function lstmBackward(
     for (let b = 0; b < B; b++) {
       const g = gt + <usize>b * gateRow;
       const s = <usize>b * hb;
-      let j = 0;
-      for (; j + 4 <= H; j += 4) {
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
         const o = <usize>j * 4;
         cellBackward(g + o, hb, cPrev + s + o, cPrev + stateStep + s + o, dht + s + o, dc + s + o, true);
       }
-      for (; j < H; j++) {
+      for (; j < j1; j++) {
         const o = <usize>j * 4;
         cellBackward(g + o, hb, cPrev + s + o, cPrev + stateStep + s + o, dht + s + o, dc + s + o, false);
       }
     }
-    // dh_{t-1} += d(a_t) · W_hh
-    gemmPacked(gt, G, false, scratch, dht - stateStep, H, B, H, G, true);
+    barrier();
+    // dh_{t-1}[:, my units] += d(a_t) · W_hh[:, my units]: needs every unit's d(a_t).
+    gemmBlock(gt, G, false, scratch, dht - stateStep, H, H, G, true, 0, B, p0, p1);
   }
+  barrier();
 
   // dW_hh += d(a)^T · h_{0..T-1}: all timesteps in one GEMM.
   packB(h, H, false, rows, H, scratch);
@@ -211,14 +243,23 @@ export function lstmBackward(
   sumRowsInto(dbhh, gates, rows, G);
 
   if (oneHot) {
-    // dW_ih[:, v] += Σ d(a) rows whose token is v: sum rows into dW_ih^T, then transpose once.
-    memory.fill(scratch, 0, <usize>inSize * gateRow);
+    // dW_ih[:, v] += Σ d(a) rows whose token is v: sum rows into dW_ih^T (each thread its own
+    // columns), then transpose once.
+    const groups = G / 4;
+    const c0 = share(groups) * 4, c1 = shareEnd(groups) * 4;
+    for (let v = 0; v < inSize; v++) memory.fill(scratch + <usize>v * gateRow + <usize>c0 * 4, 0, <usize>(c1 - c0) * 4);
     for (let r = 0; r < rows; r++) {
       const t = r / B;
       const b = r - t * B;
       const token = load<i32>(x + (<usize>b * <usize>T + <usize>t) * 4);
-      broadcastRows(scratch + <usize>token * gateRow, gates + <usize>r * gateRow, 1, G, true);
+      const dst = scratch + <usize>token * gateRow;
+      const src = gates + <usize>r * gateRow;
+      for (let j = c0; j < c1; j += 4) {
+        const o = <usize>j * 4;
+        v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+      }
     }
+    barrier();
     transpose(scratch, inSize, G, dwih, true);
   } else {
     packB(x, inSize, false, rows, inSize, scratch);

@@ -1,32 +1,55 @@
 // Optimizer kernels: one flat loop over the parameter array, since gradients and moments share
-// its layout.
+// its layout. Shared among the threads by element ranges.
 
-/** Σ g² over n floats, accumulated in f64 (the global norm for clipping is its root). */
-export function sumSquares(g: usize, n: i32): f64 {
-  let acc4 = f64x2.splat(0);
-  let acc4b = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v = v128.load(g + <usize>i * 4);
-    const sq = f32x4.mul(v, v);
-    acc4 = f64x2.add(acc4, f64x2.promote_low_f32x4(sq));
-    acc4b = f64x2.add(acc4b, f64x2.promote_low_f32x4(i32x4.shuffle(sq, sq, 2, 3, 0, 1)));
+import { barrier, share, shareEnd } from "./threads";
+
+/** Fixed number of partial sums, so the total's rounding does not depend on the thread count. */
+const CHUNKS = 64;
+
+/** Bytes of the `partials` scratch sumSquares needs. */
+export function sumSquaresScratchBytes(): usize {
+  return CHUNKS * 8;
+}
+
+/**
+ * Σ g² over n floats in f64 (the global norm for clipping is its root): 64 fixed chunks summed
+ * in parallel into `partials`, then added in order by every thread.
+ */
+export function sumSquares(g: usize, n: i32, partials: usize): f64 {
+  for (let k = share(CHUNKS), end = shareEnd(CHUNKS); k < end; k++) {
+    const i0 = <i32>((<i64>n * k) / CHUNKS), i1 = <i32>((<i64>n * (k + 1)) / CHUNKS);
+    let acc0 = f64x2.splat(0), acc1 = f64x2.splat(0);
+    let i = i0;
+    for (; i + 4 <= i1; i += 4) {
+      const v = v128.load(g + <usize>i * 4);
+      const sq = f32x4.mul(v, v);
+      acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(sq));
+      acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(i32x4.shuffle(sq, sq, 2, 3, 0, 1)));
+    }
+    let s = f64x2.extract_lane(acc0, 0) + f64x2.extract_lane(acc0, 1) +
+      (f64x2.extract_lane(acc1, 0) + f64x2.extract_lane(acc1, 1));
+    for (; i < i1; i++) {
+      const x = <f64>load<f32>(g + <usize>i * 4);
+      s += x * x;
+    }
+    store<f64>(partials + <usize>k * 8, s);
   }
-  let s = f64x2.extract_lane(acc4, 0) + f64x2.extract_lane(acc4, 1) +
-    (f64x2.extract_lane(acc4b, 0) + f64x2.extract_lane(acc4b, 1));
-  for (; i < n; i++) {
-    const v = <f64>load<f32>(g + <usize>i * 4);
-    s += v * v;
-  }
-  return s;
+  barrier();
+  let total: f64 = 0;
+  for (let k = 0; k < CHUNKS; k++) total += load<f64>(partials + <usize>k * 8);
+  barrier(); // nobody may overwrite the partials before everyone has read them
+  return total;
 }
 
 /** g *= s over n floats. */
 export function scale(g: usize, n: i32, s: f32): void {
   const s4 = f32x4.splat(s);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(g + <usize>i * 4, f32x4.mul(v128.load(g + <usize>i * 4), s4));
-  for (; i < n; i++) store<f32>(g + <usize>i * 4, load<f32>(g + <usize>i * 4) * s);
+  const groups = (n + 3) / 4;
+  let i = share(groups) * 4;
+  const end = min(n, shareEnd(groups) * 4);
+  for (; i + 4 <= end; i += 4) v128.store(g + <usize>i * 4, f32x4.mul(v128.load(g + <usize>i * 4), s4));
+  for (; i < end; i++) store<f32>(g + <usize>i * 4, load<f32>(g + <usize>i * 4) * s);
+  barrier();
 }
 
 /**
@@ -52,8 +75,10 @@ export function adamStep(
   const b1 = f32x4.splat(beta1), b1c = f32x4.splat(1 - beta1);
   const b2 = f32x4.splat(beta2), b2c = f32x4.splat(1 - beta2);
   const e = f32x4.splat(eps);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
+  const groups = (n + 3) / 4;
+  let i = share(groups) * 4;
+  const end = min(n, shareEnd(groups) * 4);
+  for (; i + 4 <= end; i += 4) {
     const off = <usize>i * 4;
     const gv = v128.load(g + off);
     const mv = f32x4.add(f32x4.mul(b1, v128.load(m + off)), f32x4.mul(b1c, gv));
@@ -63,7 +88,7 @@ export function adamStep(
     const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vv), invSqrtBc2), e);
     v128.store(p + off, f32x4.sub(v128.load(p + off), f32x4.div(f32x4.mul(stepSize, mv), denom)));
   }
-  for (; i < n; i++) {
+  for (; i < end; i++) {
     const off = <usize>i * 4;
     const gv = load<f32>(g + off);
     const mv = beta1 * load<f32>(m + off) + (1 - beta1) * gv;
@@ -73,4 +98,5 @@ export function adamStep(
     const denom = Mathf.sqrt(vv) * f32x4.extract_lane(invSqrtBc2, 0) + eps;
     store<f32>(p + off, load<f32>(p + off) - (lr / bc1) * mv / denom);
   }
+  barrier();
 }

@@ -1,6 +1,6 @@
 // Shared set-up for the kernel benchmarks: the shapes the issue names, laid out once.
 
-import { type CoreVariant, instantiateCore } from "../src/backend/_wasm_module.ts";
+import { coreMemory, type CoreVariant, instantiateCore } from "../src/backend/_wasm_module.ts";
 import { WasmLstm } from "../src/backend/wasm.ts";
 
 /** M×K×N: C[M,N] += A[M,K]·B[K,N]. The first two are the recurrent GEMMs of H=128/B=32 and
@@ -14,7 +14,7 @@ export const GEMM_SHAPES: [number, number, number][] = [
 /** A prepared GEMM: calling `run` multiplies once with B already packed (as in the time loop). */
 export function prepareGemm(variant: CoreVariant, [M, K, N]: [number, number, number]) {
   const bytes = 65536 + 4 * (M * K + K * N + M * N + K * (N + 8)) + 4096;
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) });
+  const memory = coreMemory(Math.ceil(bytes / 65536));
   const core = instantiateCore(variant, memory);
   const a = 65536, b = a + M * K * 4, c = b + K * N * 4, packed = c + M * N * 4;
   const f = new Float32Array(memory.buffer);

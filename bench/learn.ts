@@ -14,7 +14,8 @@ const { values } = parseArgs({
       .map((k) => [k, { type: "string" as const }]),
   ),
 });
-const preset: Record<string, number> = PRESETS[(values.preset ?? "default") as keyof typeof PRESETS];
+const preset: Record<string, number> =
+  PRESETS[(values.preset ?? "default") as keyof typeof PRESETS];
 const num = (k: string) => values[k] !== undefined ? Number(values[k]) : preset[k];
 const minutes = Number(values.minutes ?? 10);
 const data = values.data ?? new URL("../data/anna.txt", import.meta.url);
@@ -44,5 +45,5 @@ console.log(
   `\n${step} steps, ${Math.round(charsPerSec)} chars/s; last val loss ${lastVal.toFixed(4)}, ` +
     `best ${best.toFixed(4)}`,
 );
-console.log("\nsample (prime \"Anna\", top-k 5):\n");
+console.log('\nsample (prime "Anna", top-k 5):\n');
 console.log(sample(model, { prime: "Anna", length: 400, topK: 5, seed: 1 }));

@@ -19,6 +19,12 @@ const common = [
   "abort=",
   "--enable",
   "simd",
+  // One shared memory for every thread's instance (issue: multi-threaded core).
+  "--enable",
+  "threads",
+  "--sharedMemory",
+  "--maximumMemory",
+  "65536",
 ];
 const variants = [
   { name: "simd", flags: [] },

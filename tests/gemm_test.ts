@@ -3,7 +3,7 @@
 // 8-column panel, K around the 256 block, in both compiled variants.
 
 import { type CoreVariant, instantiateCore } from "../src/backend/_wasm_module.ts";
-import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { coreMemory, relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
 
 const variants: CoreVariant[] = relaxedSimdSupported() ? ["simd", "relaxed"] : ["simd"];
@@ -45,7 +45,7 @@ const shapes: [number, number, number][] = [
 
 for (const variant of variants) {
   Deno.test(`gemm (${variant}) matches a float64 reference for all transposes`, () => {
-    const memory = new WebAssembly.Memory({ initial: 256 });
+    const memory = coreMemory(256);
     const core = instantiateCore(variant, memory);
     const next = rng(7);
     let cases = 0;
@@ -88,7 +88,7 @@ for (const variant of variants) {
 }
 
 Deno.test("gemm writes nothing outside C", () => {
-  const memory = new WebAssembly.Memory({ initial: 4 });
+  const memory = coreMemory(4);
   const core = instantiateCore("simd", memory);
   const M = 7, N = 9, K = 5;
   const bytes = new Uint8Array(memory.buffer);

@@ -12,6 +12,8 @@ type Ptr = number;
 /** The core's exports: flat functions over byte offsets into the imported memory. */
 export interface CoreExports {
   heapBase(): number;
+  setThread(id: number, count: number, barrier: Ptr): void;
+  barrier(): void;
   packedBytes(K: number, N: number): number;
   packB(b: Ptr, ldb: number, transB: number, K: number, N: number, dst: Ptr): void;
   gemmPacked(
@@ -45,6 +47,7 @@ export interface CoreExports {
   sumRowsInto(db: Ptr, dy: Ptr, M: number, N: number): void;
   transpose(src: Ptr, M: number, N: number, dst: Ptr, accumulate: number): void;
   multiply(out: Ptr, a: Ptr, b: Ptr, n: number): void;
+  lstmPackedBytes(inSize: number, oneHot: number, H: number): number;
   lstmScratchBytes(inSize: number, oneHot: number, T: number, B: number, H: number): number;
   lstmForward(
     x: Ptr,
@@ -57,7 +60,8 @@ export interface CoreExports {
     gates: Ptr,
     h: Ptr,
     c: Ptr,
-    scratch: Ptr,
+    packed: Ptr,
+    repack: number,
     T: number,
     B: number,
     H: number,
@@ -84,12 +88,14 @@ export interface CoreExports {
     H: number,
   ): void;
   linearScratchBytes(M: number, N: number, K: number): number;
+  linearPackedBytes(N: number, K: number): number;
   linearForward(
     x: Ptr,
     w: Ptr,
     b: Ptr,
     y: Ptr,
-    scratch: Ptr,
+    packed: Ptr,
+    repack: number,
     M: number,
     N: number,
     K: number,
@@ -106,8 +112,17 @@ export interface CoreExports {
     N: number,
     K: number,
   ): void;
-  crossEntropy(logits: Ptr, targets: Ptr, dlogits: Ptr, T: number, B: number, V: number): number;
-  sumSquares(g: Ptr, n: number): number;
+  crossEntropy(
+    logits: Ptr,
+    targets: Ptr,
+    dlogits: Ptr,
+    rowLoss: Ptr,
+    T: number,
+    B: number,
+    V: number,
+  ): number;
+  sumSquaresScratchBytes(): number;
+  sumSquares(g: Ptr, n: number, partials: Ptr): number;
   scale(g: Ptr, n: number, s: number): void;
   adamStep(
     p: Ptr,
@@ -123,6 +138,11 @@ export interface CoreExports {
     bc2: number,
   ): void;
   dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;
+}
+
+/** A memory the core can import: shared, so that worker threads see the same bytes. */
+export function coreMemory(pages: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }
 
 const modules = new Map<CoreVariant, WebAssembly.Module>();

@@ -7,12 +7,18 @@ import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
 import {
   type CoreExports,
+  coreMemory,
   type CoreVariant,
   instantiateCore,
   resolveVariant,
 } from "./_wasm_module.ts";
+import { KERNELS, SYNC_BYTES, ThreadPool } from "./_thread_pool.ts";
 
 const PAGE = 65536;
+const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
+  (typeof KERNELS)[number],
+  number
+>;
 // wasm32 addresses 4 GiB; V8 caps a memory at 65536 pages.
 const MAX_BYTES = 65536 * PAGE;
 const ALIGN = 64;
@@ -21,6 +27,11 @@ const ALIGN = 64;
 export interface WasmLstmOptions {
   /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
   variant?: CoreVariant | "auto";
+  /**
+   * Threads that share every kernel (default 1). Results are bitwise identical for any count;
+   * more threads than cores is slower. Call `dispose()` to stop the worker threads.
+   */
+  threads?: number;
 }
 
 /** Options for {@linkcode WasmLstm.forward}. */
@@ -31,6 +42,11 @@ export interface ForwardOptions {
   step?: number;
   /** Compute the loss against `targets` (default true); false only fills `logits`. */
   loss?: boolean;
+  /**
+   * The parameters have not changed since the last forward: reuse their packed copies
+   * (sampling, one character at a time). Ignored after `adamStep` or on the first forward.
+   */
+  reuseWeights?: boolean;
 }
 
 /** Adam's hyper-parameters (PyTorch defaults apart from lr). */
@@ -43,6 +59,7 @@ export interface AdamOptions {
 
 interface LayerBuffers {
   inSize: number;
+  packed: number; // the layer's packed weights (lstmPackedBytes)
   gates: number;
   h: number;
   c: number;
@@ -54,6 +71,10 @@ interface LayerBuffers {
 
 /** Byte offsets of every region, computed from the config alone. */
 interface MemoryPlan {
+  sync: number;
+  rowLoss: number;
+  partials: number;
+  fcPacked: number;
   params: number;
   grads: number;
   adamM: number;
@@ -76,6 +97,10 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
     return at;
   };
   const state = B * H * 4;
+  const sync = alloc(SYNC_BYTES);
+  const rowLoss = alloc(T * B * 8);
+  const partials = alloc(core.sumSquaresScratchBytes());
+  const fcPacked = alloc(core.linearPackedBytes(V, H));
   const params = alloc(layout.size * 4);
   const grads = alloc(layout.size * 4);
   const adamM = alloc(layout.size * 4);
@@ -91,6 +116,7 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
     scratchBytes = Math.max(scratchBytes, core.lstmScratchBytes(inSize, l === 0 ? 1 : 0, T, B, H));
     layers.push({
       inSize,
+      packed: alloc(core.lstmPackedBytes(inSize, l === 0 ? 1 : 0, H)),
       gates: alloc(T * B * 4 * H * 4),
       h: alloc((T + 1) * state),
       c: alloc((T + 1) * state),
@@ -102,6 +128,10 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   }
   const scratch = alloc(scratchBytes);
   return {
+    sync,
+    rowLoss,
+    partials,
+    fcPacked,
     params,
     grads,
     adamM,
@@ -116,7 +146,14 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   };
 }
 
-type SizeQueries = Pick<CoreExports, "linearScratchBytes" | "lstmScratchBytes">;
+type SizeQueries = Pick<
+  CoreExports,
+  | "linearScratchBytes"
+  | "lstmScratchBytes"
+  | "lstmPackedBytes"
+  | "linearPackedBytes"
+  | "sumSquaresScratchBytes"
+>;
 
 // Every size the plan needs, in f64 arithmetic, so an oversized config is reported before the
 // core (32-bit) is asked anything.
@@ -133,7 +170,9 @@ function estimateBytes(config: CoreConfig, paramFloats: number): number {
   );
   const perLayer = rows * 4 * H + 3 * (T + 1) * B * H + B * H +
     (config.dropout > 0 ? 2 * rows * H : 0);
-  return 4 * (4 * paramFloats + 2 * rows + 2 * rows * V + L * perLayer + scratch) + PAGE;
+  const packed = 2 * paramFloats; // W_hh blocks, W_ih^T and fc, padded
+  return 4 * (4 * paramFloats + packed + 4 * rows + 2 * rows * V + L * perLayer + scratch) +
+    PAGE;
 }
 
 /**
@@ -179,13 +218,19 @@ export class WasmLstm {
   /** The memory everything lives in. */
   readonly memory: WebAssembly.Memory;
 
+  /** Threads sharing every kernel. */
+  readonly threads: number;
+
   #core: CoreExports;
   #plan: MemoryPlan;
+  #pool: ThreadPool | null = null;
+  #packedValid = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
 
-  private constructor(config: Required<CoreConfig>, variant: CoreVariant) {
+  private constructor(config: Required<CoreConfig>, variant: CoreVariant, threads: number) {
     this.config = config;
     this.variant = variant;
+    this.threads = threads;
     this.layout = paramLayout(config);
     const needed = estimateBytes(config, this.layout.size);
     if (needed > MAX_BYTES) {
@@ -196,7 +241,7 @@ export class WasmLstm {
       );
     }
     // Size queries need an instance; a one-page memory is enough for them.
-    const probe = instantiateCore(variant, new WebAssembly.Memory({ initial: 1 }));
+    const probe = instantiateCore(variant, coreMemory(1));
     if (probe.heapBase() > PAGE) throw new Error("Internal error: core static data exceeds a page");
     this.#plan = planMemory(config, this.layout, probe);
     if (this.#plan.bytes > MAX_BYTES) {
@@ -207,7 +252,7 @@ export class WasmLstm {
     }
     const pages = Math.ceil(this.#plan.bytes / PAGE);
     try {
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.memory = coreMemory(pages);
     } catch (cause) {
       throw new RangeError(
         `Out of memory: the config needs ${(pages * PAGE / 2 ** 20).toFixed(0)} MiB: ` +
@@ -217,6 +262,8 @@ export class WasmLstm {
     }
     this.#core = instantiateCore(variant, this.memory);
     const p = this.#plan;
+    this.#core.setThread(0, threads, p.sync);
+    if (threads > 1) this.#pool = new ThreadPool(variant, this.memory, threads, p.sync);
     const buf = this.memory.buffer;
     const { batch: B, seq: T, vocabSize: V } = config;
     this.params = new Float32Array(buf, p.params, this.layout.size);
@@ -231,8 +278,28 @@ export class WasmLstm {
   /** Validates `config` (before allocating anything) and lays out a core for it. */
   static create(config: CoreConfig, options: WasmLstmOptions = {}): WasmLstm {
     validateCoreConfig(config);
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+      throw new RangeError(`Invalid threads: ${threads}: expected an integer in [1, 64]`);
+    }
     const full: Required<CoreConfig> = { ...config, seed: config.seed ?? 0 };
-    return new WasmLstm(full, resolveVariant(options.variant));
+    return new WasmLstm(full, resolveVariant(options.variant), threads);
+  }
+
+  /** Stops the worker threads (if any); the core must not be used afterwards. */
+  dispose(): void {
+    this.#pool?.close();
+    this.#pool = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // Runs a kernel on every thread: posts it to the workers, then runs it here as thread 0.
+  #run<K extends (typeof KERNELS)[number]>(name: K, ...args: Parameters<CoreExports[K]>): number {
+    if (this.#pool) this.#pool.post(KERNEL_INDEX[name], args as number[]);
+    return (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
   }
 
   /** The parameter tensor `name` (a view into `params`). */
@@ -330,16 +397,17 @@ export class WasmLstm {
     const withLoss = options.loss ?? true;
     this.#checkTokens(this.inputs, "inputs");
     if (withLoss) this.#checkTokens(this.targets, "targets", true);
-    const core = this.#core;
     const p = this.#plan;
     const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, seed } = this.config;
     const rows = T * B;
     const dropping = training && dropout > 0;
+    const repack = options.reuseWeights && this.#packedValid ? 0 : 1;
     let x = p.inputs;
     for (let l = 0; l < L; l++) {
       const buf = p.layers[l];
       const w = this.#layerParams(p.params, l);
-      core.lstmForward(
+      this.#run(
+        "lstmForward",
         x,
         l === 0 ? 1 : 0,
         buf.inSize,
@@ -350,24 +418,27 @@ export class WasmLstm {
         buf.gates,
         buf.h,
         buf.c,
-        p.scratch,
+        buf.packed,
+        repack,
         T,
         B,
         H,
       );
       x = buf.h + B * H * 4; // slots 1..T: this layer's output, [T·B, H]
       if (dropping) {
-        core.dropoutMask(buf.mask, rows * H, dropout, seed, step >>> 0, l);
-        core.multiply(buf.dropped, x, buf.mask, rows * H);
+        this.#run("dropoutMask", buf.mask, rows * H, dropout, seed, step >>> 0, l);
+        this.#run("multiply", buf.dropped, x, buf.mask, rows * H);
         x = buf.dropped;
       }
     }
     const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
     const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
-    core.linearForward(x, fcW, fcB, p.logits, p.scratch, rows, V, H);
+    this.#run("linearForward", x, fcW, fcB, p.logits, p.fcPacked, repack, rows, V, H);
+    this.#packedValid = true;
     this.#lastForward = { training: dropping, withGrad: training && withLoss };
     if (!withLoss) return NaN;
-    return core.crossEntropy(p.logits, p.targets, training ? p.dlogits : 0, T, B, V);
+    const dlogits = training ? p.dlogits : 0;
+    return this.#run("crossEntropy", p.logits, p.targets, dlogits, p.rowLoss, T, B, V);
   }
 
   /** Gradients of the last `forward`'s loss into `grads`, `dh0` and `dc0`. */
@@ -379,7 +450,6 @@ export class WasmLstm {
     }
     const dropping = this.#lastForward.training;
     this.#lastForward = null; // backward overwrites the gate activations
-    const core = this.#core;
     const p = this.#plan;
     const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = this.config;
     const rows = T * B;
@@ -389,7 +459,8 @@ export class WasmLstm {
     const y = dropping ? top.dropped : top.h + slot1;
     const fc = this.layout.byName.get("fc.weight")!.offset * 4;
     const fcb = this.layout.byName.get("fc.bias")!.offset * 4;
-    core.linearBackward(
+    this.#run(
+      "linearBackward",
       y,
       p.params + fc,
       p.dlogits,
@@ -401,7 +472,7 @@ export class WasmLstm {
       V,
       H,
     );
-    if (dropping) core.multiply(top.dh + slot1, top.dh + slot1, top.mask, rows * H);
+    if (dropping) this.#run("multiply", top.dh + slot1, top.dh + slot1, top.mask, rows * H);
     for (let l = L - 1; l >= 0; l--) {
       const buf = p.layers[l];
       const below = l > 0 ? p.layers[l - 1] : null;
@@ -409,7 +480,8 @@ export class WasmLstm {
       const w = this.#layerParams(p.params, l);
       const dw = this.#layerParams(p.grads, l);
       new Float32Array(this.memory.buffer, buf.dc, B * H).fill(0);
-      core.lstmBackward(
+      this.#run(
+        "lstmBackward",
         x,
         l === 0 ? 1 : 0,
         buf.inSize,
@@ -431,7 +503,7 @@ export class WasmLstm {
         H,
       );
       if (below && dropping) {
-        core.multiply(below.dh + slot1, below.dh + slot1, below.mask, rows * H);
+        this.#run("multiply", below.dh + slot1, below.dh + slot1, below.mask, rows * H);
       }
     }
   }
@@ -443,9 +515,9 @@ export class WasmLstm {
    */
   clipGradNorm(maxNorm: number): number {
     const n = this.layout.size;
-    const norm = Math.sqrt(this.#core.sumSquares(this.#plan.grads, n));
+    const norm = Math.sqrt(this.#run("sumSquares", this.#plan.grads, n, this.#plan.partials));
     const coef = maxNorm / (norm + 1e-6);
-    if (Number.isFinite(norm) && coef < 1) this.#core.scale(this.#plan.grads, n, coef);
+    if (Number.isFinite(norm) && coef < 1) this.#run("scale", this.#plan.grads, n, coef);
     return norm;
   }
 
@@ -453,7 +525,9 @@ export class WasmLstm {
   adamStep(step: number, options: AdamOptions): void {
     const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;
     const p = this.#plan;
-    this.#core.adamStep(
+    this.#packedValid = false;
+    this.#run(
+      "adamStep",
       p.params,
       p.grads,
       p.adamM,

@@ -23,6 +23,8 @@ export interface SampleOptions {
   seed?: number;
   /** Stop before this string would be emitted (e.g. "\n"). */
   stop?: string;
+  /** Threads for the WASM core (default 1: one character at a time is too little work to share). */
+  threads?: number;
 }
 
 function checkOptions(model: CharModel, o: SampleOptions) {
@@ -74,7 +76,9 @@ function checkOptions(model: CharModel, o: SampleOptions) {
  */
 export function* sampleStream(model: CharModel, options: SampleOptions = {}): Generator<string> {
   const o = checkOptions(model, options);
-  const core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 });
+  using core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 }, {
+    threads: options.threads ?? 1,
+  });
   core.params.set(model.params);
   const V = model.config.vocabSize;
   const random = new Random(o.seed);
@@ -82,7 +86,7 @@ export function* sampleStream(model: CharModel, options: SampleOptions = {}): Ge
   const order = Array.from({ length: V }, (_, i) => i);
   const step = (token: number) => {
     core.inputs[0] = token;
-    core.forward({ training: false, loss: false });
+    core.forward({ training: false, loss: false, reuseWeights: true });
     core.carryState();
   };
   const primeIds = model.vocab.encode(o.prime);

@@ -3,6 +3,7 @@
 import { WasmLstm } from "../backend/wasm.ts";
 import { batchCount, getBatch } from "../data/batches.ts";
 import type { CharModel } from "../model/model.ts";
+import { defaultThreads } from "../backend/threads.ts";
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -10,6 +11,8 @@ export interface EvaluateOptions {
   batch?: number;
   /** Characters per window (default 100, the text's length minus one when shorter). */
   seq?: number;
+  /** Threads for the WASM core (default: the number of cores). */
+  threads?: number;
 }
 
 /**
@@ -37,12 +40,14 @@ export function evaluate(model: CharModel, text: string, options: EvaluateOption
   const seq = Math.min(options.seq ?? 100, encoded.length - 1);
   const batch = Math.max(1, Math.min(options.batch ?? 32, Math.floor(encoded.length / seq)));
   const batches = batchCount(encoded.length, batch, seq);
-  const core = WasmLstm.create({ ...model.config, batch, seq });
+  using core = WasmLstm.create({ ...model.config, batch, seq }, {
+    threads: options.threads ?? defaultThreads(),
+  });
   core.params.set(model.params);
   let total = 0;
   for (let i = 0; i < batches; i++) {
     getBatch(encoded, batch, seq, i, core.inputs, core.targets);
-    total += core.forward({ training: false });
+    total += core.forward({ training: false, reuseWeights: true });
     core.carryState();
   }
   return total / batches;

@@ -7,6 +7,7 @@ import { WasmLstm } from "../backend/wasm.ts";
 import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
 import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
+import { defaultThreads } from "../backend/threads.ts";
 
 /** Options for {@linkcode train} and {@linkcode trainEvents}. */
 export interface TrainOptions {
@@ -31,6 +32,8 @@ export interface TrainOptions {
   valFraction?: number;
   /** Validate every this many steps and after the last (default 100; 0 = never). */
   valEvery?: number;
+  /** Threads for the WASM core (default: the number of cores). Results do not depend on it. */
+  threads?: number;
   /** Stops training after the current step. */
   signal?: AbortSignal;
   /** Called with every event; awaited. */
@@ -150,7 +153,9 @@ export async function* trainEvents(
     ? positiveInt("steps", options.steps)
     : positiveInt("epochs", options.epochs ?? 10) * batchesPerEpoch;
 
-  const core = WasmLstm.create({ ...model.config, batch, seq });
+  const core = WasmLstm.create({ ...model.config, batch, seq }, {
+    threads: options.threads ?? defaultThreads(),
+  });
   const { layers: L, hidden: H } = model.config;
   const stateSize = batch * H;
   core.params.set(model.params);
@@ -270,6 +275,7 @@ export async function* trainEvents(
     model.params = core.params.slice();
     ts.adamM = core.adamM.slice();
     ts.adamV = core.adamV.slice();
+    core.dispose();
   }
   yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, valLoss };
 }

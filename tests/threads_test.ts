@@ -1,0 +1,59 @@
+// Worker threads share every kernel, and each output element is computed by one thread in a
+// fixed order: any thread count gives bitwise the same losses, gradients and weights.
+
+import assert from "node:assert/strict";
+import { createModel, train, WasmLstm } from "../mod.ts";
+import { fillUniform, rng } from "./_helpers.ts";
+
+function step(threads: number, hidden: number) {
+  using net = WasmLstm.create(
+    { vocabSize: 13, hidden, layers: 2, batch: 5, seq: 6, dropout: 0.3, seed: 4 },
+    { threads },
+  );
+  const next = rng(17);
+  fillUniform(net.params, next, 0.4);
+  for (let i = 0; i < net.inputs.length; i++) {
+    net.inputs[i] = Math.floor(next() * 13);
+    net.targets[i] = i % 7 === 3 ? -1 : Math.floor(next() * 13);
+  }
+  fillUniform(net.h0(1), next, 0.5);
+  const losses: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    losses.push(net.forward({ step: s }));
+    net.backward();
+    losses.push(net.clipGradNorm(0.5));
+    net.adamStep(s + 1, { lr: 0.01 });
+    net.carryState();
+  }
+  return {
+    losses,
+    logits: net.logits.slice(),
+    grads: net.grads.slice(),
+    params: net.params.slice(),
+    dh0: net.dh0(0).slice(),
+    dc0: net.dc0(1).slice(),
+  };
+}
+
+for (const hidden of [20, 64]) {
+  Deno.test(`1, 2 and 3 threads give bitwise identical steps (H=${hidden})`, () => {
+    const one = step(1, hidden);
+    for (const threads of [2, 3]) {
+      const many = step(threads, hidden);
+      for (const key of Object.keys(one) as (keyof typeof one)[]) {
+        assert.deepEqual(many[key], one[key], `${key} differs with ${threads} threads`);
+      }
+    }
+  });
+}
+
+Deno.test("training with 2 threads gives the same model as with 1", async () => {
+  const text = "to be or not to be, that is the question.\n".repeat(60);
+  const a = createModel(text, { hidden: 24, layers: 2, dropout: 0.2, seed: 1 });
+  const b = createModel(text, { hidden: 24, layers: 2, dropout: 0.2, seed: 1 });
+  const run = { steps: 12, batch: 4, seq: 20, lr: 0.01, valEvery: 6 };
+  const ra = await train(a, text, { ...run, threads: 1 });
+  const rb = await train(b, text, { ...run, threads: 2 });
+  assert.equal(rb.valLoss, ra.valLoss);
+  assert.deepEqual(b.params, a.params);
+});
