@@ -1,3 +1,4 @@
+/// <reference lib="deno.worker" />
 // A worker thread of the WASM core: instantiate over the shared memory, then run kernels as
 // the main thread posts them (see _thread_pool.ts). It never returns to its event loop while
 // running: it spins briefly, then sleeps in Atomics.wait, on the command sequence number.
