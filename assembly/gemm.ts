@@ -172,29 +172,41 @@ export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usi
   store8(c + ldc * 5, c50, c51, accumulate, nv);
 }
 
-// One row: the M remainder, and the whole of a batch-1 (sampling) product.
+// One row: the M remainder, and the whole of a batch-1 (sampling) product. Four k-steps per
+// iteration keep eight independent accumulators in flight to cover the FMA latency.
 // @ts-ignore: decorator
 @inline function kernel1x8(a: usize, cs: usize, b: usize, kc: i32, c: usize, accumulate: bool, nv: i32): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  let e0 = f32x4.splat(0), e1 = f32x4.splat(0);
+  let f0 = f32x4.splat(0), f1 = f32x4.splat(0);
   let k = 0;
-  // Two independent chains hide the add latency.
-  for (; k + 1 < kc; k += 2) {
+  for (; k + 3 < kc; k += 4) {
     let av = v128.load32_splat(a);
     c0 = madd(av, v128.load(b), c0);
     c1 = madd(av, v128.load(b, 16), c1);
     av = v128.load32_splat(a + cs);
     d0 = madd(av, v128.load(b, 32), d0);
     d1 = madd(av, v128.load(b, 48), d1);
-    a += cs * 2;
-    b += NR * 8;
+    av = v128.load32_splat(a + cs * 2);
+    e0 = madd(av, v128.load(b, 64), e0);
+    e1 = madd(av, v128.load(b, 80), e1);
+    av = v128.load32_splat(a + cs * 3);
+    f0 = madd(av, v128.load(b, 96), f0);
+    f1 = madd(av, v128.load(b, 112), f1);
+    a += cs * 4;
+    b += NR * 16;
   }
-  if (k < kc) {
+  for (; k < kc; k++) {
     const av = v128.load32_splat(a);
     c0 = madd(av, v128.load(b), c0);
     c1 = madd(av, v128.load(b, 16), c1);
+    a += cs;
+    b += NR * 4;
   }
-  store8(c, f32x4.add(c0, d0), f32x4.add(c1, d1), accumulate, nv);
+  const lo = f32x4.add(f32x4.add(c0, d0), f32x4.add(e0, f0));
+  const hi = f32x4.add(f32x4.add(c1, d1), f32x4.add(e1, f1));
+  store8(c, lo, hi, accumulate, nv);
 }
 
 /**

@@ -4,7 +4,14 @@
 
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";
-export { lstmBackward, lstmForward, lstmPackedBytes, lstmScratchBytes } from "./lstm";
+export {
+  lstmBackward,
+  lstmForward,
+  lstmPack,
+  lstmPackedBytes,
+  lstmScratchBytes,
+  sampleStep,
+} from "./lstm";
 export { linearBackward, linearForward, linearPackedBytes, linearScratchBytes } from "./linear";
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";

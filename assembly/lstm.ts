@@ -79,8 +79,32 @@ import { madd, sigmoid4, tanh4 } from "./simd";
  * the input weights (W_ih^T rows to gather for one-hot input, else W_ih^T packed).
  */
 export function lstmPackedBytes(inSize: i32, oneHot: bool, H: i32): usize {
-  const input = oneHot ? <usize>inSize * <usize>(4 * H) : <usize>inSize * pad8(4 * H);
+  const input = oneHot ? <usize>inSize * <usize>(4 * H) : 4 * <usize>inSize * pad8(H);
   return (4 * <usize>H * pad8(H) + input) * 4;
+}
+
+/**
+ * Packs a layer's weights into `packed` (lstmPackedBytes): W_hh^T and, for dense input, W_ih^T
+ * as four gate blocks of [K, H] panels; for one-hot input, W_ih^T [V, 4H] as plain rows.
+ * Each thread packs the panels of its own hidden units.
+ */
+export function lstmPack(oneHot: bool, inSize: i32, wih: usize, whh: usize, packed: usize, H: i32): void {
+  const G = 4 * H;
+  const blockBytes = <usize>H * pad8(H) * 4;
+  const packedIn = packed + 4 * blockBytes;
+  const inBlockBytes = <usize>inSize * pad8(H) * 4;
+  const panels = panelsOf(H);
+  const p0 = share(panels), p1 = shareEnd(panels);
+  for (let k = 0; k < 4; k++) {
+    const rowsK = <usize>k * <usize>H;
+    packPanels(whh + rowsK * <usize>H * 4, H, true, H, H, packed + <usize>k * blockBytes, p0, p1);
+    if (!oneHot) {
+      packPanels(wih + rowsK * <usize>inSize * 4, inSize, true, inSize, H, packedIn + <usize>k * inBlockBytes, p0, p1);
+    }
+  }
+  // W_ih is [4H, V]: its transpose makes each token's column a contiguous row to copy.
+  if (oneHot) transpose(wih, G, inSize, packedIn, false);
+  else barrier();
 }
 
 /** Bytes of `scratch` that lstmBackward needs. */
@@ -125,16 +149,10 @@ export function lstmForward(
   const stateStep = <usize>B * <usize>H * 4;
   const blockBytes = <usize>H * pad8(H) * 4;
   const packedIn = packed + 4 * blockBytes;
+  const inBlockBytes = <usize>inSize * pad8(H) * 4;
   const panels = panelsOf(H);
   const p0 = share(panels), p1 = shareEnd(panels);
-  if (repack) {
-    for (let k = 0; k < 4; k++) {
-      packPanels(whh + <usize>k * <usize>H * <usize>H * 4, H, true, H, H, packed + <usize>k * blockBytes, p0, p1);
-    }
-    // W_ih is [4H, V]: its transpose makes each token's column a contiguous row to copy.
-    if (oneHot) transpose(wih, G, inSize, packedIn, false);
-    else packB(wih, inSize, true, inSize, G, packedIn);
-  }
+  if (repack) lstmPack(oneHot, inSize, wih, whh, packed, H);
   if (oneHot) {
     for (let r = share(rows), end = shareEnd(rows); r < end; r++) {
       const t = r / B;
@@ -146,7 +164,10 @@ export function lstmForward(
     broadcastRows(gates, bih, rows, G, true);
   } else {
     broadcastRows(gates, bih, rows, G, false);
-    gemmPacked(x, inSize, false, packedIn, gates, G, rows, G, inSize, true);
+    for (let k = 0; k < 4; k++) {
+      const block = packedIn + <usize>k * inBlockBytes;
+      gemmPacked(x, inSize, false, block, gates + <usize>k * <usize>H * 4, G, rows, H, inSize, true);
+    }
   }
   broadcastRows(gates, bhh, rows, G, true);
 
@@ -268,5 +289,86 @@ export function lstmBackward(
       packB(wih, inSize, false, G, inSize, scratch);
       gemmPacked(gates, G, false, scratch, dx, inSize, rows, inSize, G, false);
     }
+  }
+}
+
+/**
+ * One character of sampling: batch 1, one timestep, every layer and the output layer in one
+ * call over packed weights (lstmPack, and W_fc^T packed by linearForward), one barrier per
+ * layer. Each thread computes the gates and state of its own hidden units, then its panels of
+ * the logits. The new state replaces the old (slot 1 is copied into slot 0).
+ *
+ * `desc` holds, per layer, 6 u32: packed, b_ih, b_hh, gates, h, c (h and c: [2, H]); then
+ * fcPacked, fcBias, logits.
+ */
+export function sampleStep(token: i32, layers: i32, H: i32, V: i32, desc: usize): void {
+  const G = 4 * H;
+  const hb = <usize>H * 4;
+  const blockBytes = <usize>H * pad8(H) * 4;
+  const inBlockBytes = <usize>H * pad8(H) * 4;
+  const panels = panelsOf(H);
+  const p0 = share(panels), p1 = shareEnd(panels);
+  const j0 = p0 * 8, j1 = min(p1 * 8, H);
+  for (let l = 0; l < layers; l++) {
+    const d = desc + <usize>l * 24;
+    const packed = <usize>load<u32>(d), bih = <usize>load<u32>(d, 4), bhh = <usize>load<u32>(d, 8);
+    const gates = <usize>load<u32>(d, 12), h = <usize>load<u32>(d, 16), c = <usize>load<u32>(d, 20);
+    const packedIn = packed + 4 * blockBytes;
+    for (let k = 0; k < 4; k++) {
+      const col = <usize>(k * H + j0) * 4;
+      const n = <usize>max(0, j1 - j0) * 4;
+      if (l == 0) {
+        memory.copy(gates + col, packedIn + <usize>token * <usize>G * 4 + col, n);
+        addInto(gates + col, bih + col, j1 - j0);
+      } else {
+        memory.copy(gates + col, bih + col, n);
+        const below = <usize>load<u32>(desc + <usize>(l - 1) * 24, 16) + hb; // h_{l-1}, slot 1
+        gemmBlock(below, H, false, packedIn + <usize>k * inBlockBytes, gates + <usize>k * hb, G, H, H, true, 0, 1, p0, p1);
+      }
+      addInto(gates + col, bhh + col, j1 - j0);
+      gemmBlock(h, H, false, packed + <usize>k * blockBytes, gates + <usize>k * hb, G, H, H, true, 0, 1, p0, p1);
+    }
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const o = <usize>j * 4;
+      cellForward(gates + o, hb, c + o, c + hb + o, h + hb + o, true);
+    }
+    for (; j < j1; j++) {
+      const o = <usize>j * 4;
+      cellForward(gates + o, hb, c + o, c + hb + o, h + hb + o, false);
+    }
+    barrier();
+  }
+  // Output layer over this thread's panels of the vocabulary, then the state moves to slot 0
+  // (every thread has finished reading slot 0 at the last barrier).
+  const top = <usize>load<u32>(desc + <usize>(layers - 1) * 24, 16) + hb;
+  const f = desc + <usize>layers * 24;
+  const fcPacked = <usize>load<u32>(f), fcBias = <usize>load<u32>(f, 4), logits = <usize>load<u32>(f, 8);
+  const vPanels = panelsOf(V);
+  const v0 = share(vPanels), v1 = shareEnd(vPanels);
+  const c0 = v0 * 8, c1 = min(v1 * 8, V);
+  memory.copy(logits + <usize>c0 * 4, fcBias + <usize>c0 * 4, <usize>max(0, c1 - c0) * 4);
+  gemmBlock(top, H, false, fcPacked, logits, V, V, H, true, 0, 1, v0, v1);
+  for (let l = 0; l < layers; l++) {
+    const d = desc + <usize>l * 24;
+    const h = <usize>load<u32>(d, 16), c = <usize>load<u32>(d, 20);
+    const n = <usize>max(0, j1 - j0) * 4;
+    memory.copy(h + <usize>j0 * 4, h + hb + <usize>j0 * 4, n);
+    memory.copy(c + <usize>j0 * 4, c + hb + <usize>j0 * 4, n);
+  }
+  barrier();
+}
+
+// y[i] += x[i] for n floats.
+// @ts-ignore: decorator
+@inline function addInto(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * 4;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
   }
 }

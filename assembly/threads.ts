@@ -9,7 +9,7 @@ let barrierAt: usize = 0;
 
 // Spins before sleeping: a wake-up costs microseconds, a short spin much less, and with no more
 // threads than cores the others arrive soon.
-const SPINS = 4000;
+const SPINS = 100000;
 
 /** Sets this instance's thread id, the number of threads, and the barrier's 8 bytes. */
 export function setThread(id: i32, count: i32, barrier: usize): void {

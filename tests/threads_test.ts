@@ -57,3 +57,22 @@ Deno.test("training with 2 threads gives the same model as with 1", async () => 
   assert.equal(rb.valLoss, ra.valLoss);
   assert.deepEqual(b.params, a.params);
 });
+
+Deno.test("sampleStep gives forward's logits and state, with 1 and 2 threads", () => {
+  for (const threads of [1, 2]) {
+    const config = { vocabSize: 11, hidden: 12, layers: 2, batch: 1, seq: 1, dropout: 0.5 };
+    using a = WasmLstm.create(config, { threads });
+    using b = WasmLstm.create(config, { threads });
+    fillUniform(a.params, rng(5), 0.5);
+    b.params.set(a.params);
+    for (const token of [3, 0, 10, 7, 7, 2]) {
+      a.inputs[0] = token;
+      a.forward({ training: false, loss: false });
+      a.carryState();
+      b.sampleStep(token);
+      assert.deepEqual(b.logits, a.logits);
+      assert.deepEqual(b.h0(1), a.h0(1));
+      assert.deepEqual(b.c0(0), a.c0(0));
+    }
+  }
+});

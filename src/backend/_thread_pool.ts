@@ -33,6 +33,9 @@ export const KERNELS = [
   "adamStep",
   "gemm",
   "broadcastRows",
+  "lstmPack",
+  "packB",
+  "sampleStep",
 ] as const satisfies readonly (keyof CoreExports)[];
 
 /** Message that starts a worker. */

@@ -49,6 +49,8 @@ export interface CoreExports {
   multiply(out: Ptr, a: Ptr, b: Ptr, n: number): void;
   lstmPackedBytes(inSize: number, oneHot: number, H: number): number;
   lstmScratchBytes(inSize: number, oneHot: number, T: number, B: number, H: number): number;
+  lstmPack(oneHot: number, inSize: number, wih: Ptr, whh: Ptr, packed: Ptr, H: number): void;
+  sampleStep(token: number, layers: number, H: number, V: number, desc: Ptr): void;
   lstmForward(
     x: Ptr,
     oneHot: number,

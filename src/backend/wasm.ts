@@ -72,6 +72,7 @@ interface LayerBuffers {
 /** Byte offsets of every region, computed from the config alone. */
 interface MemoryPlan {
   sync: number;
+  sampleDesc: number; // sampleStep's table of pointers
   rowLoss: number;
   partials: number;
   fcPacked: number;
@@ -98,6 +99,7 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   };
   const state = B * H * 4;
   const sync = alloc(SYNC_BYTES);
+  const sampleDesc = alloc(L * 24 + 12);
   const rowLoss = alloc(T * B * 8);
   const partials = alloc(core.sumSquaresScratchBytes());
   const fcPacked = alloc(core.linearPackedBytes(V, H));
@@ -129,6 +131,7 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   const scratch = alloc(scratchBytes);
   return {
     sync,
+    sampleDesc,
     rowLoss,
     partials,
     fcPacked,
@@ -225,6 +228,7 @@ export class WasmLstm {
   #plan: MemoryPlan;
   #pool: ThreadPool | null = null;
   #packedValid = false;
+  #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
 
   private constructor(config: Required<CoreConfig>, variant: CoreVariant, threads: number) {
@@ -284,6 +288,41 @@ export class WasmLstm {
     }
     const full: Required<CoreConfig> = { ...config, seed: config.seed ?? 0 };
     return new WasmLstm(full, resolveVariant(options.variant), threads);
+  }
+
+  /**
+   * Advances a batch-1, seq-1 core by one character: feeds `token`, leaves the next
+   * character's logits in `logits` and the new state in `h0`/`c0` (already carried). Reuses
+   * the packed weights; packs them first if the parameters changed since.
+   */
+  sampleStep(token: number): void {
+    const { batch, seq, layers: L, hidden: H, vocabSize: V } = this.config;
+    if (batch !== 1 || seq !== 1) {
+      throw new Error(`sampleStep needs batch 1 and seq 1: this core has ${batch} × ${seq}`);
+    }
+    if (!(token >= 0 && token < V) || !Number.isInteger(token)) {
+      throw new RangeError(`Invalid token: ${token}: outside the vocabulary [0, ${V})`);
+    }
+    const p = this.#plan;
+    if (!this.#packedValid) {
+      const desc = new Uint32Array(this.memory.buffer, p.sampleDesc, L * 6 + 3);
+      for (let l = 0; l < L; l++) {
+        const buf = p.layers[l];
+        const w = this.#layerParams(p.params, l);
+        this.#run("lstmPack", l === 0 ? 1 : 0, buf.inSize, w.wih, w.whh, buf.packed, H);
+        desc.set([buf.packed, w.bih, w.bhh, buf.gates, buf.h, buf.c], l * 6);
+      }
+      const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
+      const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
+      this.#run("packB", fcW, H, 1, H, V, p.fcPacked);
+      desc.set([p.fcPacked, fcB, p.logits], L * 6);
+      this.#packedValid = true;
+      this.#sampleReady = true;
+    } else if (!this.#sampleReady) {
+      this.#packedValid = false; // writes the table on the way
+      return this.sampleStep(token);
+    }
+    this.#run("sampleStep", token, L, H, V, p.sampleDesc);
   }
 
   /** Stops the worker threads (if any); the core must not be used afterwards. */

@@ -4,6 +4,7 @@
 import { Random } from "../_random.ts";
 import { WasmLstm } from "../backend/wasm.ts";
 import type { CharModel } from "../model/model.ts";
+import { defaultThreads } from "../backend/threads.ts";
 
 /** Options for {@linkcode sample} and {@linkcode sampleStream}. */
 export interface SampleOptions {
@@ -76,30 +77,37 @@ function checkOptions(model: CharModel, o: SampleOptions) {
  */
 export function* sampleStream(model: CharModel, options: SampleOptions = {}): Generator<string> {
   const o = checkOptions(model, options);
-  using core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 }, {
-    threads: options.threads ?? 1,
-  });
+  // Below about 64K weights a character is too little work to share between threads.
+  const threads = options.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1);
+  using core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 }, { threads });
   core.params.set(model.params);
   const V = model.config.vocabSize;
   const random = new Random(o.seed);
   const probs = new Float64Array(V);
   const order = Array.from({ length: V }, (_, i) => i);
-  const step = (token: number) => {
-    core.inputs[0] = token;
-    core.forward({ training: false, loss: false, reuseWeights: true });
-    core.carryState();
-  };
+  const step = (token: number) => core.sampleStep(token);
   const primeIds = model.vocab.encode(o.prime);
   let token = primeIds.length > 0 ? primeIds[primeIds.length - 1] : Math.floor(random.next() * V);
   for (let i = 0; i < primeIds.length - 1; i++) step(primeIds[i]);
   const stop = options.stop ?? "";
+  const chars = model.vocab.chars;
+  const pick = () => o.greedy ? argmax(core.logits) : draw(core.logits, probs, order, o, random);
   // Without a prime, the random first character is the first generated one.
-  let pending = primeIds.length === 0 && o.length > 0 ? model.vocab.chars[token] : "";
+  let pending = primeIds.length === 0 && o.length > 0 ? chars[token] : "";
   let generated = pending.length > 0 ? 1 : 0;
+  if (!stop) {
+    if (pending) yield pending;
+    for (; generated < o.length; generated++) {
+      step(token);
+      token = pick();
+      yield chars[token];
+    }
+    return;
+  }
   while (generated < o.length) {
     step(token);
-    token = o.greedy ? argmax(core.logits) : draw(core.logits, probs, order, o, random);
-    pending += model.vocab.chars[token];
+    token = pick();
+    pending += chars[token];
     generated++;
     if (stop && pending.endsWith(stop)) {
       pending = pending.slice(0, pending.length - stop.length);
@@ -128,6 +136,22 @@ function argmax(logits: Float32Array): number {
   return best;
 }
 
+// order[0..k) = the indices of the k largest probabilities, largest first, ties by index (the
+// same order the sort gives), by insertion: cheaper than sorting for small k.
+function topK(probs: Float64Array, k: number, order: number[]): void {
+  let n = 0;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i];
+    if (n === k && !(p > probs[order[k - 1]])) continue;
+    let j = n < k ? n++ : k - 1;
+    while (j > 0 && p > probs[order[j - 1]]) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+}
+
 function draw(
   logits: Float32Array,
   probs: Float64Array,
@@ -142,8 +166,12 @@ function draw(
   for (let i = 0; i < V; i++) sum += probs[i] = Math.exp(logits[i] / o.temperature - mx);
   for (let i = 0; i < V; i++) probs[i] /= sum;
   let candidates = V;
-  if ((o.topK > 0 && o.topK < V) || o.topP < 1) {
+  if (o.topK > 0 && o.topK <= 16 && o.topP >= 1) {
+    candidates = Math.min(o.topK, V);
+    topK(probs, candidates, order);
+  } else if ((o.topK > 0 && o.topK < V) || o.topP < 1) {
     // Ties keep index order so a seed always gives the same text.
+    for (let i = 0; i < V; i++) order[i] = i;
     order.sort((a, b) => probs[b] - probs[a] || a - b);
     if (o.topK > 0) candidates = Math.min(candidates, o.topK);
     if (o.topP < 1) {

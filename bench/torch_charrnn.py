@@ -1,0 +1,100 @@
+"""PyTorch CPU peer for bench/compare.ts: the tutorial's CharRNN (one-hot input, nn.LSTM,
+dropout, nn.Linear), Adam, cross-entropy, clip_grad_norm_ 5; sampling one character at a time
+with the tutorial's predict (softmax, top-k, np.random.choice).
+
+  python3 bench/torch_charrnn.py --hidden 128 --layers 2 --batch 32 --seq 64 --vocab 83 \
+      --threads 2 --rounds 5 --steps 3 --sample 1000
+
+Prints one JSON line: training and sampling chars/s per round, and peak RSS (VmHWM) in MiB.
+"""
+import argparse, json, resource, time
+
+import numpy as np
+import torch
+from torch import nn
+
+p = argparse.ArgumentParser()
+for name, default in [("hidden", 128), ("layers", 2), ("batch", 32), ("seq", 64), ("vocab", 83),
+                      ("threads", 2), ("rounds", 5), ("steps", 3), ("sample", 1000)]:
+    p.add_argument("--" + name, type=int, default=default)
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+
+
+class CharRNN(nn.Module):
+    def __init__(self, vocab, hidden, layers, drop_prob=0.5):
+        super().__init__()
+        self.lstm = nn.LSTM(vocab, hidden, layers, dropout=drop_prob, batch_first=True)
+        self.dropout = nn.Dropout(drop_prob)
+        self.fc = nn.Linear(hidden, vocab)
+
+    def forward(self, x, hidden):
+        r_output, hidden = self.lstm(x, hidden)
+        out = self.dropout(r_output).contiguous().view(-1, self.fc.in_features)
+        return self.fc(out), hidden
+
+
+def one_hot(arr, n):
+    out = np.zeros((arr.size, n), dtype=np.float32)
+    out[np.arange(arr.size), arr.flatten()] = 1.0
+    return out.reshape((*arr.shape, n))
+
+
+net = CharRNN(a.vocab, a.hidden, a.layers)
+opt = torch.optim.Adam(net.parameters(), lr=0.001)
+criterion = nn.CrossEntropyLoss()
+rng = np.random.default_rng(0)
+x = rng.integers(0, a.vocab, size=(a.batch, a.seq))
+y = rng.integers(0, a.vocab, size=(a.batch, a.seq))
+h = tuple(torch.zeros(a.layers, a.batch, a.hidden) for _ in range(2))
+
+
+def train_step():
+    global h
+    net.train()
+    inputs = torch.from_numpy(one_hot(x, a.vocab))
+    targets = torch.from_numpy(y)
+    h = tuple(t.data for t in h)
+    net.zero_grad()
+    output, h = net(inputs, h)
+    loss = criterion(output, targets.reshape(a.batch * a.seq).long())
+    loss.backward()
+    nn.utils.clip_grad_norm_(net.parameters(), 5)
+    opt.step()
+
+
+train_step()
+train = []
+for _ in range(a.rounds):
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        train_step()
+    train.append(a.steps * a.batch * a.seq / (time.perf_counter() - t0))
+
+
+def predict(char, hidden, top_k=5):
+    inputs = torch.from_numpy(one_hot(np.array([[char]]), a.vocab))
+    hidden = tuple(t.data for t in hidden)
+    out, hidden = net(inputs, hidden)
+    p = torch.nn.functional.softmax(out, dim=1).data
+    p, top_ch = p.topk(top_k)
+    top_ch = top_ch.numpy().squeeze()
+    p = p.numpy().squeeze()
+    return np.random.choice(top_ch, p=p / p.sum()), hidden
+
+
+sample = []
+net.eval()
+with torch.no_grad():
+    for _ in range(max(1, a.rounds // 2)):
+        hidden = tuple(torch.zeros(a.layers, 1, a.hidden) for _ in range(2))
+        char = 0
+        t0 = time.perf_counter()
+        for _ in range(a.sample):
+            char, hidden = predict(char, hidden)
+        sample.append(a.sample / (time.perf_counter() - t0))
+
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"engine": f"pytorch {torch.__version__}", "train": train, "sample": sample,
+                  "peakRssMiB": rss}))
