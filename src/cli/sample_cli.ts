@@ -20,6 +20,11 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   greedy: { type: "boolean", help: "always take the most likely character" },
   seed: { type: "string", help: "seed of the draws", default: "0" },
+  threads: {
+    type: "string",
+    help: "threads for the WASM core",
+    default: "cores for large models, else 1",
+  },
   stop: { type: "string", help: "stop before this string (e.g. a newline: --stop $'\\n')" },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
@@ -52,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       greedy: Boolean(values.greedy),
       seed: numberFlag("seed", values.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? 0,
       stop: values.stop as string | undefined,
+      threads: numberFlag("threads", values.threads, { integer: true, min: 1, max: 64 }),
     };
     const model = await load(positionals[0]);
     const stream = sampleStream(model, options); // validates the prime before printing it

@@ -9,18 +9,19 @@ import { sample } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents } from "../train/train.ts";
 import { type FlagSpec, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
 import { Progress } from "./_progress.ts";
+import { defaultThreads } from "../backend/threads.ts";
 
 /** Named sets of defaults; explicit flags override them. */
 export const PRESETS = {
   default: {
-    hidden: 256,
+    hidden: 128,
     layers: 2,
     batch: 32,
     seq: 100,
-    dropout: 0.2,
+    dropout: 0.1,
     lr: 0.002,
     clip: 5,
-    epochs: 3,
+    epochs: 12,
     "val-every": 200,
   },
   tiny: {
@@ -56,16 +57,16 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "default | tiny (one-minute smoke run) | udacity (2×512, 20 epochs)",
     default: "default",
   },
-  hidden: { type: "string", help: "hidden units per layer", default: "256" },
+  hidden: { type: "string", help: "hidden units per layer", default: "128" },
   layers: { type: "string", help: "stacked LSTM layers", default: "2" },
   cell: { type: "string", help: "recurrent cell (lstm)", default: "lstm" },
   batch: { type: "string", help: "sequences per batch", default: "32" },
   seq: { type: "string", help: "characters per sequence (BPTT length)", default: "100" },
-  epochs: { type: "string", help: "passes over the training text", default: "3" },
+  epochs: { type: "string", help: "passes over the training text", default: "12" },
   steps: { type: "string", help: "stop after N optimizer steps in all (overrides --epochs)" },
   lr: { type: "string", help: "Adam learning rate", default: "0.002" },
   clip: { type: "string", help: "clip gradients to this global L2 norm (0 = off)", default: "5" },
-  dropout: { type: "string", help: "dropout between layers and before the output", default: "0.2" },
+  dropout: { type: "string", help: "dropout between layers and before the output", default: "0.1" },
   val: { type: "string", help: "fraction of the text held out for validation", default: "0.1" },
   "val-every": { type: "string", help: "validate every N steps (0 = never)", default: "200" },
   out: {
@@ -85,6 +86,11 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   resume: { type: "string", help: "continue training from this checkpoint" },
   seed: { type: "string", help: "seed for initialisation, dropout and sampling", default: "0" },
+  threads: {
+    type: "string",
+    help: "threads for the WASM core (results do not depend on it)",
+    default: "number of cores",
+  },
   log: { type: "string", help: "append every progress event to FILE as JSON lines" },
   "print-every": {
     type: "string",
@@ -173,6 +179,7 @@ export async function main(argv: string[]): Promise<number> {
       integer: true,
       min: 0,
     }) ?? 300;
+    const threads = numberFlag("threads", values.threads, { integer: true, min: 1, max: 64 });
     const cell = (values.cell as string | undefined) ?? "lstm";
     if (cell !== "lstm") {
       throw new UsageError(`Invalid --cell: ${JSON.stringify(cell)}: only "lstm" exists so far`);
@@ -221,6 +228,7 @@ export async function main(argv: string[]): Promise<number> {
       valFraction,
       valEvery,
       lines,
+      threads,
       signal: abort.signal,
     });
     // The first event comes after every check of the corpus and options: report a bad input
@@ -248,6 +256,7 @@ export async function main(argv: string[]): Promise<number> {
     const cfg = model.config;
     progress.say(
       `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}, vocabulary ${cfg.vocabSize}, ` +
+        `${threads ?? defaultThreads()} threads, ` +
         `dropout ${cfg.dropout}; batch ${runBatch} × seq ${model.trainState?.seq ?? runSeq}, ` +
         `lr ${lr}, clip ${clip}${lines ? ", line mode" : ""}`,
     );
@@ -286,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
       const primeFlag = values.prime as string | undefined;
       const firstWord = text.match(/^\S{1,20}/)?.[0] ?? "";
       const prime = primeFlag ?? firstWord;
-      print(sample(model, { prime, length: sampleLength, topK: 5, seed }) + "\n");
+      print(sample(model, { prime, length: sampleLength, topK: 5, seed, threads }) + "\n");
     }
     return 0;
   } catch (e) {

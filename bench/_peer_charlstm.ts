@@ -1,0 +1,67 @@
+// One engine × config of bench/compare.ts, in its own process so that its peak RSS is its own:
+// this project's WASM core. Prints one JSON line.
+//   deno run -A bench/_peer_charlstm.ts --hidden 128 --batch 32 --seq 64 --threads 2 ...
+
+import { parseArgs } from "node:util";
+import { createModel, sampleStream, WasmLstm } from "../mod.ts";
+import { peakRssMiB } from "./_rss.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: Object.fromEntries(
+    ["hidden", "layers", "batch", "seq", "vocab", "threads", "rounds", "steps", "sample"].map(
+      (k) => [k, { type: "string" as const }],
+    ),
+  ),
+});
+const n = (k: string, d: number) => Number(values[k] ?? d);
+const [H, L, B, T, V] = [
+  n("hidden", 128),
+  n("layers", 2),
+  n("batch", 32),
+  n("seq", 64),
+  n("vocab", 83),
+];
+const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
+
+const train: number[] = [];
+{
+  using net = WasmLstm.create(
+    { vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
+    { threads },
+  );
+  const k = 1 / Math.sqrt(H);
+  for (let i = 0; i < net.params.length; i++) net.params[i] = (Math.random() * 2 - 1) * k;
+  for (let i = 0; i < net.inputs.length; i++) {
+    net.inputs[i] = Math.floor(Math.random() * V);
+    net.targets[i] = Math.floor(Math.random() * V);
+  }
+  let step = 0;
+  const trainStep = () => {
+    net.forward({ step });
+    net.backward();
+    net.clipGradNorm(5);
+    net.adamStep(++step, { lr: 1e-3 });
+    net.carryState();
+  };
+  trainStep();
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    for (let s = 0; s < steps; s++) trainStep();
+    train.push(steps * B * T / ((performance.now() - t0) / 1000));
+  }
+}
+
+// Sampling as a user runs it: a model, a stream with top-k 5, the core's start-up included.
+const vocab = Array.from({ length: V }, (_, i) => String.fromCodePoint(0x100 + i));
+const model = createModel(vocab, { hidden: H, layers: L });
+const sample: number[] = [];
+for (let r = 0; r < Math.max(1, rounds >> 1); r++) {
+  const t0 = performance.now();
+  let count = 0;
+  for (const _ of sampleStream(model, { length: n("sample", 1000), topK: 5, seed: r, threads })) {
+    count++;
+  }
+  sample.push(count / ((performance.now() - t0) / 1000));
+}
+console.log(JSON.stringify({ engine: "charlstm (wasm)", train, sample, peakRssMiB: peakRssMiB() }));
