@@ -1,16 +1,12 @@
+import { Random } from "../src/_random.ts";
+
 // Shared test utilities: a seeded generator and a closeness check that reports the worst
 // element, in the manner of llm.c's test_gpt2.c.
 
-/** mulberry32: a small seeded uniform generator in [0, 1). */
+/** A seeded uniform generator in [0, 1) (the library's own, mulberry32). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 /** Fills `out` with uniform values in [-scale, scale). */

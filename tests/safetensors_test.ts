@@ -6,6 +6,7 @@ import {
   SafetensorsError,
   type TensorEntry,
 } from "../src/io/safetensors.ts";
+import { rng } from "./_helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -453,17 +454,6 @@ Deno.test("safetensors accept 16: zero-sized, rank-0, and any key order", () => 
 // ---------------------------------------------------------------------------------------------
 // Property test: arbitrary bytes never produce anything but success or SafetensorsError
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function decodesOrThrowsTyped(b: Uint8Array): boolean {
   try {
     const { tensors } = decodeSafetensors(b);
@@ -481,7 +471,7 @@ function decodesOrThrowsTyped(b: Uint8Array): boolean {
 }
 
 Deno.test("safetensors property: 2000 random byte strings decode or throw SafetensorsError", () => {
-  const rnd = mulberry32(0x5eed);
+  const rnd = rng(0x5eed);
   const alphabet = enc.encode('{}[]":, \t\n0123456789-.eE\\uabdfFIU_tshpnr');
   const int = (n: number) => Math.floor(rnd() * n);
   for (let k = 0; k < 2000; k++) {
@@ -505,7 +495,7 @@ Deno.test("safetensors property: 2000 mutations of a valid file decode or throw 
     "z": { dtype: "U8", shape: [0, 5], bytes: new Uint8Array(0) },
   }, { framework: "pt", "k\u00e9y": "v\u2603" });
   assert.ok(decodesOrThrowsTyped(valid));
-  const rnd = mulberry32(42);
+  const rnd = rng(42);
   const int = (n: number) => Math.floor(rnd() * n);
   const tokens = [...'{}[]":,0123456789-.eE \\'].map((c) => c.charCodeAt(0));
   let decoded = 0;
