@@ -52,6 +52,15 @@ export class Progress {
       case "note":
         this.say(`note: ${e.message}`);
         break;
+      case "diverged":
+        this.say(
+          `step ${e.step}: loss ${e.loss}, gradient norm ${e.gradNorm}: not applied; ` +
+            (e.action === "restored"
+              ? `restored step ${e.restoredStep}, learning rate × ${e.lrScale}`
+              : `back at step ${e.restoredStep}, training stopped ` +
+                "(--on-divergence stop, or too many restores)"),
+        );
+        break;
       case "validation":
         this.#valLoss = e.valLoss;
         if (!this.#live) {
@@ -84,7 +93,7 @@ export class Progress {
           this.#lastLine = "";
         }
         this.say(
-          `${e.aborted ? "stopped" : "done"} at step ${e.step}` +
+          `${e.diverged ? "diverged" : e.aborted ? "stopped" : "done"} at step ${e.step}` +
             (e.valLoss !== null ? `, val loss ${e.valLoss.toFixed(4)}` : ""),
         );
         break;

@@ -3,7 +3,7 @@
 
 import { readText, TextError } from "../data/text.ts";
 import { VocabError } from "../data/vocab.ts";
-import { CheckpointError, load, save } from "../io/checkpoint.ts";
+import { CheckpointError, isSaveTemporary, load, save } from "../io/checkpoint.ts";
 import { type CharModel, createModel } from "../model/model.ts";
 import { sample } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents } from "../train/train.ts";
@@ -84,6 +84,11 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "line mode: each line one example from a zero state, shuffled each epoch; " +
       "--seq defaults to the longest line + 1",
   },
+  "on-divergence": {
+    type: "string",
+    help: "a non-finite loss or gradient: restore the last checkpoint with lr halved, or stop",
+    default: "restore",
+  },
   resume: { type: "string", help: "continue training from this checkpoint" },
   seed: { type: "string", help: "seed for initialisation, dropout and sampling", default: "0" },
   threads: {
@@ -117,6 +122,10 @@ function print(text: string) {
 async function checkWritable(dir: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
+    // Temporary files of saves that a kill -9 interrupted: the checkpoints beside them are whole.
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isFile && isSaveTemporary(entry.name)) await Deno.remove(`${dir}/${entry.name}`);
+    }
     const probe = `${dir}/.write-test-${crypto.randomUUID().slice(0, 8)}`;
     await Deno.writeFile(probe, new Uint8Array(1));
     await Deno.remove(probe);
@@ -180,6 +189,12 @@ export async function main(argv: string[]): Promise<number> {
       min: 0,
     }) ?? 300;
     const threads = numberFlag("threads", values.threads, { integer: true, min: 1, max: 64 });
+    const onDivergence = (values["on-divergence"] as string | undefined) ?? "restore";
+    if (onDivergence !== "restore" && onDivergence !== "stop") {
+      throw new UsageError(
+        `Invalid --on-divergence: ${JSON.stringify(onDivergence)}: expected restore or stop`,
+      );
+    }
     const cell = (values.cell as string | undefined) ?? "lstm";
     if (cell !== "lstm") {
       throw new UsageError(`Invalid --cell: ${JSON.stringify(cell)}: only "lstm" exists so far`);
@@ -229,6 +244,8 @@ export async function main(argv: string[]): Promise<number> {
       valEvery,
       lines,
       threads,
+      onDivergence,
+      snapshotEvery: checkpointEvery,
       signal: abort.signal,
     });
     // The first event comes after every check of the corpus and options: report a bad input
@@ -279,6 +296,7 @@ export async function main(argv: string[]): Promise<number> {
     await save(model, lastPath);
     progress.say(`saved ${lastPath}`);
     if (signalCode) return signalCode;
+    if (lastEvent?.type === "done" && lastEvent.diverged) return 1;
     if (lastEvent?.type === "done" && sampleLength > 0 && lines) {
       // One line per sample, each from a zero state: prime with the newline the model reads
       // first, stop at the newline that ends a line.

@@ -29,6 +29,7 @@ interface TrainCounters {
   batch: number;
   seq: number;
   bestValLoss: number | null;
+  lrScale?: number;
 }
 
 /**
@@ -46,6 +47,14 @@ interface TrainCounters {
  */
 export function toBytes(model: CharModel): Uint8Array {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const bad = model.params.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const t = model.layout.tensors.find((t) => bad >= t.offset && bad < t.offset + t.size);
+    throw new CheckpointError(
+      `Refusing to save: ${t?.name ?? "a parameter"} has a non-finite value ` +
+        `(${model.params[bad]}) at element ${bad - (t?.offset ?? 0)}: the weights diverged`,
+    );
+  }
   for (const t of model.layout.tensors) {
     tensors[t.name] = { shape: t.shape, data: model.params.subarray(t.offset, t.offset + t.size) };
   }
@@ -63,6 +72,7 @@ export function toBytes(model: CharModel): Uint8Array {
       batch: s.batch,
       seq: s.seq,
       bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
+      lrScale: s.lrScale,
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
@@ -171,6 +181,15 @@ export function fromBytes(bytes: Uint8Array): CharModel {
   const config = parseConfig(parseJson(metadata, "charlstm.config"));
   const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), config);
   const layout = paramLayout(config);
+  // The config alone decides what is allocated: refuse one that claims more weights than the
+  // file holds, before allocating anything.
+  if (layout.size * 4 > bytes.length) {
+    throw new CheckpointError(
+      `Invalid checkpoint: the config (${config.layers}×${config.hidden}, vocabulary ` +
+        `${config.vocabSize}) needs ${layout.size * 4} bytes of weights but the file has ` +
+        `${bytes.length}`,
+    );
+  }
 
   const take = (name: string, shape: number[]): Float32Array => {
     const entry = tensors.get(name);
@@ -247,6 +266,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       batch: c.batch!,
       seq: c.seq!,
       bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
+      lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
       adamM,
       adamV,
       h,
@@ -293,10 +313,29 @@ export async function save(model: CharModel, path: string | URL): Promise<void> 
       file.close();
     }
     await Deno.rename(tmp, target);
+    await syncDirectory(dir || ".");
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw new CheckpointError(`Cannot save ${target}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+// Makes the rename itself durable (Linux: fsync on the folder); best effort elsewhere.
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: Deno.FsFile | undefined;
+  try {
+    handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch {
+    // Some systems cannot open or sync a folder; the rename is still atomic.
+  } finally {
+    handle?.close();
+  }
+}
+
+/** True for the temporary files `save` writes before renaming (left behind by a kill -9). */
+export function isSaveTemporary(name: string): boolean {
+  return /^\..+\.[0-9a-f]{8}\.tmp$/.test(name);
 }
 
 /**

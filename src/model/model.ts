@@ -39,6 +39,8 @@ export interface TrainState {
   seq: number;
   /** Best validation loss so far (Infinity if none). */
   bestValLoss: number;
+  /** Multiplies the learning rate: halved each time training diverged and was restored. */
+  lrScale: number;
   /** Adam moments, same layout as the parameters. */
   adamM: Float32Array;
   adamV: Float32Array;

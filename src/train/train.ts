@@ -32,6 +32,13 @@ export interface TrainOptions {
   valFraction?: number;
   /** Validate every this many steps and after the last (default 100; 0 = never). */
   valEvery?: number;
+  /**
+   * What a non-finite loss or gradient norm does (the step is never applied): `restore` goes
+   * back to the last good snapshot with the learning rate halved (default), `stop` ends the run.
+   */
+  onDivergence?: "restore" | "stop";
+  /** Take the in-memory snapshot that divergence restores every this many steps (default 100). */
+  snapshotEvery?: number;
   /** Threads for the WASM core (default: the number of cores). Results do not depend on it. */
   threads?: number;
   /** Stops training after the current step. */
@@ -63,7 +70,28 @@ export type TrainEvent =
   | { type: "validation"; step: number; epoch: number; valLoss: number; best: boolean }
   | { type: "epoch"; step: number; epoch: number }
   | { type: "note"; message: string }
-  | { type: "done"; step: number; epoch: number; aborted: boolean; valLoss: number | null };
+  | {
+    type: "diverged";
+    /** The step whose loss or gradient norm was not finite (it was not applied). */
+    step: number;
+    loss: number;
+    gradNorm: number;
+    /**
+     * The model is back at its last good state, `restoredStep`: `restored` continues from there
+     * with the lr scaled by `lrScale`, `stopped` ends the run.
+     */
+    action: "restored" | "stopped";
+    restoredStep: number;
+    lrScale: number;
+  }
+  | {
+    type: "done";
+    step: number;
+    epoch: number;
+    aborted: boolean;
+    diverged: boolean;
+    valLoss: number | null;
+  };
 
 /** What {@linkcode train} returns. */
 export interface TrainResult {
@@ -117,6 +145,13 @@ export async function* trainEvents(
   if (!(valFraction >= 0 && valFraction < 1)) {
     throw new RangeError(`Invalid option: valFraction must be in [0, 1), got ${valFraction}`);
   }
+  const onDivergence = options.onDivergence ?? "restore";
+  if (onDivergence !== "restore" && onDivergence !== "stop") {
+    throw new RangeError(
+      `Invalid option: onDivergence must be "restore" or "stop", got ${String(onDivergence)}`,
+    );
+  }
+  const snapshotEvery = positiveInt("snapshotEvery", options.snapshotEvery ?? 100);
   const valEvery = options.valEvery ?? 100;
   if (!Number.isInteger(valEvery) || valEvery < 0) {
     throw new RangeError(`Invalid option: valEvery must be an integer ≥ 0, got ${valEvery}`);
@@ -166,6 +201,7 @@ export async function* trainEvents(
     batch,
     seq,
     bestValLoss: Infinity,
+    lrScale: 1,
     adamM: new Float32Array(core.layout.size),
     adamV: new Float32Array(core.layout.size),
     h: new Float32Array(L * stateSize),
@@ -221,9 +257,41 @@ export async function* trainEvents(
     };
   }
 
+  // The last good state, in memory: what a divergence goes back to.
+  const snapshot = {
+    params: core.params.slice(),
+    adamM: core.adamM.slice(),
+    adamV: core.adamV.slice(),
+    h: ts.h.slice(),
+    c: ts.c.slice(),
+    step: ts.step,
+    epoch: ts.epoch,
+    batchInEpoch: ts.batchInEpoch,
+  };
+  const takeSnapshot = () => {
+    snapshot.params.set(core.params);
+    snapshot.adamM.set(core.adamM);
+    snapshot.adamV.set(core.adamV);
+    snapshot.h.set(ts.h);
+    snapshot.c.set(ts.c);
+    ({ step: snapshot.step, epoch: snapshot.epoch, batchInEpoch: snapshot.batchInEpoch } = ts);
+  };
+  const restoreSnapshot = () => {
+    core.params.set(snapshot.params);
+    core.adamM.set(snapshot.adamM);
+    core.adamV.set(snapshot.adamV);
+    ts.h.set(snapshot.h);
+    ts.c.set(snapshot.c);
+    ({ step: ts.step, epoch: ts.epoch, batchInEpoch: ts.batchInEpoch } = snapshot);
+    loadCarried();
+  };
+  const MAX_RESTORES = 10;
+  let restores = 0;
+
   const started = performance.now();
   let lastYield = started;
   let aborted = false;
+  let diverged = false;
   let valLoss: number | null = null;
   try {
     while (ts.step < totalSteps) {
@@ -235,9 +303,34 @@ export async function* trainEvents(
       source.fill(ts.epoch, ts.batchInEpoch, core.inputs, core.targets);
       const loss = core.forward({ step: ts.step });
       core.backward();
-      const gradNorm = clip > 0 ? core.clipGradNorm(clip) : NaN;
+      const gradNorm = core.clipGradNorm(clip > 0 ? clip : Infinity);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        // Never apply a non-finite step: the weights stay as they were.
+        const failedStep = ts.step + 1;
+        const stop = onDivergence === "stop" || restores >= MAX_RESTORES;
+        // Either way the model goes back to its last good state.
+        restoreSnapshot();
+        if (!stop) {
+          ts.lrScale *= 0.5;
+          restores++;
+        }
+        yield {
+          type: "diverged",
+          step: failedStep,
+          loss,
+          gradNorm,
+          action: stop ? "stopped" : "restored",
+          restoredStep: snapshot.step,
+          lrScale: ts.lrScale,
+        };
+        if (stop) {
+          diverged = true;
+          break;
+        }
+        continue;
+      }
       ts.step++;
-      core.adamStep(ts.step, { lr });
+      core.adamStep(ts.step, { lr: lr * ts.lrScale });
       core.carryState();
       saveCarried();
       ts.batchInEpoch++;
@@ -264,6 +357,10 @@ export async function* trainEvents(
         if (best) ts.bestValLoss = valLoss;
         yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
       }
+      if (ts.step % snapshotEvery === 0) {
+        takeSnapshot();
+        restores = 0;
+      }
       // Let timers and signal handlers run now and then without a macrotask per tiny step.
       if (performance.now() - lastYield > 50) {
         await new Promise((resolve) => setTimeout(resolve, 0));
@@ -277,7 +374,7 @@ export async function* trainEvents(
     ts.adamV = core.adamV.slice();
     core.dispose();
   }
-  yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, valLoss };
+  yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
 }
 
 /** Where batches come from: the text as B parallel streams, or its lines. */
