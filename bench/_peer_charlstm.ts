@@ -30,6 +30,7 @@ const train: number[] = [];
     { vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
     { threads },
   );
+  await net.whenReady();
   const k = 1 / Math.sqrt(H);
   for (let i = 0; i < net.params.length; i++) net.params[i] = (Math.random() * 2 - 1) * k;
   for (let i = 0; i < net.inputs.length; i++) {

@@ -5,11 +5,13 @@ import assert from "node:assert/strict";
 import { createModel, train, WasmLstm } from "../mod.ts";
 import { fillUniform, rng } from "./_helpers.ts";
 
-function step(threads: number, hidden: number) {
+async function step(threads: number, hidden: number) {
   using net = WasmLstm.create(
     { vocabSize: 13, hidden, layers: 2, batch: 5, seq: 6, dropout: 0.3, seed: 4 },
     { threads },
   );
+  await net.whenReady();
+  assert.equal(net.activeThreads, threads);
   const next = rng(17);
   fillUniform(net.params, next, 0.4);
   for (let i = 0; i < net.inputs.length; i++) {
@@ -36,16 +38,33 @@ function step(threads: number, hidden: number) {
 }
 
 for (const hidden of [20, 64]) {
-  Deno.test(`1, 2 and 3 threads give bitwise identical steps (H=${hidden})`, () => {
-    const one = step(1, hidden);
+  Deno.test(`1, 2 and 3 threads give bitwise identical steps (H=${hidden})`, async () => {
+    const one = await step(1, hidden);
     for (const threads of [2, 3]) {
-      const many = step(threads, hidden);
+      const many = await step(threads, hidden);
       for (const key of Object.keys(one) as (keyof typeof one)[]) {
         assert.deepEqual(many[key], one[key], `${key} differs with ${threads} threads`);
       }
     }
   });
 }
+
+Deno.test("a core switches from one thread to all of them mid-run, same results", async () => {
+  const config = { vocabSize: 7, hidden: 16, layers: 1, batch: 3, seq: 5, dropout: 0 };
+  using solo = WasmLstm.create(config, { threads: 1 });
+  using pair = WasmLstm.create(config, { threads: 2 });
+  fillUniform(solo.params, rng(8), 0.5);
+  pair.params.set(solo.params);
+  for (const net of [solo, pair]) net.inputs.set([1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 1]);
+  for (const net of [solo, pair]) net.targets.set([2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
+  const before = pair.activeThreads; // usually 1: the worker is still starting
+  assert.equal(pair.forward({ training: false }), solo.forward({ training: false }));
+  await pair.whenReady();
+  assert.equal(pair.activeThreads, 2);
+  assert.equal(pair.forward({ training: false }), solo.forward({ training: false }));
+  assert.deepEqual(pair.logits, solo.logits);
+  assert.ok(before === 1 || before === 2);
+});
 
 Deno.test("training with 2 threads gives the same model as with 1", async () => {
   const text = "to be or not to be, that is the question.\n".repeat(60);
@@ -58,11 +77,13 @@ Deno.test("training with 2 threads gives the same model as with 1", async () => 
   assert.deepEqual(b.params, a.params);
 });
 
-Deno.test("sampleStep gives forward's logits and state, with 1 and 2 threads", () => {
+Deno.test("sampleStep gives forward's logits and state, with 1 and 2 threads", async () => {
   for (const threads of [1, 2]) {
     const config = { vocabSize: 11, hidden: 12, layers: 2, batch: 1, seq: 1, dropout: 0.5 };
     using a = WasmLstm.create(config, { threads });
     using b = WasmLstm.create(config, { threads });
+    await a.whenReady();
+    await b.whenReady();
     fillUniform(a.params, rng(5), 0.5);
     b.params.set(a.params);
     for (const token of [3, 0, 10, 7, 7, 2]) {

@@ -54,6 +54,8 @@ export class ThreadPool {
   #i32: Int32Array;
   #f64: Float64Array;
   #ready = false;
+  /** Why a worker failed to start, if one did (the caller then runs alone). */
+  failure: string | null = null;
 
   constructor(variant: CoreVariant, memory: WebAssembly.Memory, count: number, sync: number) {
     this.count = count;
@@ -61,32 +63,31 @@ export class ThreadPool {
     this.#f64 = new Float64Array(memory.buffer, sync + ARGS_BYTE, MAX_ARGS);
     for (let id = 1; id < count; id++) {
       const worker = new Worker(new URL("./_wasm_worker.ts", import.meta.url), { type: "module" });
+      worker.onerror = (event) => {
+        event.preventDefault(); // the caller carries on alone
+        this.failure = event.message;
+      };
       const init: WorkerInit = { variant, memory, id, count, sync };
       worker.postMessage(init);
       this.#workers.push(worker);
     }
   }
 
-  // Blocks until every worker has instantiated the core (once, at the first command).
-  #awaitReady(): void {
-    const deadline = performance.now() + 30_000;
-    for (;;) {
-      const ready = Atomics.load(this.#i32, READY);
-      if (ready === this.count - 1) break;
-      if (Atomics.load(this.#i32, FAILED) !== 0 || performance.now() > deadline) {
-        throw new Error(
-          `Thread start failed: ${ready} of ${this.count - 1} worker threads started: ` +
-            "use threads: 1 (--threads 1)",
-        );
-      }
-      Atomics.wait(this.#i32, READY, ready, 100);
+  /**
+   * True once every worker has instantiated the core. Never blocks: a worker loaded over the
+   * network needs the caller's event loop to start, so until then the caller runs alone (the
+   * results do not depend on the thread count).
+   */
+  get ready(): boolean {
+    if (!this.#ready) this.#ready = Atomics.load(this.#i32, READY) === this.count - 1;
+    if (!this.failure && Atomics.load(this.#i32, FAILED) !== 0) {
+      this.failure = "a worker could not instantiate the core";
     }
-    this.#ready = true;
+    return this.#ready;
   }
 
   /** Tells the workers to run `kernel` with `args`; the caller then runs it as thread 0. */
   post(kernel: number, args: ArrayLike<number>): void {
-    if (!this.#ready) this.#awaitReady();
     if (args.length > MAX_ARGS) throw new Error("Internal error: too many kernel arguments");
     for (let i = 0; i < args.length; i++) this.#f64[i] = args[i];
     Atomics.store(this.#i32, KERNEL, kernel);

@@ -227,6 +227,7 @@ export class WasmLstm {
   #core: CoreExports;
   #plan: MemoryPlan;
   #pool: ThreadPool | null = null;
+  #threaded = false;
   #packedValid = false;
   #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
@@ -266,7 +267,8 @@ export class WasmLstm {
     }
     this.#core = instantiateCore(variant, this.memory);
     const p = this.#plan;
-    this.#core.setThread(0, threads, p.sync);
+    // Alone until the workers are up (see #run).
+    this.#core.setThread(0, 1, p.sync);
     if (threads > 1) this.#pool = new ThreadPool(variant, this.memory, threads, p.sync);
     const buf = this.memory.buffer;
     const { batch: B, seq: T, vocabSize: V } = config;
@@ -325,6 +327,33 @@ export class WasmLstm {
     this.#run("sampleStep", token, L, H, V, p.sampleDesc);
   }
 
+  /**
+   * Resolves once the worker threads have started (they start in the background; until then
+   * kernels run on the calling thread alone, with the same results). Rejects if one failed.
+   */
+  async whenReady(timeoutMs = 30_000): Promise<void> {
+    const pool = this.#pool;
+    if (!pool) return;
+    const deadline = performance.now() + timeoutMs;
+    while (!pool.ready) {
+      if (pool.failure || performance.now() > deadline) {
+        throw new Error(
+          `Thread start failed: ${pool.failure ?? "timed out"}: use threads: 1 (--threads 1)`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  /** Threads running the kernels now: 1 until the workers have started. */
+  get activeThreads(): number {
+    if (this.#pool && !this.#threaded && this.#pool.ready) {
+      this.#core.setThread(0, this.threads, this.#plan.sync);
+      this.#threaded = true;
+    }
+    return this.#threaded ? this.threads : 1;
+  }
+
   /** Stops the worker threads (if any); the core must not be used afterwards. */
   dispose(): void {
     this.#pool?.close();
@@ -336,8 +365,9 @@ export class WasmLstm {
   }
 
   // Runs a kernel on every thread: posts it to the workers, then runs it here as thread 0.
+  // Until the workers have started, this thread runs every kernel alone.
   #run<K extends (typeof KERNELS)[number]>(name: K, ...args: Parameters<CoreExports[K]>): number {
-    if (this.#pool) this.#pool.post(KERNEL_INDEX[name], args as number[]);
+    if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args as number[]);
     return (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
   }
 

@@ -194,6 +194,7 @@ export async function* trainEvents(
   const { layers: L, hidden: H } = model.config;
   const stateSize = batch * H;
   core.params.set(model.params);
+  await core.whenReady().catch(() => {}); // without workers, training runs on one thread
   const ts: TrainState = state ?? {
     step: 0,
     epoch: 0,
