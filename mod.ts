@@ -46,6 +46,7 @@ export {
   save,
   toBytes,
 } from "./src/io/checkpoint.ts";
+export { exportTfjs, type TfjsArtifacts, tfjsArtifacts } from "./src/io/tfjs.ts";
 export { Vocab, VocabError } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";
 export { batchCount, getBatch, getBatches, splitValidation } from "./src/data/batches.ts";

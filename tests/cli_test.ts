@@ -69,13 +69,19 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
     "30",
     "--prime",
     "alpha",
+    "--export-tfjs",
+    `${out}/tfjs`,
   ]);
   assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(
+    [...Deno.readDirSync(`${out}/tfjs`)].map((e) => e.name).sort(),
+    ["model.json", "weights.bin"],
+  );
   assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ \d+ chars\/s/);
   assert.match(r.stdout, /^alpha/);
   assert.equal([...r.stdout.replace(/\n$/, "")].length, 35);
   const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
-  assert.deepEqual(names, ["best.safetensors", "last.safetensors"]);
+  assert.deepEqual(names, ["best.safetensors", "last.safetensors", "tfjs"]);
   const last = await load(`${out}/last.safetensors`);
   assert.equal(last.trainState!.step, 40);
   const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));

@@ -4,6 +4,7 @@
 import { readText, TextError } from "../data/text.ts";
 import { VocabError } from "../data/vocab.ts";
 import { CheckpointError, isSaveTemporary, load, save } from "../io/checkpoint.ts";
+import { exportTfjs } from "../io/tfjs.ts";
 import { type CharModel, createModel } from "../model/model.ts";
 import { sample } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents } from "../train/train.ts";
@@ -88,6 +89,10 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     help: "a non-finite loss or gradient: restore the last checkpoint with lr halved, or stop",
     default: "restore",
+  },
+  "export-tfjs": {
+    type: "string",
+    help: "also write a TensorFlow.js LayersModel to DIR at the end",
   },
   resume: { type: "string", help: "continue training from this checkpoint" },
   seed: { type: "string", help: "seed for initialisation, dropout and sampling", default: "0" },
@@ -295,6 +300,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     await save(model, lastPath);
     progress.say(`saved ${lastPath}`);
+    if (values["export-tfjs"]) {
+      await exportTfjs(model, values["export-tfjs"] as string);
+      progress.say(`exported a TensorFlow.js model to ${values["export-tfjs"]}`);
+    }
     if (signalCode) return signalCode;
     if (lastEvent?.type === "done" && lastEvent.diverged) return 1;
     if (lastEvent?.type === "done" && sampleLength > 0 && lines) {

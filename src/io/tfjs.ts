@@ -1,0 +1,186 @@
+// Export to a TensorFlow.js LayersModel: model.json (topology + weights manifest) and
+// weights.bin, which `tf.loadLayersModel` loads. The network is a Sequential model: one LSTM
+// layer per layer (return_sequences, recurrent_activation written as sigmoid explicitly: the tfjs
+// default is hard_sigmoid), then a Dense layer with linear activation, so it outputs the same
+// logits as this model for one-hot input of shape [batch, time, vocabulary].
+//
+// Conversion (exact): kernel = W_ihᵀ [in, 4H], recurrent_kernel = W_hhᵀ [H, 4H],
+// bias = b_ih + b_hh; gate order i, f, g, o is tfjs's i, f, c, o. Dense kernel = fc.weightᵀ.
+
+import type { CharModel } from "../model/model.ts";
+import { layerInputSize } from "../model/params.ts";
+import { CheckpointError } from "./checkpoint.ts";
+
+/** What {@linkcode tfjsArtifacts} returns: the model.json object and the weights' bytes. */
+export interface TfjsArtifacts {
+  modelJson: Record<string, unknown>;
+  weights: Uint8Array;
+}
+
+const initializer = (name: string, config: Record<string, unknown> = {}) => ({
+  class_name: name,
+  config,
+});
+
+function transposed(src: Float32Array, rows: number, cols: number): Float32Array {
+  // src is [rows, cols]; the result is [cols, rows].
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
+  }
+  return out;
+}
+
+/**
+ * The TensorFlow.js LayersModel of `model`, in memory.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { tfjsArtifacts } from "./tfjs.ts";
+ * const { modelJson, weights } = tfjsArtifacts(createModel("abc", { hidden: 8, layers: 1 }));
+ * console.log(Object.keys(modelJson), weights.length);
+ * ```
+ */
+export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
+  const { hidden: H, layers: L, vocabSize: V } = model.config;
+  const param = (name: string) => {
+    const t = model.layout.byName.get(name)!;
+    return model.params.subarray(t.offset, t.offset + t.size);
+  };
+  const layers: Record<string, unknown>[] = [];
+  const specs: { name: string; shape: number[]; dtype: "float32" }[] = [];
+  const data: Float32Array[] = [];
+  for (let l = 0; l < L; l++) {
+    const name = `lstm_${l + 1}`;
+    const inSize = layerInputSize(model.config, l);
+    layers.push({
+      class_name: "LSTM",
+      config: {
+        name,
+        trainable: true,
+        dtype: "float32",
+        ...(l === 0 ? { batch_input_shape: [null, null, V] } : {}),
+        units: H,
+        activation: "tanh",
+        recurrent_activation: "sigmoid",
+        use_bias: true,
+        unit_forget_bias: false,
+        kernel_initializer: initializer("GlorotUniform", { seed: null }),
+        recurrent_initializer: initializer("GlorotUniform", { seed: null }),
+        bias_initializer: initializer("Zeros"),
+        kernel_regularizer: null,
+        recurrent_regularizer: null,
+        bias_regularizer: null,
+        activity_regularizer: null,
+        kernel_constraint: null,
+        recurrent_constraint: null,
+        bias_constraint: null,
+        dropout: 0,
+        recurrent_dropout: 0,
+        implementation: 2,
+        return_sequences: true,
+        return_state: false,
+        go_backwards: false,
+        stateful: false,
+        unroll: false,
+      },
+    });
+    const bih = param(`lstm.bias_ih_l${l}`), bhh = param(`lstm.bias_hh_l${l}`);
+    specs.push(
+      { name: `${name}/kernel`, shape: [inSize, 4 * H], dtype: "float32" },
+      { name: `${name}/recurrent_kernel`, shape: [H, 4 * H], dtype: "float32" },
+      { name: `${name}/bias`, shape: [4 * H], dtype: "float32" },
+    );
+    data.push(
+      transposed(param(`lstm.weight_ih_l${l}`), 4 * H, inSize),
+      transposed(param(`lstm.weight_hh_l${l}`), 4 * H, H),
+      bih.map((b, i) => b + bhh[i]),
+    );
+  }
+  layers.push({
+    class_name: "Dense",
+    config: {
+      name: "fc",
+      trainable: true,
+      dtype: "float32",
+      units: V,
+      activation: "linear",
+      use_bias: true,
+      kernel_initializer: initializer("GlorotUniform", { seed: null }),
+      bias_initializer: initializer("Zeros"),
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
+    },
+  });
+  specs.push(
+    { name: "fc/kernel", shape: [H, V], dtype: "float32" },
+    { name: "fc/bias", shape: [V], dtype: "float32" },
+  );
+  data.push(transposed(param("fc.weight"), V, H), param("fc.bias").slice());
+
+  const total = data.reduce((n, d) => n + d.length, 0);
+  const floats = new Float32Array(total);
+  let at = 0;
+  for (const d of data) {
+    floats.set(d, at);
+    at += d.length;
+  }
+  const weights = new Uint8Array(floats.buffer);
+  if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
+    throw new Error("Unsupported platform: tfjs weights are little-endian, this engine is not");
+  }
+  const modelJson = {
+    format: "layers-model",
+    generatedBy: "charlstm",
+    convertedBy: null,
+    modelTopology: {
+      class_name: "Sequential",
+      config: { name: "charlstm", layers },
+      keras_version: "tfjs-layers 4.22.0",
+      backend: "tensor_flow.js",
+    },
+    weightsManifest: [{ paths: ["weights.bin"], weights: specs }],
+    userDefinedMetadata: { "charlstm.vocab": model.vocab.chars },
+  };
+  return { modelJson, weights };
+}
+
+/**
+ * Writes `model` as a TensorFlow.js LayersModel into folder `dir`: `model.json` and
+ * `weights.bin` (each written to a temporary file, then renamed). Load it with
+ * `tf.loadLayersModel`; the output is logits for one-hot input `[batch, time, vocab]`, and
+ * `userDefinedMetadata["charlstm.vocab"]` lists the characters in index order.
+ *
+ * @example
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { exportTfjs } from "./tfjs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await exportTfjs(createModel("abc", { hidden: 8, layers: 1 }), dir);
+ * ```
+ */
+export async function exportTfjs(model: CharModel, dir: string): Promise<void> {
+  if (model.config.cell !== "lstm") {
+    throw new CheckpointError(
+      `Cannot export a ${model.config.cell} to TensorFlow.js: only LSTM models have an exact ` +
+        "tfjs equivalent; save a .safetensors checkpoint instead",
+    );
+  }
+  const { modelJson, weights } = tfjsArtifacts(model);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const write = async (name: string, bytes: Uint8Array) => {
+      const tmp = `${dir}/.${name}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      await Deno.writeFile(tmp, bytes);
+      await Deno.rename(tmp, `${dir}/${name}`);
+    };
+    await write("weights.bin", weights);
+    await write("model.json", new TextEncoder().encode(JSON.stringify(modelJson)));
+  } catch (e) {
+    throw new CheckpointError(`Cannot export to ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+}

@@ -1,0 +1,44 @@
+"""Test helper (optional: needs PyTorch): loads a charlstm checkpoint into the tutorial's
+CharRNN with load_state_dict(strict=True) (reading safetensors with json and struct, as
+safetensors.torch.load_file would) and prints the logits for a prime string as JSON.
+   python3 _torch_load_check.py CHECKPOINT PRIME"""
+import json, struct, sys
+
+import numpy as np
+import torch
+from torch import nn
+
+path, prime = sys.argv[1], sys.argv[2]
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+meta = header.pop("__metadata__")
+config, chars = json.loads(meta["charlstm.config"]), json.loads(meta["charlstm.vocab"])
+tensors = {}
+for name, info in header.items():
+    begin, end = info["data_offsets"]
+    array = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype="<f4").reshape(info["shape"])
+    tensors[name] = torch.from_numpy(array.copy())
+state = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
+
+
+class CharRNN(nn.Module):
+    def __init__(self, tokens, n_hidden, n_layers, drop_prob=0.5):
+        super().__init__()
+        self.lstm = nn.LSTM(len(tokens), n_hidden, n_layers, dropout=drop_prob, batch_first=True)
+        self.dropout = nn.Dropout(drop_prob)
+        self.fc = nn.Linear(n_hidden, len(tokens))
+
+    def forward(self, x, hidden):
+        r_output, hidden = self.lstm(x, hidden)
+        out = self.dropout(r_output).contiguous().view(-1, self.fc.in_features)
+        return self.fc(out), hidden
+
+
+net = CharRNN(chars, config["hidden"], config["layers"]).eval()
+net.load_state_dict(state, strict=True)
+x = np.zeros((1, len(prime), len(chars)), dtype=np.float32)
+x[0, np.arange(len(prime)), [chars.index(c) for c in prime]] = 1
+with torch.no_grad():
+    logits, _ = net(torch.from_numpy(x), None)
+print(json.dumps({"logits": logits[-1].tolist(), "extra": sorted(set(tensors) - set(state))}))

@@ -1,0 +1,83 @@
+// A checkpoint written from PyTorch (the tutorial's CharRNN state_dict plus the charlstm.*
+// metadata) loads here and gives PyTorch's own logits. Optional: it needs Debian's
+// python3-torch, and says so when it skips.
+
+import assert from "node:assert/strict";
+import { createModel, load, save, train, WasmLstm } from "../mod.ts";
+import { assertClose } from "./_helpers.ts";
+
+const python = "/usr/bin/python3";
+const hasTorch = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
+  .output()
+  .then((o) => o.success, () => false);
+if (!hasTorch) console.log(`skipped the PyTorch checkpoint test: ${python} cannot import torch`);
+
+Deno.test({
+  name: "a PyTorch CharRNN state_dict + charlstm metadata loads and matches PyTorch's logits",
+  ignore: !hasTorch,
+  async fn() {
+    for (const [hidden, layers] of [[24, 2], [7, 1]]) {
+      const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+      const prime = "anna arkadyevna.";
+      const out = await new Deno.Command(python, {
+        args: [
+          new URL("./_torch_charrnn_export.py", import.meta.url).pathname,
+          file,
+          String(hidden),
+          String(layers),
+          prime,
+        ],
+        env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+      const model = await load(file);
+      assert.deepEqual(model.vocab.chars, torch.chars);
+      assert.equal(model.trainState, null);
+      using net = WasmLstm.create({ ...model.config, batch: 1, seq: prime.length });
+      net.params.set(model.params);
+      net.inputs.set(model.vocab.encode(prime));
+      net.forward({ training: false, loss: false });
+      const V = model.vocab.size;
+      assertClose(
+        `logits (${layers}×${hidden})`,
+        net.logits.subarray((prime.length - 1) * V),
+        torch.logits,
+        1e-5,
+        1e-6,
+      );
+      await Deno.remove(file);
+    }
+  },
+});
+
+Deno.test({
+  name: "a trained charlstm checkpoint loads into PyTorch's CharRNN (strict) with the same logits",
+  ignore: !hasTorch,
+  async fn() {
+    const text = "the quick brown fox jumps over the lazy dog.\n".repeat(40);
+    const model = createModel(text, { hidden: 20, layers: 2, seed: 6 });
+    await train(model, text, { steps: 6, batch: 4, seq: 16, threads: 1 });
+    const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+    await save(model, file);
+    const prime = "the lazy";
+    const out = await new Deno.Command(python, {
+      args: [new URL("./_torch_load_check.py", import.meta.url).pathname, file, prime],
+      env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.ok(torch.extra.includes("optim.exp_avg.fc.weight") && torch.extra.includes("state.h"));
+    using net = WasmLstm.create({ ...model.config, batch: 1, seq: prime.length });
+    net.params.set(model.params);
+    net.inputs.set(model.vocab.encode(prime));
+    net.forward({ training: false, loss: false });
+    const V = model.vocab.size;
+    assertClose("logits", net.logits.subarray((prime.length - 1) * V), torch.logits, 1e-5, 1e-6);
+    await Deno.remove(file);
+  },
+});
