@@ -51,9 +51,13 @@ export interface ForwardOptions {
 
 /** Adam's hyper-parameters (PyTorch defaults apart from lr). */
 export interface AdamOptions {
+  /** Learning rate. */
   lr: number;
+  /** Decay of the first moment (default 0.9). */
   beta1?: number;
+  /** Decay of the second moment (default 0.999). */
   beta2?: number;
+  /** Added to the denominator (default 1e-8). */
   eps?: number;
 }
 
@@ -360,6 +364,7 @@ export class WasmLstm {
     this.#pool = null;
   }
 
+  /** Stops the worker threads (`using` calls this). */
   [Symbol.dispose](): void {
     this.dispose();
   }

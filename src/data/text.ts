@@ -15,6 +15,7 @@
  */
 export class TextError extends Error {
   /** @param message A one-line description naming the source. */
+  /** Creates the error with its one-line message. */
   constructor(message: string) {
     super(message);
     this.name = "TextError";

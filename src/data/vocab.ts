@@ -13,6 +13,7 @@
  */
 export class VocabError extends Error {
   /** @param message A one-line description of the problem. */
+  /** Creates the error with its one-line message. */
   constructor(message: string) {
     super(message);
     this.name = "VocabError";

@@ -19,6 +19,7 @@ export const FORMAT_VERSION = "1";
 
 /** A checkpoint that cannot be used: names the problem. */
 export class CheckpointError extends Error {
+  /** The error's name. */
   override name = "CheckpointError";
 }
 

@@ -13,7 +13,9 @@ import { CheckpointError } from "./checkpoint.ts";
 
 /** What {@linkcode tfjsArtifacts} returns: the model.json object and the weights' bytes. */
 export interface TfjsArtifacts {
+  /** The content of model.json. */
   modelJson: Record<string, unknown>;
+  /** The content of weights.bin (little-endian float32). */
   weights: Uint8Array;
 }
 

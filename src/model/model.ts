@@ -22,7 +22,9 @@ export interface ModelOptions {
 
 /** A model's full configuration, as stored in checkpoints. */
 export interface CharModelConfig extends ModelConfig {
+  /** The recurrent cell. */
   cell: "lstm";
+  /** Seed for initialisation, dropout and data order. */
   seed: number;
 }
 
@@ -36,6 +38,7 @@ export interface TrainState {
   batchInEpoch: number;
   /** Batch geometry the state belongs to. */
   batch: number;
+  /** Characters per sequence the state belongs to. */
   seq: number;
   /** Best validation loss so far (Infinity if none). */
   bestValLoss: number;
@@ -43,16 +46,21 @@ export interface TrainState {
   lrScale: number;
   /** Adam moments, same layout as the parameters. */
   adamM: Float32Array;
+  /** Adam's second moments, same layout as the parameters. */
   adamV: Float32Array;
   /** Hidden and cell state carried into the next batch, `[layers, batch, hidden]`. */
   h: Float32Array;
+  /** Cell state carried into the next batch, `[layers, batch, hidden]`. */
   c: Float32Array;
 }
 
 /** A character-level language model. */
 export interface CharModel {
+  /** The model's shape and seed. */
   readonly config: CharModelConfig;
+  /** The characters, in index order. */
   readonly vocab: Vocab;
+  /** Where each named tensor lies in `params`. */
   readonly layout: ParamLayout;
   /** Every weight, laid out as `layout` says (PyTorch CharRNN names). */
   params: Float32Array;

@@ -18,8 +18,11 @@ export interface TensorSpec {
 
 /** All tensors of a model and the total floats they span (with 16-byte alignment padding). */
 export interface ParamLayout {
+  /** Every tensor, in state_dict order. */
   tensors: TensorSpec[];
+  /** The tensors by name. */
   byName: Map<string, TensorSpec>;
+  /** Floats the parameter array holds (alignment padding included). */
   size: number;
 }
 

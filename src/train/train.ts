@@ -95,8 +95,11 @@ export type TrainEvent =
 
 /** What {@linkcode train} returns. */
 export interface TrainResult {
+  /** Optimizer steps the model has taken in all. */
   steps: number;
+  /** Epoch of the next batch (0-based). */
   epoch: number;
+  /** True when the signal stopped training early. */
   aborted: boolean;
   /** Validation loss at the end, or null without validation. */
   valLoss: number | null;
