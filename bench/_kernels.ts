@@ -46,3 +46,14 @@ export function prepareLstmStep(variant: CoreVariant) {
     },
   };
 }
+
+/** One character of sampling (batch 1) for the S config: the dedicated sampleStep kernel. */
+export function prepareSampleStep(variant: CoreVariant) {
+  const net = WasmLstm.create(
+    { vocabSize: 83, hidden: 128, layers: 2, batch: 1, seq: 1, dropout: 0 },
+    { variant },
+  );
+  for (let i = 0; i < net.params.length; i++) net.params[i] = Math.sin(i) * 0.08;
+  let token = 0;
+  return { run: () => net.sampleStep(token = (token + 1) % 83) };
+}

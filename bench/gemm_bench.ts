@@ -1,8 +1,9 @@
-// deno bench: the GEMM shapes of the LSTM and one training step, for both compiled cores.
+// deno bench: the GEMM shapes of the LSTM, one training step and one sampling step, for both
+// compiled cores.
 // `deno task bench:gemm` prints the same as GFLOP/s and chars/s with median/min/max.
 
 import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
-import { GEMM_SHAPES, prepareGemm, prepareLstmStep } from "./_kernels.ts";
+import { GEMM_SHAPES, prepareGemm, prepareLstmStep, prepareSampleStep } from "./_kernels.ts";
 
 const variants = relaxedSimdSupported() ? ["simd", "relaxed"] as const : ["simd"] as const;
 
@@ -24,6 +25,16 @@ for (const variant of variants) {
   Deno.bench({
     name: `lstm step L2 H128 B32 T64 V83 ${variant}`,
     group: "lstm step",
+    baseline: variant === "simd",
+    fn: run,
+  });
+}
+
+for (const variant of variants) {
+  const { run } = prepareSampleStep(variant);
+  Deno.bench({
+    name: `sample step (one character) L2 H128 V83 ${variant}`,
+    group: "sample step",
     baseline: variant === "simd",
     fn: run,
   });
