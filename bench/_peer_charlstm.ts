@@ -2,26 +2,10 @@
 // this project's WASM core. Prints one JSON line.
 //   deno run -A bench/_peer_charlstm.ts --hidden 128 --batch 32 --seq 64 --threads 2 ...
 
-import { parseArgs } from "node:util";
 import { createModel, sampleStream, WasmLstm } from "../mod.ts";
-import { peakRssMiB } from "./_rss.ts";
+import { peakRssMiB, peerArgs } from "./_peer.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: Object.fromEntries(
-    ["hidden", "layers", "batch", "seq", "vocab", "threads", "rounds", "steps", "sample"].map(
-      (k) => [k, { type: "string" as const }],
-    ),
-  ),
-});
-const n = (k: string, d: number) => Number(values[k] ?? d);
-const [H, L, B, T, V] = [
-  n("hidden", 128),
-  n("layers", 2),
-  n("batch", 32),
-  n("seq", 64),
-  n("vocab", 83),
-];
+const { n, H, L, B, T, V } = peerArgs();
 const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
 
 const train: number[] = [];

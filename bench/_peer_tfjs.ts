@@ -3,26 +3,10 @@
 // clipping, so none), sampled one character at a time through a stateful batch-1 copy.
 //   deno run -A bench/_peer_tfjs.ts --backend wasm --hidden 128 --batch 32 --seq 64 ...
 
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { peakRssMiB } from "./_rss.ts";
+import { peakRssMiB, peerArgs } from "./_peer.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: Object.fromEntries(
-    ["backend", "hidden", "layers", "batch", "seq", "vocab", "rounds", "steps", "sample"].map(
-      (k) => [k, { type: "string" as const }],
-    ),
-  ),
-});
-const n = (k: string, d: number) => Number(values[k] ?? d);
-const [H, L, B, T, V] = [
-  n("hidden", 128),
-  n("layers", 2),
-  n("batch", 32),
-  n("seq", 64),
-  n("vocab", 83),
-];
+const { values, n, H, L, B, T, V } = peerArgs(["backend"]);
 const rounds = n("rounds", 3), steps = n("steps", 1);
 const backend = values.backend ?? "cpu";
 if (backend === "wasm") await import("@tensorflow/tfjs-backend-wasm");

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from charrnn import CharRNN, one_hot
+
 p = argparse.ArgumentParser()
 for name, default in [("hidden", 128), ("layers", 2), ("batch", 32), ("seq", 64), ("vocab", 83),
                       ("threads", 2), ("rounds", 5), ("steps", 3), ("sample", 1000)]:
@@ -20,25 +22,6 @@ for name, default in [("hidden", 128), ("layers", 2), ("batch", 32), ("seq", 64)
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-
-
-class CharRNN(nn.Module):
-    def __init__(self, vocab, hidden, layers, drop_prob=0.5):
-        super().__init__()
-        self.lstm = nn.LSTM(vocab, hidden, layers, dropout=drop_prob, batch_first=True)
-        self.dropout = nn.Dropout(drop_prob)
-        self.fc = nn.Linear(hidden, vocab)
-
-    def forward(self, x, hidden):
-        r_output, hidden = self.lstm(x, hidden)
-        out = self.dropout(r_output).contiguous().view(-1, self.fc.in_features)
-        return self.fc(out), hidden
-
-
-def one_hot(arr, n):
-    out = np.zeros((arr.size, n), dtype=np.float32)
-    out[np.arange(arr.size), arr.flatten()] = 1.0
-    return out.reshape((*arr.shape, n))
 
 
 net = CharRNN(a.vocab, a.hidden, a.layers)

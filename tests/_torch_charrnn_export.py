@@ -5,29 +5,20 @@ struct because the safetensors package is not installed), and prints PyTorch's l
 prime string as JSON.   python3 _torch_charrnn_export.py OUT.safetensors HIDDEN LAYERS PRIME"""
 import json, struct, sys
 
+import os
+
 import numpy as np
 import torch
-from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from charrnn import CharRNN  # noqa: E402
 
 out, hidden, layers, prime = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 chars = sorted(set(prime + "abcdefghijklmnopqrstuvwxyz .\n"))
 torch.manual_seed(0)
 
 
-class CharRNN(nn.Module):
-    def __init__(self, tokens, n_hidden, n_layers, drop_prob=0.5):
-        super().__init__()
-        self.lstm = nn.LSTM(len(tokens), n_hidden, n_layers, dropout=drop_prob, batch_first=True)
-        self.dropout = nn.Dropout(drop_prob)
-        self.fc = nn.Linear(n_hidden, len(tokens))
-
-    def forward(self, x, hidden):
-        r_output, hidden = self.lstm(x, hidden)
-        out = self.dropout(r_output).contiguous().view(-1, self.fc.in_features)
-        return self.fc(out), hidden
-
-
-net = CharRNN(chars, hidden, layers).eval()
+net = CharRNN(len(chars), hidden, layers).eval()
 state = net.state_dict()
 header, blobs, offset = {}, [], 0
 for name in sorted(state):  # save_file: by dtype alignment, then name; all F32 here

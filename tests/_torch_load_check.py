@@ -4,9 +4,13 @@ safetensors.torch.load_file would) and prints the logits for a prime string as J
    python3 _torch_load_check.py CHECKPOINT PRIME"""
 import json, struct, sys
 
+import os
+
 import numpy as np
 import torch
-from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from charrnn import CharRNN  # noqa: E402
 
 path, prime = sys.argv[1], sys.argv[2]
 raw = open(path, "rb").read()
@@ -22,20 +26,7 @@ for name, info in header.items():
 state = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
 
 
-class CharRNN(nn.Module):
-    def __init__(self, tokens, n_hidden, n_layers, drop_prob=0.5):
-        super().__init__()
-        self.lstm = nn.LSTM(len(tokens), n_hidden, n_layers, dropout=drop_prob, batch_first=True)
-        self.dropout = nn.Dropout(drop_prob)
-        self.fc = nn.Linear(n_hidden, len(tokens))
-
-    def forward(self, x, hidden):
-        r_output, hidden = self.lstm(x, hidden)
-        out = self.dropout(r_output).contiguous().view(-1, self.fc.in_features)
-        return self.fc(out), hidden
-
-
-net = CharRNN(chars, config["hidden"], config["layers"]).eval()
+net = CharRNN(len(chars), config["hidden"], config["layers"]).eval()
 net.load_state_dict(state, strict=True)
 x = np.zeros((1, len(prime), len(chars)), dtype=np.float32)
 x[0, np.arange(len(prime)), [chars.index(c) for c in prime]] = 1
