@@ -180,6 +180,13 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
     ["train.ts", ["--hidden", "abc"], /Invalid --hidden: "abc" is not an integer/],
     ["train.ts", ["--dropout", "1.5"], /Invalid --dropout: 1.5 is outside/],
     ["train.ts", ["--preset", "huge"], /Invalid --preset: "huge"/],
+    ["train.ts", ["--preset", "toString"], /Invalid --preset: "toString"/],
+    [
+      "train.ts",
+      [...small, "--prime", "Ω"],
+      /Invalid --prime: characters not in the vocabulary: "Ω"/,
+    ],
+    ["train.ts", [...small, "--export-tfjs", `${readOnly}/file/x`], /Invalid --export-tfjs/],
     ["train.ts", [...small, "--out", `${readOnly}/file/sub`], /Invalid --out: cannot write/],
     ["train.ts", [...small, "--resume", truncated], /Invalid checkpoint/],
     ["sample.ts", [], /Missing checkpoint/],
@@ -200,7 +207,24 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
     assert.equal(r.stdout, "", `${what}: printed to stdout`);
   }
   assert.deepEqual([...Deno.readDirSync(readOnly)].map((e) => e.name), ["file"]);
-  // No run got far enough to write a checkpoint.
-  const unused = [...Deno.readDirSync(dir)].find((e) => e.name === "unused");
-  if (unused) assert.deepEqual([...Deno.readDirSync(`${dir}/unused`)], []);
+  // No bad input got as far as writing anything: not even the --out folder exists.
+  assert.ok(![...Deno.readDirSync(dir)].some((e) => e.name === "unused"));
+});
+
+Deno.test("sample.ts piped into a reader that stops early exits quietly", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "sample.ts", `${dir}/run1/last.safetensors`, "--length", "100000"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  await reader.cancel();
+  const { code } = await child.status;
+  const stderr = new TextDecoder().decode(
+    (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, "");
 });

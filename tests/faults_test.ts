@@ -12,6 +12,8 @@ import {
   toBytes,
   train,
   type TrainEvent,
+  trainEvents,
+  WasmLstm,
 } from "../mod.ts";
 import { rng } from "./_helpers.ts";
 
@@ -243,4 +245,54 @@ Deno.test("fuzz: mutated and truncated checkpoints load or throw CheckpointError
   assert.equal(counts.cases, 2500);
   assert.ok(counts.rejected > 1000, JSON.stringify(counts));
   console.log(`checkpoint fuzz: ${JSON.stringify(counts)}`);
+});
+
+Deno.test("a checkpoint taken at an epoch boundary resumes (stream and line mode)", async () => {
+  for (const lines of [false, true]) {
+    const text = lines ? "alpha\nbeta\ngamma\ndelta\n".repeat(20) : TEXT;
+    const model = createModel(text, SMALL);
+    let perEpoch = 0;
+    const saved: Uint8Array[] = [];
+    await train(model, text, {
+      ...RUN,
+      lines,
+      epochs: 1,
+      onEvent: (e) => {
+        if (e.type === "start") perEpoch = e.batchesPerEpoch;
+        if (e.type === "step" && e.step === perEpoch) saved.push(toBytes(model));
+      },
+    });
+    const resumed = fromBytes(saved[0]);
+    assert.deepEqual([resumed.trainState!.epoch, resumed.trainState!.batchInEpoch], [1, 0]);
+    const events: TrainEvent[] = [];
+    const result = await train(resumed, text, {
+      ...RUN,
+      lines,
+      steps: perEpoch + 3,
+      onEvent: (e) => void events.push(e),
+    });
+    assert.equal(result.steps, perEpoch + 3);
+    assert.ok(!events.some((e) => e.type === "diverged"));
+  }
+});
+
+Deno.test("a consumer that stops at the first event leaves no threads or shared views", async () => {
+  const model = createModel(TEXT, SMALL);
+  for await (const _ of trainEvents(model, TEXT, { ...RUN, threads: 2, steps: 5 })) break;
+  assert.ok(!(model.params.buffer instanceof SharedArrayBuffer));
+});
+
+Deno.test("a disposed core throws instead of waiting; weightsChanged repacks", () => {
+  const config = { vocabSize: 5, hidden: 8, layers: 1, batch: 1, seq: 1, dropout: 0 };
+  const net = WasmLstm.create(config);
+  net.params.fill(0.1);
+  net.sampleStep(1);
+  const before = net.logits.slice();
+  net.params.fill(0);
+  net.weightsChanged();
+  net.sampleStep(1);
+  assert.ok(net.logits.every((v) => v === 0));
+  assert.ok(before.some((v) => v !== 0));
+  net.dispose();
+  assert.throws(() => net.sampleStep(1), /Core disposed/);
 });

@@ -232,6 +232,7 @@ export class WasmLstm {
   #plan: MemoryPlan;
   #pool: ThreadPool | null = null;
   #threaded = false;
+  #disposed = false;
   #packedValid = false;
   #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
@@ -298,8 +299,8 @@ export class WasmLstm {
 
   /**
    * Advances a batch-1, seq-1 core by one character: feeds `token`, leaves the next
-   * character's logits in `logits` and the new state in `h0`/`c0` (already carried). Reuses
-   * the packed weights; packs them first if the parameters changed since.
+   * character's logits in `logits` and the new state in `h0`/`c0` (already carried). Packs
+   * the weights at the first call and reuses them until `adamStep` or `weightsChanged()`.
    */
   sampleStep(token: number): void {
     const { batch, seq, layers: L, hidden: H, vocabSize: V } = this.config;
@@ -358,10 +359,16 @@ export class WasmLstm {
     return this.#threaded ? this.threads : 1;
   }
 
-  /** Stops the worker threads (if any); the core must not be used afterwards. */
+  /** Tells the core that `params` were written directly: the next forward repacks them. */
+  weightsChanged(): void {
+    this.#packedValid = false;
+  }
+
+  /** Stops the worker threads (if any); using the core afterwards throws. */
   dispose(): void {
     this.#pool?.close();
     this.#pool = null;
+    this.#disposed = true;
   }
 
   /** Stops the worker threads (`using` calls this). */
@@ -372,6 +379,9 @@ export class WasmLstm {
   // Runs a kernel on every thread: posts it to the workers, then runs it here as thread 0.
   // Until the workers have started, this thread runs every kernel alone.
   #run<K extends (typeof KERNELS)[number]>(name: K, ...args: Parameters<CoreExports[K]>): number {
+    if (this.#disposed) {
+      throw new Error("Core disposed: create a new WasmLstm to run it again");
+    }
     if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args as number[]);
     return (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
   }

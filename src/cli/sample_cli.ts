@@ -75,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
     await Deno.stdout.write(encoder.encode(chunk + "\n"));
     return 0;
   } catch (e) {
+    // The reader went away (`| head`): like any Unix filter, stop quietly.
+    if (e instanceof Deno.errors.BrokenPipe) return 0;
     const err = e as Error;
     const known = e instanceof UsageError || e instanceof CheckpointError ||
       e instanceof RangeError;

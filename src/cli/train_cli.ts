@@ -87,7 +87,8 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   "on-divergence": {
     type: "string",
-    help: "a non-finite loss or gradient: restore the last checkpoint with lr halved, or stop",
+    help: "a non-finite loss or gradient: go back to the last snapshot (taken every " +
+      "--checkpoint-every steps) with lr halved, or stop there",
     default: "restore",
   },
   "export-tfjs": {
@@ -124,7 +125,7 @@ function print(text: string) {
   Deno.stdout.writeSync(new TextEncoder().encode(text));
 }
 
-async function checkWritable(dir: string): Promise<void> {
+async function checkWritable(dir: string, flag = "--out"): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
     // Temporary files of saves that a kill -9 interrupted: the checkpoints beside them are whole.
@@ -136,7 +137,7 @@ async function checkWritable(dir: string): Promise<void> {
     await Deno.remove(probe);
   } catch (e) {
     throw new UsageError(
-      `Invalid --out: cannot write to ${dir}: ${(e as Error).message}: choose a writable folder`,
+      `Invalid ${flag}: cannot write to ${dir}: ${(e as Error).message}: choose a writable folder`,
     );
   }
 }
@@ -158,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const presetName = (values.preset as string | undefined) ?? "default";
-    if (!(presetName in PRESETS)) {
+    if (!Object.hasOwn(PRESETS, presetName)) {
       throw new UsageError(
         `Invalid --preset: ${JSON.stringify(presetName)}: expected ${
           Object.keys(PRESETS).join(", ")
@@ -208,7 +209,6 @@ export async function main(argv: string[]): Promise<number> {
 
     const dataPath = (values.data as string | undefined) ?? DEFAULT_DATA;
     const text = await readText(dataPath);
-    await checkWritable(out);
 
     let model: CharModel;
     if (values.resume) {
@@ -256,6 +256,25 @@ export async function main(argv: string[]): Promise<number> {
     // The first event comes after every check of the corpus and options: report a bad input
     // before printing anything else.
     const first = await events.next();
+    // The corpus and options are good: now check what will be written, still before training.
+    const primeFlag = values.prime as string | undefined;
+    const prime = primeFlag ?? text.match(/^\S{1,20}/)?.[0] ?? "";
+    const badPrime = model.vocab.unknownChars(prime);
+    const exportDir = values["export-tfjs"] as string | undefined;
+    try {
+      if (badPrime.length > 0) {
+        throw new UsageError(
+          `Invalid --prime: characters not in the vocabulary: ${
+            badPrime.map((c) => JSON.stringify(c)).join(", ")
+          }: use characters of the training text`,
+        );
+      }
+      if (exportDir) await checkWritable(exportDir, "--export-tfjs");
+      await checkWritable(out);
+    } catch (e) {
+      await events.return(undefined); // stops the worker threads
+      throw e;
+    }
     let logFile: Deno.FsFile | null = null;
     if (values.log) {
       try {
@@ -300,9 +319,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     await save(model, lastPath);
     progress.say(`saved ${lastPath}`);
-    if (values["export-tfjs"]) {
-      await exportTfjs(model, values["export-tfjs"] as string);
-      progress.say(`exported a TensorFlow.js model to ${values["export-tfjs"]}`);
+    if (exportDir) {
+      await exportTfjs(model, exportDir);
+      progress.say(`exported a TensorFlow.js model to ${exportDir}`);
     }
     if (signalCode) return signalCode;
     if (lastEvent?.type === "done" && lastEvent.diverged) return 1;
@@ -319,9 +338,6 @@ export async function main(argv: string[]): Promise<number> {
         print(line.slice(1) + "\n");
       }
     } else if (lastEvent?.type === "done" && sampleLength > 0) {
-      const primeFlag = values.prime as string | undefined;
-      const firstWord = text.match(/^\S{1,20}/)?.[0] ?? "";
-      const prime = primeFlag ?? firstWord;
       print(sample(model, { prime, length: sampleLength, topK: 5, seed, threads }) + "\n");
     }
     return 0;

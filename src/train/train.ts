@@ -194,110 +194,123 @@ export async function* trainEvents(
   const core = WasmLstm.create({ ...model.config, batch, seq }, {
     threads: options.threads ?? defaultThreads(),
   });
-  const { layers: L, hidden: H } = model.config;
-  const stateSize = batch * H;
-  core.params.set(model.params);
-  await core.whenReady().catch(() => {}); // without workers, training runs on one thread
-  const ts: TrainState = state ?? {
-    step: 0,
-    epoch: 0,
-    batchInEpoch: 0,
-    batch,
-    seq,
-    bestValLoss: Infinity,
-    lrScale: 1,
-    adamM: new Float32Array(core.layout.size),
-    adamV: new Float32Array(core.layout.size),
-    h: new Float32Array(L * stateSize),
-    c: new Float32Array(L * stateSize),
-  };
-  core.adamM.set(ts.adamM);
-  core.adamV.set(ts.adamV);
-  const loadCarried = () => {
-    for (let l = 0; l < L; l++) {
-      core.h0(l).set(ts.h.subarray(l * stateSize, (l + 1) * stateSize));
-      core.c0(l).set(ts.c.subarray(l * stateSize, (l + 1) * stateSize));
-    }
-  };
-  const saveCarried = () => {
-    for (let l = 0; l < L; l++) {
-      ts.h.set(core.h0(l), l * stateSize);
-      ts.c.set(core.c0(l), l * stateSize);
-    }
-  };
-  loadCarried();
-  // While training, the model's arrays are views of the core's memory: no copy per step.
-  model.params = core.params;
-  ts.adamM = core.adamM;
-  ts.adamV = core.adamV;
-  model.trainState = ts;
-
-  const validate = (): number => {
-    core.resetState();
-    let total = 0;
-    for (let i = 0; i < valBatches; i++) {
-      source.fillVal(i, core.inputs, core.targets);
-      if (source.independentRows) core.resetState();
-      total += core.forward({ training: false });
-      core.carryState();
-    }
-    loadCarried();
-    return total / valBatches;
-  };
-
-  yield {
-    type: "start",
-    step: ts.step,
-    totalSteps,
-    batchesPerEpoch,
-    trainChars: source.trainChars,
-    valChars: source.valChars,
-  };
-  if (valFraction > 0 && valBatches === 0) {
-    yield {
-      type: "note",
-      message: `Validation off: the held-out part (${source.valChars} characters) is smaller ` +
-        `than one batch of ${batch} × ${seq}`,
-    };
-  }
-
-  // The last good state, in memory: what a divergence goes back to.
-  const snapshot = {
-    params: core.params.slice(),
-    adamM: core.adamM.slice(),
-    adamV: core.adamV.slice(),
-    h: ts.h.slice(),
-    c: ts.c.slice(),
-    step: ts.step,
-    epoch: ts.epoch,
-    batchInEpoch: ts.batchInEpoch,
-  };
-  const takeSnapshot = () => {
-    snapshot.params.set(core.params);
-    snapshot.adamM.set(core.adamM);
-    snapshot.adamV.set(core.adamV);
-    snapshot.h.set(ts.h);
-    snapshot.c.set(ts.c);
-    ({ step: snapshot.step, epoch: snapshot.epoch, batchInEpoch: snapshot.batchInEpoch } = ts);
-  };
-  const restoreSnapshot = () => {
-    core.params.set(snapshot.params);
-    core.adamM.set(snapshot.adamM);
-    core.adamV.set(snapshot.adamV);
-    ts.h.set(snapshot.h);
-    ts.c.set(snapshot.c);
-    ({ step: ts.step, epoch: ts.epoch, batchInEpoch: ts.batchInEpoch } = snapshot);
-    loadCarried();
-  };
-  const MAX_RESTORES = 10;
-  let restores = 0;
-
-  const started = performance.now();
-  let lastYield = started;
-  let aborted = false;
-  let diverged = false;
-  let valLoss: number | null = null;
   try {
+    const { layers: L, hidden: H } = model.config;
+    const stateSize = batch * H;
+    core.params.set(model.params);
+    await core.whenReady().catch(() => {}); // without workers, training runs on one thread
+    const ts: TrainState = state ?? {
+      step: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      batch,
+      seq,
+      bestValLoss: Infinity,
+      lrScale: 1,
+      adamM: new Float32Array(core.layout.size),
+      adamV: new Float32Array(core.layout.size),
+      h: new Float32Array(L * stateSize),
+      c: new Float32Array(L * stateSize),
+    };
+    core.adamM.set(ts.adamM);
+    core.adamV.set(ts.adamV);
+    const loadCarried = () => {
+      for (let l = 0; l < L; l++) {
+        core.h0(l).set(ts.h.subarray(l * stateSize, (l + 1) * stateSize));
+        core.c0(l).set(ts.c.subarray(l * stateSize, (l + 1) * stateSize));
+      }
+    };
+    const saveCarried = () => {
+      for (let l = 0; l < L; l++) {
+        ts.h.set(core.h0(l), l * stateSize);
+        ts.c.set(core.c0(l), l * stateSize);
+      }
+    };
+    loadCarried();
+    // A state from another text (or another validation split) may point past this epoch's end.
+    const wrapped = ts.batchInEpoch >= batchesPerEpoch;
+    if (wrapped) {
+      ts.epoch++;
+      ts.batchInEpoch = 0;
+    }
+    // While training, the model's arrays are views of the core's memory: no copy per step.
+    model.params = core.params;
+    ts.adamM = core.adamM;
+    ts.adamV = core.adamV;
+    model.trainState = ts;
+
+    const validate = (): number => {
+      core.resetState();
+      let total = 0;
+      for (let i = 0; i < valBatches; i++) {
+        source.fillVal(i, core.inputs, core.targets);
+        if (source.independentRows) core.resetState();
+        total += core.forward({ training: false });
+        core.carryState();
+      }
+      loadCarried();
+      return total / valBatches;
+    };
+
+    yield {
+      type: "start",
+      step: ts.step,
+      totalSteps,
+      batchesPerEpoch,
+      trainChars: source.trainChars,
+      valChars: source.valChars,
+    };
+    if (wrapped) {
+      yield {
+        type: "note",
+        message: `The saved position is past this text's ${batchesPerEpoch} batches per epoch: ` +
+          `continuing at the start of epoch ${ts.epoch + 1}`,
+      };
+    }
+    if (valFraction > 0 && valBatches === 0) {
+      yield {
+        type: "note",
+        message: `Validation off: the held-out part (${source.valChars} characters) is smaller ` +
+          `than one batch of ${batch} × ${seq}`,
+      };
+    }
+
+    // The last good state, in memory: what a divergence goes back to.
+    const snapshot = {
+      params: core.params.slice(),
+      adamM: core.adamM.slice(),
+      adamV: core.adamV.slice(),
+      h: ts.h.slice(),
+      c: ts.c.slice(),
+      step: ts.step,
+      epoch: ts.epoch,
+      batchInEpoch: ts.batchInEpoch,
+    };
+    const takeSnapshot = () => {
+      snapshot.params.set(core.params);
+      snapshot.adamM.set(core.adamM);
+      snapshot.adamV.set(core.adamV);
+      snapshot.h.set(ts.h);
+      snapshot.c.set(ts.c);
+      ({ step: snapshot.step, epoch: snapshot.epoch, batchInEpoch: snapshot.batchInEpoch } = ts);
+    };
+    const restoreSnapshot = () => {
+      core.params.set(snapshot.params);
+      core.adamM.set(snapshot.adamM);
+      core.adamV.set(snapshot.adamV);
+      ts.h.set(snapshot.h);
+      ts.c.set(snapshot.c);
+      ({ step: ts.step, epoch: ts.epoch, batchInEpoch: ts.batchInEpoch } = snapshot);
+      loadCarried();
+    };
+    const MAX_RESTORES = 10;
+    let restores = 0;
+
+    const started = performance.now();
+    let lastYield = started;
+    let aborted = false;
+    let diverged = false;
+    let valLoss: number | null = null;
     while (ts.step < totalSteps) {
       if (options.signal?.aborted) {
         aborted = true;
@@ -338,22 +351,25 @@ export async function* trainEvents(
       core.carryState();
       saveCarried();
       ts.batchInEpoch++;
+      // Roll over before anyone sees the state: a checkpoint never holds batchInEpoch at the
+      // end of an epoch.
+      const epochDone = ts.batchInEpoch === batchesPerEpoch;
+      if (epochDone) {
+        ts.epoch++;
+        ts.batchInEpoch = 0;
+      }
       const elapsedMs = performance.now() - started;
       yield {
         type: "step",
         step: ts.step,
         totalSteps,
-        epoch: ts.epoch,
+        epoch: epochDone ? ts.epoch - 1 : ts.epoch,
         loss,
         gradNorm,
         charsPerSec: (ts.step - step0) * batch * seq / (elapsedMs / 1000),
         elapsedMs,
       };
-      if (ts.batchInEpoch === batchesPerEpoch) {
-        ts.epoch++;
-        ts.batchInEpoch = 0;
-        yield { type: "epoch", step: ts.step, epoch: ts.epoch };
-      }
+      if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
       const last = ts.step === totalSteps;
       if (valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last)) {
         valLoss = validate();
@@ -371,14 +387,16 @@ export async function* trainEvents(
         lastYield = performance.now();
       }
     }
+    yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
   } finally {
-    // Hand the model plain arrays again so the core's memory can be freed.
-    model.params = core.params.slice();
-    ts.adamM = core.adamM.slice();
-    ts.adamV = core.adamV.slice();
+    // Hand the model plain arrays again so the core's memory can be freed, whenever the
+    // consumer stops (a break at the first event included).
+    if (model.params === core.params) model.params = core.params.slice();
+    const held = model.trainState;
+    if (held?.adamM === core.adamM) held.adamM = core.adamM.slice();
+    if (held?.adamV === core.adamV) held.adamV = core.adamV.slice();
     core.dispose();
   }
-  yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
 }
 
 /** Where batches come from: the text as B parallel streams, or its lines. */
