@@ -86,6 +86,29 @@ Deno.test("divergence: the bad step is not applied; restore halves the lr, stop 
 
 const root = new URL("../", import.meta.url);
 
+/** train.ts on `dir`/corpus.txt (batch 4 × seq 16, endless steps) plus `extra` flags. */
+function spawnTrain(dir: string, extra: string[], stderr: "null" | "piped") {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "train.ts",
+      "--data",
+      `${dir}/corpus.txt`,
+      "--batch",
+      "4",
+      "--seq",
+      "16",
+      "--steps",
+      "100000",
+      ...extra,
+    ],
+    cwd: root,
+    stdout: "null",
+    stderr,
+  }).spawn();
+}
+
 Deno.test("kill -9 at random moments never leaves a checkpoint that does not load", async () => {
   const dir = await Deno.makeTempDir({ prefix: "charlstm-kill-" });
   await Deno.writeTextFile(`${dir}/corpus.txt`, TEXT.repeat(4));
@@ -93,35 +116,19 @@ Deno.test("kill -9 at random moments never leaves a checkpoint that does not loa
   const KILLS = 12;
   let loaded = 0;
   for (let k = 0; k < KILLS; k++) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "train.ts",
-        "--data",
-        `${dir}/corpus.txt`,
-        "--hidden",
-        "32",
-        "--batch",
-        "4",
-        "--seq",
-        "16",
-        "--steps",
-        "100000",
-        "--checkpoint-every",
-        "1",
-        "--val-every",
-        "5",
-        "--threads",
-        "1",
-        "--out",
-        `${dir}/out`,
-        ...(k > 0 ? ["--resume", `${dir}/out/last.safetensors`] : []),
-      ],
-      cwd: root,
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnTrain(dir, [
+      "--hidden",
+      "32",
+      "--checkpoint-every",
+      "1",
+      "--val-every",
+      "5",
+      "--threads",
+      "1",
+      "--out",
+      `${dir}/out`,
+      ...(k > 0 ? ["--resume", `${dir}/out/last.safetensors`] : []),
+    ], "null");
     // Up to 0.9 s: from start-up (nothing written yet) to mid-write of a checkpoint.
     await new Promise((r) => setTimeout(r, 150 + next() * 750));
     child.kill("SIGKILL");
@@ -145,30 +152,7 @@ Deno.test("kill -9 at random moments never leaves a checkpoint that does not loa
 Deno.test("SIGTERM finishes the step, saves last.safetensors and exits 143", async () => {
   const dir = await Deno.makeTempDir({ prefix: "charlstm-term-" });
   await Deno.writeTextFile(`${dir}/corpus.txt`, TEXT.repeat(4));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "train.ts",
-      "--data",
-      `${dir}/corpus.txt`,
-      "--hidden",
-      "16",
-      "--batch",
-      "4",
-      "--seq",
-      "16",
-      "--steps",
-      "100000",
-      "--print-every",
-      "1",
-      "--out",
-      dir,
-    ],
-    cwd: root,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnTrain(dir, ["--hidden", "16", "--print-every", "1", "--out", dir], "piped");
   let stderr = "", sent = false;
   for await (const chunk of child.stderr) {
     stderr += new TextDecoder().decode(chunk);

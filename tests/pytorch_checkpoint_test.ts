@@ -3,7 +3,7 @@
 // python3-torch, and says so when it skips.
 
 import assert from "node:assert/strict";
-import { createModel, load, save, train, WasmLstm } from "../mod.ts";
+import { type CharModel, createModel, load, save, train, WasmLstm } from "../mod.ts";
 import { assertClose } from "./_helpers.ts";
 
 const python = "/usr/bin/python3";
@@ -12,6 +12,27 @@ const hasTorch = await new Deno.Command(python, { args: ["-c", "import torch"], 
   .then((o) => o.success, () => false);
 if (!hasTorch) console.log(`skipped the PyTorch checkpoint test: ${python} cannot import torch`);
 
+/** Runs a helper script next to this file on one thread; returns its JSON output. */
+async function runPython(script: string, args: string[]) {
+  const out = await new Deno.Command(python, {
+    args: [new URL(script, import.meta.url).pathname, ...args],
+    env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** This project's logits for the last character of `prime`. */
+function lastLogits(model: CharModel, prime: string): Float32Array {
+  using net = WasmLstm.create({ ...model.config, batch: 1, seq: prime.length });
+  net.params.set(model.params);
+  net.inputs.set(model.vocab.encode(prime));
+  net.forward({ training: false, loss: false });
+  return net.logits.slice((prime.length - 1) * model.vocab.size);
+}
+
 Deno.test({
   name: "a PyTorch CharRNN state_dict + charlstm metadata loads and matches PyTorch's logits",
   ignore: !hasTorch,
@@ -19,31 +40,18 @@ Deno.test({
     for (const [hidden, layers] of [[24, 2], [7, 1]]) {
       const file = await Deno.makeTempFile({ suffix: ".safetensors" });
       const prime = "anna arkadyevna.";
-      const out = await new Deno.Command(python, {
-        args: [
-          new URL("./_torch_charrnn_export.py", import.meta.url).pathname,
-          file,
-          String(hidden),
-          String(layers),
-          prime,
-        ],
-        env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-      const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+      const torch = await runPython("./_torch_charrnn_export.py", [
+        file,
+        String(hidden),
+        String(layers),
+        prime,
+      ]);
       const model = await load(file);
       assert.deepEqual(model.vocab.chars, torch.chars);
       assert.equal(model.trainState, null);
-      using net = WasmLstm.create({ ...model.config, batch: 1, seq: prime.length });
-      net.params.set(model.params);
-      net.inputs.set(model.vocab.encode(prime));
-      net.forward({ training: false, loss: false });
-      const V = model.vocab.size;
       assertClose(
         `logits (${layers}×${hidden})`,
-        net.logits.subarray((prime.length - 1) * V),
+        lastLogits(model, prime),
         torch.logits,
         1e-5,
         1e-6,
@@ -63,21 +71,9 @@ Deno.test({
     const file = await Deno.makeTempFile({ suffix: ".safetensors" });
     await save(model, file);
     const prime = "the lazy";
-    const out = await new Deno.Command(python, {
-      args: [new URL("./_torch_load_check.py", import.meta.url).pathname, file, prime],
-      env: { OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const torch = JSON.parse(new TextDecoder().decode(out.stdout));
+    const torch = await runPython("./_torch_load_check.py", [file, prime]);
     assert.ok(torch.extra.includes("optim.exp_avg.fc.weight") && torch.extra.includes("state.h"));
-    using net = WasmLstm.create({ ...model.config, batch: 1, seq: prime.length });
-    net.params.set(model.params);
-    net.inputs.set(model.vocab.encode(prime));
-    net.forward({ training: false, loss: false });
-    const V = model.vocab.size;
-    assertClose("logits", net.logits.subarray((prime.length - 1) * V), torch.logits, 1e-5, 1e-6);
+    assertClose("logits", lastLogits(model, prime), torch.logits, 1e-5, 1e-6);
     await Deno.remove(file);
   },
 });
