@@ -37,6 +37,7 @@ export {
   type TrainResult,
 } from "./src/train/train.ts";
 export { evaluate, type EvaluateOptions } from "./src/train/evaluate.ts";
+export { scheduledLr, type ScheduleOptions } from "./src/train/schedule.ts";
 export { sample, type SampleOptions, sampleStream } from "./src/sample/sample.ts";
 export {
   CheckpointError,

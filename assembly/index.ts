@@ -15,7 +15,7 @@ export {
 export { linearBackward, linearForward, linearPackedBytes, linearScratchBytes } from "./linear";
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";
-export { adamStep, scale, sumSquares, sumSquaresScratchBytes } from "./optim";
+export { adamStep, clipValue, scale, sgdStep, sumSquares, sumSquaresScratchBytes } from "./optim";
 export { barrier, setThread } from "./threads";
 
 /** First byte past the module's static data: the layout must start at or after it. */

@@ -100,3 +100,50 @@ export function adamStep(
   }
   barrier();
 }
+
+/**
+ * One SGD step, torch.optim.SGD arithmetic (dampening 0, no Nesterov): with momentum,
+ * buf = g on the first step and momentum·buf + g after, then p -= lr·buf; without, p -= lr·g.
+ */
+export function sgdStep(p: usize, g: usize, buf: usize, n: i32, lr: f32, momentum: f32, first: bool): void {
+  const lr4 = f32x4.splat(lr), mu4 = f32x4.splat(momentum);
+  const groups = (n + 3) / 4;
+  let i = share(groups) * 4;
+  const end = min(n, shareEnd(groups) * 4);
+  for (; i + 4 <= end; i += 4) {
+    const off = <usize>i * 4;
+    let d = v128.load(g + off);
+    if (momentum != 0) {
+      if (!first) d = f32x4.add(f32x4.mul(mu4, v128.load(buf + off)), d);
+      v128.store(buf + off, d);
+    }
+    v128.store(p + off, f32x4.sub(v128.load(p + off), f32x4.mul(lr4, d)));
+  }
+  for (; i < end; i++) {
+    const off = <usize>i * 4;
+    let d = load<f32>(g + off);
+    if (momentum != 0) {
+      if (!first) d = momentum * load<f32>(buf + off) + d;
+      store<f32>(buf + off, d);
+    }
+    store<f32>(p + off, load<f32>(p + off) - lr * d);
+  }
+  barrier();
+}
+
+/** g = clamp(g, -c, c) element-wise (the exercises' np.clip(gradient, -c, c)). */
+export function clipValue(g: usize, n: i32, c: f32): void {
+  const hi = f32x4.splat(c), lo = f32x4.splat(-c);
+  const groups = (n + 3) / 4;
+  let i = share(groups) * 4;
+  const end = min(n, shareEnd(groups) * 4);
+  for (; i + 4 <= end; i += 4) {
+    const off = <usize>i * 4;
+    v128.store(g + off, f32x4.min(f32x4.max(v128.load(g + off), lo), hi));
+  }
+  for (; i < end; i++) {
+    const off = <usize>i * 4;
+    store<f32>(g + off, min(max(load<f32>(g + off), -c), c));
+  }
+  barrier();
+}

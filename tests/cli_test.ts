@@ -77,7 +77,7 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
     [...Deno.readDirSync(`${out}/tfjs`)].map((e) => e.name).sort(),
     ["model.json", "weights.bin"],
   );
-  assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ \d+ chars\/s/);
+  assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ lr 0\.00200 \d+ chars\/s/);
   assert.match(r.stdout, /^alpha/);
   assert.equal([...r.stdout.replace(/\n$/, "")].length, 35);
   const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
@@ -181,6 +181,12 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
     ["train.ts", ["--dropout", "1.5"], /Invalid --dropout: 1.5 is outside/],
     ["train.ts", ["--preset", "huge"], /Invalid --preset: "huge"/],
     ["train.ts", ["--preset", "toString"], /Invalid --preset: "toString"/],
+    [
+      "train.ts",
+      ["--optimizer", "rmsprop"],
+      /Invalid --optimizer: "rmsprop": expected adam or sgd/,
+    ],
+    ["train.ts", ["--cycle-len", "0"], /Invalid --cycle-len: 0 is outside/],
     [
       "train.ts",
       [...small, "--prime", "Ω"],

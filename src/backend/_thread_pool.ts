@@ -36,6 +36,8 @@ export const KERNELS = [
   "lstmPack",
   "packB",
   "sampleStep",
+  "sgdStep",
+  "clipValue",
 ] as const satisfies readonly (keyof CoreExports)[];
 
 /** Message that starts a worker. */

@@ -139,6 +139,16 @@ export interface CoreExports {
     bc1: number,
     bc2: number,
   ): void;
+  sgdStep(
+    p: Ptr,
+    g: Ptr,
+    buf: Ptr,
+    n: number,
+    lr: number,
+    momentum: number,
+    first: number,
+  ): void;
+  clipValue(g: Ptr, n: number, c: number): void;
   dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;
 }
 

@@ -605,6 +605,30 @@ export class WasmLstm {
     return norm;
   }
 
+  /** Clamps every gradient to [-c, c] (element-wise clipping). */
+  clipGradValue(c: number): void {
+    this.#run("clipValue", this.#plan.grads, this.layout.size, c);
+  }
+
+  /**
+   * One SGD update of `params` from `grads` (PyTorch's torch.optim.SGD, dampening 0); the
+   * momentum buffer is `adamM`. `step` counts from 1 (the first step starts the buffer).
+   */
+  sgdStep(step: number, options: { lr: number; momentum?: number }): void {
+    const p = this.#plan;
+    this.#packedValid = false;
+    this.#run(
+      "sgdStep",
+      p.params,
+      p.grads,
+      p.adamM,
+      this.layout.size,
+      options.lr,
+      options.momentum ?? 0,
+      step === 1 ? 1 : 0,
+    );
+  }
+
   /** One Adam update of `params` from `grads`; `step` counts from 1 (bias correction). */
   adamStep(step: number, options: AdamOptions): void {
     const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;

@@ -75,7 +75,8 @@ export class Progress {
           ((e.step - this.#startStep) / (e.elapsedMs / 1000));
         const val = this.#valLoss === null ? "-" : this.#valLoss.toFixed(3);
         const text = `epoch ${e.epoch + 1}/${epochs} step ${e.step}/${this.#total} ` +
-          `loss ${e.loss.toFixed(3)} val ${val} ${Math.round(e.charsPerSec)} chars/s ` +
+          `loss ${e.loss.toFixed(3)} val ${val} lr ${e.lr.toPrecision(3)} ` +
+          `${Math.round(e.charsPerSec)} chars/s ` +
           `ETA ${duration(remaining)}`;
         if (this.#live) {
           const width = 24;

@@ -85,6 +85,30 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "line mode: each line one example from a zero state, shuffled each epoch; " +
       "--seq defaults to the longest line + 1",
   },
+  optimizer: { type: "string", help: "adam | sgd", default: "adam" },
+  momentum: { type: "string", help: "SGD momentum", default: "0" },
+  "clip-mode": {
+    type: "string",
+    help: "norm (global L2 norm) | value (clamp each to ±clip)",
+    default: "norm",
+  },
+  "lr-schedule": {
+    type: "string",
+    help: "constant | step | cosine (with warm restarts)",
+    default: "constant",
+  },
+  "lr-step-every": {
+    type: "string",
+    help: "steps between decays (step schedule)",
+    default: "1000",
+  },
+  "lr-gamma": { type: "string", help: "decay factor (step schedule)", default: "0.5" },
+  "cycle-len": { type: "string", help: "first cosine cycle, in epochs", default: "1" },
+  "cycle-mult": {
+    type: "string",
+    help: "each cosine cycle this many times the last",
+    default: "1",
+  },
   "on-divergence": {
     type: "string",
     help: "a non-finite loss or gradient: go back to the last snapshot (taken every " +
@@ -195,6 +219,25 @@ export async function main(argv: string[]): Promise<number> {
       min: 0,
     }) ?? 300;
     const threads = numberFlag("threads", values.threads, { integer: true, min: 1, max: 64 });
+    const choice = <T extends string>(name: string, allowed: readonly T[]): T | undefined => {
+      const v = values[name] as string | undefined;
+      if (v !== undefined && !allowed.includes(v as T)) {
+        throw new UsageError(
+          `Invalid --${name}: ${JSON.stringify(v)}: expected ${allowed.join(" or ")}`,
+        );
+      }
+      return v as T | undefined;
+    };
+    const recipe = {
+      optimizer: choice("optimizer", ["adam", "sgd"] as const),
+      momentum: numberFlag("momentum", values.momentum, { min: 0, max: 0.999 }),
+      clipMode: choice("clip-mode", ["norm", "value"] as const),
+      lrSchedule: choice("lr-schedule", ["constant", "step", "cosine"] as const),
+      lrStepEvery: numberFlag("lr-step-every", values["lr-step-every"], { integer: true, min: 1 }),
+      lrGamma: numberFlag("lr-gamma", values["lr-gamma"], { min: 0, max: 1, exclusiveMin: true }),
+      cycleLen: numberFlag("cycle-len", values["cycle-len"], { min: 0, exclusiveMin: true }),
+      cycleMult: numberFlag("cycle-mult", values["cycle-mult"], { min: 1 }),
+    };
     const onDivergence = (values["on-divergence"] as string | undefined) ?? "restore";
     if (onDivergence !== "restore" && onDivergence !== "stop") {
       throw new UsageError(
@@ -249,6 +292,7 @@ export async function main(argv: string[]): Promise<number> {
       valEvery,
       lines,
       threads,
+      ...recipe,
       onDivergence,
       snapshotEvery: checkpointEvery,
       signal: abort.signal,

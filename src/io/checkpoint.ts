@@ -31,6 +31,7 @@ interface TrainCounters {
   seq: number;
   bestValLoss: number | null;
   lrScale?: number;
+  optimizer?: "adam" | "sgd";
 }
 
 /**
@@ -74,12 +75,17 @@ export function toBytes(model: CharModel): Uint8Array {
       seq: s.seq,
       bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
       lrScale: s.lrScale,
+      optimizer: s.optimizer ?? "adam",
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
       const at = (a: Float32Array) => a.subarray(t.offset, t.offset + t.size);
-      tensors[`optim.exp_avg.${t.name}`] = { shape: t.shape, data: at(s.adamM) };
-      tensors[`optim.exp_avg_sq.${t.name}`] = { shape: t.shape, data: at(s.adamV) };
+      if (s.optimizer === "sgd") {
+        tensors[`optim.momentum_buffer.${t.name}`] = { shape: t.shape, data: at(s.adamM) };
+      } else {
+        tensors[`optim.exp_avg.${t.name}`] = { shape: t.shape, data: at(s.adamM) };
+        tensors[`optim.exp_avg_sq.${t.name}`] = { shape: t.shape, data: at(s.adamV) };
+      }
     }
     const stateShape = [model.config.layers, s.batch, model.config.hidden];
     tensors["state.h"] = { shape: stateShape, data: s.h };
@@ -248,10 +254,18 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     }
     const adamM = new Float32Array(layout.size);
     const adamV = new Float32Array(layout.size);
+    const optimizer = c.optimizer ?? "adam";
+    if (optimizer !== "adam" && optimizer !== "sgd") {
+      throw new CheckpointError(
+        `Invalid checkpoint: charlstm.train.optimizer ${JSON.stringify(optimizer)}: ` +
+          "expected adam or sgd",
+      );
+    }
+    const moments: [string, Float32Array][] = optimizer === "sgd"
+      ? [["optim.momentum_buffer.", adamM]]
+      : [["optim.exp_avg.", adamM], ["optim.exp_avg_sq.", adamV]];
     for (const t of layout.tensors) {
-      for (
-        const [prefix, into] of [["optim.exp_avg.", adamM], ["optim.exp_avg_sq.", adamV]] as const
-      ) {
+      for (const [prefix, into] of moments) {
         into.set(take(prefix + t.name, t.shape), t.offset);
         known.add(prefix + t.name);
       }
@@ -268,6 +282,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       seq: c.seq!,
       bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
       lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
+      optimizer,
       adamM,
       adamV,
       h,

@@ -44,7 +44,9 @@ export interface TrainState {
   bestValLoss: number;
   /** Multiplies the learning rate: halved each time training diverged and was restored. */
   lrScale: number;
-  /** Adam moments, same layout as the parameters. */
+  /** The optimizer the moments belong to (absent in older states: adam). */
+  optimizer?: "adam" | "sgd";
+  /** Adam's first moments, or SGD's momentum buffer; same layout as the parameters. */
   adamM: Float32Array;
   /** Adam's second moments, same layout as the parameters. */
   adamV: Float32Array;

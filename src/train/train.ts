@@ -8,9 +8,16 @@ import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
 import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
 import { defaultThreads } from "../backend/threads.ts";
+import { scheduledLr, type ScheduleOptions, validateSchedule } from "./schedule.ts";
 
 /** Options for {@linkcode train} and {@linkcode trainEvents}. */
-export interface TrainOptions {
+export interface TrainOptions extends ScheduleOptions {
+  /** `adam` (default) or `sgd` (with optional `momentum`). */
+  optimizer?: "adam" | "sgd";
+  /** SGD momentum (default 0). */
+  momentum?: number;
+  /** `norm`: rescale to global L2 norm `clip` (default); `value`: clamp each to [-clip, clip]. */
+  clipMode?: "norm" | "value";
   /** Passes over the training text (default 10); ignored when `steps` is given. */
   epochs?: number;
   /** Stop once the model has taken this many optimizer steps in all (overrides epochs). */
@@ -64,6 +71,8 @@ export type TrainEvent =
     epoch: number;
     loss: number;
     gradNorm: number;
+    /** Learning rate the step used (schedule and divergence halving applied). */
+    lr: number;
     charsPerSec: number;
     elapsedMs: number;
   }
@@ -148,6 +157,19 @@ export async function* trainEvents(
   if (!(valFraction >= 0 && valFraction < 1)) {
     throw new RangeError(`Invalid option: valFraction must be in [0, 1), got ${valFraction}`);
   }
+  const optimizer = options.optimizer ?? "adam";
+  if (optimizer !== "adam" && optimizer !== "sgd") {
+    throw new RangeError(`Invalid option: optimizer must be adam or sgd, got ${String(optimizer)}`);
+  }
+  const momentum = options.momentum ?? 0;
+  if (!(momentum >= 0 && momentum < 1)) {
+    throw new RangeError(`Invalid option: momentum must be in [0, 1), got ${momentum}`);
+  }
+  const clipMode = options.clipMode ?? "norm";
+  if (clipMode !== "norm" && clipMode !== "value") {
+    throw new RangeError(`Invalid option: clipMode must be norm or value, got ${String(clipMode)}`);
+  }
+  validateSchedule(options);
   const onDivergence = options.onDivergence ?? "restore";
   if (onDivergence !== "restore" && onDivergence !== "stop") {
     throw new RangeError(
@@ -186,6 +208,12 @@ export async function* trainEvents(
         `got batch ${batch} × seq ${seq}: train with the same batch and seq`,
     );
   }
+  if (state && (state.optimizer ?? "adam") !== optimizer) {
+    throw new RangeError(
+      `Cannot resume: the model was trained with ${state.optimizer ?? "adam"}, got ${optimizer}: ` +
+        "train with the same optimizer",
+    );
+  }
   const step0 = state?.step ?? 0;
   const totalSteps = options.steps !== undefined
     ? positiveInt("steps", options.steps)
@@ -207,6 +235,7 @@ export async function* trainEvents(
       seq,
       bestValLoss: Infinity,
       lrScale: 1,
+      optimizer,
       adamM: new Float32Array(core.layout.size),
       adamV: new Float32Array(core.layout.size),
       h: new Float32Array(L * stateSize),
@@ -320,7 +349,7 @@ export async function* trainEvents(
       source.fill(ts.epoch, ts.batchInEpoch, core.inputs, core.targets);
       const loss = core.forward({ step: ts.step });
       core.backward();
-      const gradNorm = core.clipGradNorm(clip > 0 ? clip : Infinity);
+      const gradNorm = core.clipGradNorm(clip > 0 && clipMode === "norm" ? clip : Infinity);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         // Never apply a non-finite step: the weights stay as they were.
         const failedStep = ts.step + 1;
@@ -346,8 +375,11 @@ export async function* trainEvents(
         }
         continue;
       }
+      if (clip > 0 && clipMode === "value") core.clipGradValue(clip);
+      const stepLr = scheduledLr(lr, ts.step, batchesPerEpoch, options) * ts.lrScale;
       ts.step++;
-      core.adamStep(ts.step, { lr: lr * ts.lrScale });
+      if (optimizer === "adam") core.adamStep(ts.step, { lr: stepLr });
+      else core.sgdStep(ts.step, { lr: stepLr, momentum });
       core.carryState();
       saveCarried();
       ts.batchInEpoch++;
@@ -366,6 +398,7 @@ export async function* trainEvents(
         epoch: epochDone ? ts.epoch - 1 : ts.epoch,
         loss,
         gradNorm,
+        lr: stepLr,
         charsPerSec: (ts.step - step0) * batch * seq / (elapsedMs / 1000),
         elapsedMs,
       };

@@ -1,0 +1,80 @@
+// Learning-rate schedules of the lessons: constant, step decay, and cosine annealing with warm
+// restarts (fast.ai's CosAnneal with cycle_mult: each cycle anneals from lr to 0 over
+// cycleLen·cycleMult^k epochs, then restarts).
+
+/** How the learning rate moves during training. */
+export interface ScheduleOptions {
+  /** `constant` (default), `step` (× lrGamma every lrStepEvery steps) or `cosine`. */
+  lrSchedule?: "constant" | "step" | "cosine";
+  /** Steps between decays for `step` (default 1000). */
+  lrStepEvery?: number;
+  /** Decay factor for `step` (default 0.5). */
+  lrGamma?: number;
+  /** First cycle's length in epochs for `cosine` (default 1). */
+  cycleLen?: number;
+  /** Each cycle is this many times longer than the last, for `cosine` (default 1). */
+  cycleMult?: number;
+}
+
+/** Throws a RangeError naming the first schedule option that is not usable. */
+export function validateSchedule(o: ScheduleOptions): void {
+  const kind = o.lrSchedule ?? "constant";
+  if (kind !== "constant" && kind !== "step" && kind !== "cosine") {
+    throw new RangeError(
+      `Invalid option: lrSchedule must be constant, step or cosine, got ${String(kind)}`,
+    );
+  }
+  const every = o.lrStepEvery ?? 1000;
+  if (!Number.isInteger(every) || every < 1) {
+    throw new RangeError(`Invalid option: lrStepEvery must be a positive integer, got ${every}`);
+  }
+  const gamma = o.lrGamma ?? 0.5;
+  if (!(gamma > 0 && gamma <= 1)) {
+    throw new RangeError(`Invalid option: lrGamma must be in (0, 1], got ${gamma}`);
+  }
+  const len = o.cycleLen ?? 1;
+  if (!(len > 0) || !Number.isFinite(len)) {
+    throw new RangeError(
+      `Invalid option: cycleLen must be a positive number of epochs, got ${len}`,
+    );
+  }
+  const mult = o.cycleMult ?? 1;
+  if (!(mult >= 1) || !Number.isFinite(mult)) {
+    throw new RangeError(`Invalid option: cycleMult must be ≥ 1, got ${mult}`);
+  }
+}
+
+/**
+ * The learning rate for the step with 0-based index `step` (the step about to be taken).
+ *
+ * @example
+ * ```ts
+ * import { scheduledLr } from "./schedule.ts";
+ * // Cosine with restarts, cycles of 1 then 2 epochs of 10 batches: lr 0.01 at the restarts.
+ * console.log(scheduledLr(0.01, 10, 10, { lrSchedule: "cosine", cycleMult: 2 })); // 0.01
+ * ```
+ */
+export function scheduledLr(
+  lr: number,
+  step: number,
+  batchesPerEpoch: number,
+  o: ScheduleOptions = {},
+): number {
+  switch (o.lrSchedule ?? "constant") {
+    case "constant":
+      return lr;
+    case "step":
+      return lr * (o.lrGamma ?? 0.5) ** Math.floor(step / (o.lrStepEvery ?? 1000));
+    case "cosine": {
+      const epochs = step / batchesPerEpoch;
+      let start = 0, len = o.cycleLen ?? 1;
+      const mult = o.cycleMult ?? 1;
+      // A small tolerance keeps a restart exactly at its step despite float division.
+      while (epochs >= start + len - 1e-9) {
+        start += len;
+        len *= mult;
+      }
+      return lr * 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
+    }
+  }
+}
