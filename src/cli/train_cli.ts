@@ -65,7 +65,7 @@ const FLAGS: Record<string, FlagSpec> = {
   seq: { type: "string", help: "characters per sequence (BPTT length)", default: "100" },
   epochs: { type: "string", help: "passes over the training text", default: "12" },
   steps: { type: "string", help: "stop after N optimizer steps in all (overrides --epochs)" },
-  lr: { type: "string", help: "Adam learning rate", default: "0.002" },
+  lr: { type: "string", help: "learning rate (the schedule starts from it)", default: "0.002" },
   clip: { type: "string", help: "clip gradients to this global L2 norm (0 = off)", default: "5" },
   dropout: { type: "string", help: "dropout between layers and before the output", default: "0.1" },
   val: { type: "string", help: "fraction of the text held out for validation", default: "0.1" },
