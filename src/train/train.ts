@@ -123,6 +123,22 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+function fraction(name: string, value: number): number {
+  if (!(value >= 0 && value < 1)) {
+    throw new RangeError(`Invalid option: ${name} must be in [0, 1), got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    throw new RangeError(
+      `Invalid option: ${name} must be ${allowed.join(" or ")}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
 function nonNegative(name: string, value: number): number {
   if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
     throw new RangeError(`Invalid option: ${name} must be a finite number ≥ 0, got ${value}`);
@@ -153,29 +169,16 @@ export async function* trainEvents(
   const batch = positiveInt("batch", options.batch ?? 32);
   const lr = nonNegative("lr", options.lr ?? 1e-3);
   const clip = nonNegative("clip", options.clip ?? 5);
-  const valFraction = options.valFraction ?? 0.1;
-  if (!(valFraction >= 0 && valFraction < 1)) {
-    throw new RangeError(`Invalid option: valFraction must be in [0, 1), got ${valFraction}`);
-  }
-  const optimizer = options.optimizer ?? "adam";
-  if (optimizer !== "adam" && optimizer !== "sgd") {
-    throw new RangeError(`Invalid option: optimizer must be adam or sgd, got ${String(optimizer)}`);
-  }
-  const momentum = options.momentum ?? 0;
-  if (!(momentum >= 0 && momentum < 1)) {
-    throw new RangeError(`Invalid option: momentum must be in [0, 1), got ${momentum}`);
-  }
-  const clipMode = options.clipMode ?? "norm";
-  if (clipMode !== "norm" && clipMode !== "value") {
-    throw new RangeError(`Invalid option: clipMode must be norm or value, got ${String(clipMode)}`);
-  }
+  const valFraction = fraction("valFraction", options.valFraction ?? 0.1);
+  const optimizer = oneOf("optimizer", options.optimizer ?? "adam", ["adam", "sgd"] as const);
+  const momentum = fraction("momentum", options.momentum ?? 0);
+  const clipMode = oneOf("clipMode", options.clipMode ?? "norm", ["norm", "value"] as const);
   validateSchedule(options);
-  const onDivergence = options.onDivergence ?? "restore";
-  if (onDivergence !== "restore" && onDivergence !== "stop") {
-    throw new RangeError(
-      `Invalid option: onDivergence must be "restore" or "stop", got ${String(onDivergence)}`,
-    );
-  }
+  const onDivergence = oneOf(
+    "onDivergence",
+    options.onDivergence ?? "restore",
+    ["restore", "stop"] as const,
+  );
   const snapshotEvery = positiveInt("snapshotEvery", options.snapshotEvery ?? 100);
   const valEvery = options.valEvery ?? 100;
   if (!Number.isInteger(valEvery) || valEvery < 0) {
