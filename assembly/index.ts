@@ -5,13 +5,14 @@
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";
 export {
-  lstmBackward,
-  lstmForward,
-  lstmPack,
-  lstmPackedBytes,
-  lstmScratchBytes,
+  recurrentBackward,
+  recurrentForward,
+  recurrentPack,
+  recurrentPackedBytes,
+  recurrentScratchBytes,
   sampleStep,
-} from "./lstm";
+} from "./recurrent";
+export { embeddingBackward, embeddingForward } from "./embedding";
 export { linearBackward, linearForward, linearPackedBytes, linearScratchBytes } from "./linear";
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";

@@ -26,9 +26,14 @@ export function broadcastRows(y: usize, b: usize, M: i32, N: i32, accumulate: bo
 
 /** db[j] += Σ_i dy[i, j] over dy[M, N]: the bias gradient of a row-broadcast bias. */
 export function sumRowsInto(db: usize, dy: usize, M: i32, N: i32): void {
-  const rowBytes = <usize>N * 4;
+  sumRowsStrided(db, dy, N, M, N);
+}
+
+/** db[j] += Σ_i dy[i, j] over the first N columns of dy[M, ldy]. */
+export function sumRowsStrided(db: usize, dy: usize, ldy: i32, M: i32, N: i32): void {
+  const rowBytes = <usize>ldy * 4;
   const groups = (N + 3) / 4;
-  const j0 = share(groups) * 4, j1 = min(N, shareEnd(groups) * 4);
+  const j0 = min(N, share(groups) * 4), j1 = min(N, shareEnd(groups) * 4);
   let j = j0;
   for (; j + 4 <= j1; j += 4) {
     const off = <usize>j * 4;

@@ -21,8 +21,8 @@ export const EXIT = -1;
 
 /** The kernels a command may name, by index. */
 export const KERNELS = [
-  "lstmForward",
-  "lstmBackward",
+  "recurrentForward",
+  "recurrentBackward",
   "linearForward",
   "linearBackward",
   "crossEntropy",
@@ -33,11 +33,13 @@ export const KERNELS = [
   "adamStep",
   "gemm",
   "broadcastRows",
-  "lstmPack",
+  "recurrentPack",
   "packB",
   "sampleStep",
   "sgdStep",
   "clipValue",
+  "embeddingForward",
+  "embeddingBackward",
 ] as const satisfies readonly (keyof CoreExports)[];
 
 /** Message that starts a worker. */

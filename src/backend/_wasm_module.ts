@@ -47,11 +47,27 @@ export interface CoreExports {
   sumRowsInto(db: Ptr, dy: Ptr, M: number, N: number): void;
   transpose(src: Ptr, M: number, N: number, dst: Ptr, accumulate: number): void;
   multiply(out: Ptr, a: Ptr, b: Ptr, n: number): void;
-  lstmPackedBytes(inSize: number, oneHot: number, H: number): number;
-  lstmScratchBytes(inSize: number, oneHot: number, T: number, B: number, H: number): number;
-  lstmPack(oneHot: number, inSize: number, wih: Ptr, whh: Ptr, packed: Ptr, H: number): void;
-  sampleStep(token: number, layers: number, H: number, V: number, desc: Ptr): void;
-  lstmForward(
+  recurrentPackedBytes(cell: number, inSize: number, oneHot: number, H: number): number;
+  recurrentScratchBytes(
+    cell: number,
+    inSize: number,
+    oneHot: number,
+    T: number,
+    B: number,
+    H: number,
+  ): number;
+  recurrentPack(
+    cell: number,
+    oneHot: number,
+    inSize: number,
+    wih: Ptr,
+    whh: Ptr,
+    packed: Ptr,
+    H: number,
+  ): void;
+  sampleStep(cell: number, token: number, layers: number, H: number, V: number, desc: Ptr): void;
+  recurrentForward(
+    cell: number,
     x: Ptr,
     oneHot: number,
     inSize: number,
@@ -68,7 +84,8 @@ export interface CoreExports {
     B: number,
     H: number,
   ): void;
-  lstmBackward(
+  recurrentBackward(
+    cell: number,
     x: Ptr,
     oneHot: number,
     inSize: number,
@@ -89,6 +106,8 @@ export interface CoreExports {
     B: number,
     H: number,
   ): void;
+  embeddingForward(tokens: Ptr, table: Ptr, out: Ptr, T: number, B: number, N: number): void;
+  embeddingBackward(tokens: Ptr, dOut: Ptr, dTable: Ptr, T: number, B: number, N: number): void;
   linearScratchBytes(M: number, N: number, K: number): number;
   linearPackedBytes(N: number, K: number): number;
   linearForward(

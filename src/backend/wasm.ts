@@ -1,9 +1,9 @@
 // The WASM backend: owns one WebAssembly.Memory laid out once per config, and runs a stacked
-// LSTM's forward, loss and backward over it. Parameters, gradients and activations are
+// LSTM's, GRU's or tanh RNN's forward, loss and backward over it. Parameters, gradients and activations are
 // Float32Array views at fixed offsets; a training step allocates nothing and copies nothing
 // per timestep.
 
-import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
+import { CELLS, type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
 import {
   type CoreExports,
@@ -22,6 +22,8 @@ const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record
 // wasm32 addresses 4 GiB; V8 caps a memory at 65536 pages.
 const MAX_BYTES = 65536 * PAGE;
 const ALIGN = 64;
+// u32 fields per layer in sampleStep's table (assembly/recurrent.ts).
+const SAMPLE_DESC = 8;
 
 /** Options for {@linkcode WasmLstm.create}. */
 export interface WasmLstmOptions {
@@ -63,7 +65,7 @@ export interface AdamOptions {
 
 interface LayerBuffers {
   inSize: number;
-  packed: number; // the layer's packed weights (lstmPackedBytes)
+  packed: number; // the layer's packed weights (recurrentPackedBytes)
   gates: number;
   h: number;
   c: number;
@@ -89,12 +91,20 @@ interface MemoryPlan {
   logits: number;
   dlogits: number;
   scratch: number;
+  embedded: number; // [T·B, N] the first layer's input with an embedding, else 0
+  dEmbedded: number; // its gradient
   layers: LayerBuffers[];
   bytes: number;
 }
 
-function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries): MemoryPlan {
-  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = config;
+function planMemory(
+  config: Required<CoreConfig>,
+  layout: ParamLayout,
+  core: SizeQueries,
+): MemoryPlan {
+  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, embedding: N } = config;
+  const cell = CELLS.indexOf(config.cell);
+  const G = gateBlocks(config.cell) * H;
   let top = PAGE; // the first page holds the module's static data (checked against heapBase)
   const alloc = (bytes: number) => {
     const at = top;
@@ -103,7 +113,7 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   };
   const state = B * H * 4;
   const sync = alloc(SYNC_BYTES);
-  const sampleDesc = alloc(L * 24 + 12);
+  const sampleDesc = alloc(L * SAMPLE_DESC * 4 + 12);
   const rowLoss = alloc(T * B * 8);
   const partials = alloc(core.sumSquaresScratchBytes());
   const fcPacked = alloc(core.linearPackedBytes(V, H));
@@ -115,15 +125,21 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
   const targets = alloc(B * T * 4);
   const logits = alloc(T * B * V * 4);
   const dlogits = alloc(T * B * V * 4);
+  const embedded = N ? alloc(T * B * N * 4) : 0;
+  const dEmbedded = N ? alloc(T * B * N * 4) : 0;
   const layers: LayerBuffers[] = [];
   let scratchBytes = core.linearScratchBytes(T * B, V, H);
   for (let l = 0; l < L; l++) {
     const inSize = layerInputSize(config, l);
-    scratchBytes = Math.max(scratchBytes, core.lstmScratchBytes(inSize, l === 0 ? 1 : 0, T, B, H));
+    const oneHot = l === 0 && !N ? 1 : 0;
+    scratchBytes = Math.max(
+      scratchBytes,
+      core.recurrentScratchBytes(cell, inSize, oneHot, T, B, H),
+    );
     layers.push({
       inSize,
-      packed: alloc(core.lstmPackedBytes(inSize, l === 0 ? 1 : 0, H)),
-      gates: alloc(T * B * 4 * H * 4),
+      packed: alloc(core.recurrentPackedBytes(cell, inSize, oneHot, H)),
+      gates: alloc(T * B * G * 4),
       h: alloc((T + 1) * state),
       c: alloc((T + 1) * state),
       dh: alloc((T + 1) * state),
@@ -148,6 +164,8 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
     logits,
     dlogits,
     scratch,
+    embedded,
+    dEmbedded,
     layers,
     bytes: top,
   };
@@ -156,30 +174,31 @@ function planMemory(config: CoreConfig, layout: ParamLayout, core: SizeQueries):
 type SizeQueries = Pick<
   CoreExports,
   | "linearScratchBytes"
-  | "lstmScratchBytes"
-  | "lstmPackedBytes"
+  | "recurrentScratchBytes"
+  | "recurrentPackedBytes"
   | "linearPackedBytes"
   | "sumSquaresScratchBytes"
 >;
 
 // Every size the plan needs, in f64 arithmetic, so an oversized config is reported before the
 // core (32-bit) is asked anything.
-function estimateBytes(config: CoreConfig, paramFloats: number): number {
-  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = config;
+function estimateBytes(config: Required<CoreConfig>, paramFloats: number): number {
+  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, embedding: N } = config;
+  const G = gateBlocks(config.cell) * H;
   const rows = T * B;
   const pad8 = (n: number) => Math.ceil(n / 8) * 8;
   const scratch = Math.max(
-    V * 4 * H,
-    rows * pad8(Math.max(H, V)),
-    4 * H * pad8(H),
-    H * pad8(4 * H),
+    V * G,
+    rows * pad8(Math.max(H, V, N)),
+    G * pad8(Math.max(H, N)),
+    H * pad8(G),
     V * pad8(H),
   );
-  const perLayer = rows * 4 * H + 3 * (T + 1) * B * H + B * H +
+  const perLayer = rows * G + 3 * (T + 1) * B * H + B * H +
     (config.dropout > 0 ? 2 * rows * H : 0);
   const packed = 2 * paramFloats; // W_hh blocks, W_ih^T and fc, padded
-  return 4 * (4 * paramFloats + packed + 4 * rows + 2 * rows * V + L * perLayer + scratch) +
-    PAGE;
+  return 4 * (4 * paramFloats + packed + 4 * rows + 2 * rows * V + 2 * rows * N +
+        L * perLayer + scratch) + PAGE;
 }
 
 /**
@@ -293,7 +312,12 @@ export class WasmLstm {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
       throw new RangeError(`Invalid threads: ${threads}: expected an integer in [1, 64]`);
     }
-    const full: Required<CoreConfig> = { ...config, seed: config.seed ?? 0 };
+    const full: Required<CoreConfig> = {
+      ...config,
+      cell: config.cell ?? "lstm",
+      embedding: config.embedding ?? 0,
+      seed: config.seed ?? 0,
+    };
     return new WasmLstm(full, resolveVariant(options.variant), threads);
   }
 
@@ -312,24 +336,29 @@ export class WasmLstm {
     }
     const p = this.#plan;
     if (!this.#packedValid) {
-      const desc = new Uint32Array(this.memory.buffer, p.sampleDesc, L * 6 + 3);
+      const desc = new Uint32Array(this.memory.buffer, p.sampleDesc, L * SAMPLE_DESC + 3);
+      const table = this.config.embedding ? this.#at(p.params, "encoder.weight") : 0;
       for (let l = 0; l < L; l++) {
         const buf = p.layers[l];
         const w = this.#layerParams(p.params, l);
-        this.#run("lstmPack", l === 0 ? 1 : 0, buf.inSize, w.wih, w.whh, buf.packed, H);
-        desc.set([buf.packed, w.bih, w.bhh, buf.gates, buf.h, buf.c], l * 6);
+        const oneHot = l === 0 && !table ? 1 : 0;
+        this.#run("recurrentPack", this.#cell, oneHot, buf.inSize, w.wih, w.whh, buf.packed, H);
+        desc.set(
+          [buf.packed, w.bih, w.bhh, buf.gates, buf.h, buf.c, buf.inSize, l === 0 ? table : 0],
+          l * SAMPLE_DESC,
+        );
       }
-      const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
-      const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
+      const fcW = this.#at(p.params, "fc.weight");
+      const fcB = this.#at(p.params, "fc.bias");
       this.#run("packB", fcW, H, 1, H, V, p.fcPacked);
-      desc.set([p.fcPacked, fcB, p.logits], L * 6);
+      desc.set([p.fcPacked, fcB, p.logits], L * SAMPLE_DESC);
       this.#packedValid = true;
       this.#sampleReady = true;
     } else if (!this.#sampleReady) {
       this.#packedValid = false; // writes the table on the way
       return this.sampleStep(token);
     }
-    this.#run("sampleStep", token, L, H, V, p.sampleDesc);
+    this.#run("sampleStep", this.#cell, token, L, H, V, p.sampleDesc);
   }
 
   /**
@@ -486,14 +515,28 @@ export class WasmLstm {
     const rows = T * B;
     const dropping = training && dropout > 0;
     const repack = options.reuseWeights && this.#packedValid ? 0 : 1;
+    const N = this.config.embedding;
     let x = p.inputs;
+    if (N) {
+      this.#run(
+        "embeddingForward",
+        p.inputs,
+        this.#at(p.params, "encoder.weight"),
+        p.embedded,
+        T,
+        B,
+        N,
+      );
+      x = p.embedded;
+    }
     for (let l = 0; l < L; l++) {
       const buf = p.layers[l];
       const w = this.#layerParams(p.params, l);
       this.#run(
-        "lstmForward",
+        "recurrentForward",
+        this.#cell,
         x,
-        l === 0 ? 1 : 0,
+        l === 0 && !N ? 1 : 0,
         buf.inSize,
         w.wih,
         w.whh,
@@ -515,8 +558,8 @@ export class WasmLstm {
         x = buf.dropped;
       }
     }
-    const fcW = p.params + this.layout.byName.get("fc.weight")!.offset * 4;
-    const fcB = p.params + this.layout.byName.get("fc.bias")!.offset * 4;
+    const fcW = this.#at(p.params, "fc.weight");
+    const fcB = this.#at(p.params, "fc.bias");
     this.#run("linearForward", x, fcW, fcB, p.logits, p.fcPacked, repack, rows, V, H);
     this.#packedValid = true;
     this.#lastForward = { training: dropping, withGrad: training && withLoss };
@@ -557,17 +600,19 @@ export class WasmLstm {
       H,
     );
     if (dropping) this.#run("multiply", top.dh + slot1, top.dh + slot1, top.mask, rows * H);
+    const N = this.config.embedding;
     for (let l = L - 1; l >= 0; l--) {
       const buf = p.layers[l];
       const below = l > 0 ? p.layers[l - 1] : null;
-      const x = below ? (dropping ? below.dropped : below.h + slot1) : p.inputs;
+      const x = below ? (dropping ? below.dropped : below.h + slot1) : N ? p.embedded : p.inputs;
       const w = this.#layerParams(p.params, l);
       const dw = this.#layerParams(p.grads, l);
       new Float32Array(this.memory.buffer, buf.dc, B * H).fill(0);
       this.#run(
-        "lstmBackward",
+        "recurrentBackward",
+        this.#cell,
         x,
-        l === 0 ? 1 : 0,
+        l === 0 && !N ? 1 : 0,
         buf.inSize,
         w.wih,
         w.whh,
@@ -580,7 +625,7 @@ export class WasmLstm {
         dw.whh,
         dw.bih,
         dw.bhh,
-        below ? below.dh + slot1 : 0,
+        below ? below.dh + slot1 : p.dEmbedded,
         p.scratch,
         T,
         B,
@@ -589,6 +634,10 @@ export class WasmLstm {
       if (below && dropping) {
         this.#run("multiply", below.dh + slot1, below.dh + slot1, below.mask, rows * H);
       }
+    }
+    if (N) {
+      const dTable = this.#at(p.grads, "encoder.weight");
+      this.#run("embeddingBackward", p.inputs, p.dEmbedded, dTable, T, B, N);
     }
   }
 
@@ -650,13 +699,23 @@ export class WasmLstm {
     );
   }
 
+  // The core's code for the cell (assembly/recurrent.ts: LSTM 0, GRU 1, RNN 2).
+  get #cell(): number {
+    return CELLS.indexOf(this.config.cell);
+  }
+
+  // Byte address of tensor `name` in the parameter-layout region at `base`.
+  #at(base: number, name: string): number {
+    return base + this.layout.byName.get(name)!.offset * 4;
+  }
+
   #layerParams(base: number, l: number) {
-    const at = (name: string) => base + this.layout.byName.get(`${name}_l${l}`)!.offset * 4;
+    const cell = this.config.cell;
     return {
-      wih: at("lstm.weight_ih"),
-      whh: at("lstm.weight_hh"),
-      bih: at("lstm.bias_ih"),
-      bhh: at("lstm.bias_hh"),
+      wih: this.#at(base, `${cell}.weight_ih_l${l}`),
+      whh: this.#at(base, `${cell}.weight_hh_l${l}`),
+      bih: this.#at(base, `${cell}.bias_ih_l${l}`),
+      bhh: this.#at(base, `${cell}.bias_hh_l${l}`),
     };
   }
 

@@ -1,7 +1,22 @@
 // Model configuration and its validation. Every check runs before any memory is allocated.
 
-/** The shape of a character-level LSTM. */
+/** The recurrent cells: PyTorch's nn.LSTM, nn.GRU and nn.RNN (tanh). */
+export type Cell = "lstm" | "gru" | "rnn";
+
+/** Every cell, in the order of the core's cell codes. */
+export const CELLS: readonly Cell[] = ["lstm", "gru", "rnn"];
+
+/** Gate blocks of H rows in W_ih and W_hh: i,f,g,o; r,z,n; or the one tanh block. */
+export function gateBlocks(cell: Cell): number {
+  return cell === "lstm" ? 4 : cell === "gru" ? 3 : 1;
+}
+
+/** The shape of a character-level recurrent network. */
 export interface ModelConfig {
+  /** Recurrent cell (default `lstm`). */
+  cell?: Cell;
+  /** Width of a learned input embedding (`encoder.weight`); 0 (default) feeds one-hot. */
+  embedding?: number;
   /** Number of distinct characters (the one-hot input and softmax output width). */
   vocabSize: number;
   /** Hidden units per layer. */
@@ -47,6 +62,19 @@ export function validateCoreConfig(config: CoreConfig): void {
         `Invalid config: ${field} is ${value}, over the limit of ${LIMITS[field]}`,
       );
     }
+  }
+  const cell = config.cell ?? "lstm";
+  if (!CELLS.includes(cell)) {
+    throw new RangeError(
+      `Invalid config: cell must be one of ${CELLS.join(", ")}, got ${JSON.stringify(cell)}`,
+    );
+  }
+  const embedding = config.embedding ?? 0;
+  if (!Number.isInteger(embedding) || embedding < 0 || embedding > LIMITS.hidden) {
+    throw new RangeError(
+      `Invalid config: embedding must be 0 (one-hot) or a width in [1, ${LIMITS.hidden}], ` +
+        `got ${String(config.embedding)}`,
+    );
   }
   const p = config.dropout;
   if (typeof p !== "number" || !(p >= 0 && p < 1)) {

@@ -2,7 +2,7 @@
 // with the names of the PyTorch CharRNN state_dict. Gradients and optimizer moments use the
 // same layout, so an optimizer is one flat loop over the whole array.
 
-import type { ModelConfig } from "./config.ts";
+import { gateBlocks, type ModelConfig } from "./config.ts";
 
 /** One named tensor inside the flat parameter array. */
 export interface TensorSpec {
@@ -26,14 +26,23 @@ export interface ParamLayout {
   size: number;
 }
 
-/** Input width of LSTM layer `layer`: the vocabulary for the one-hot first layer. */
+/**
+ * Input width of recurrent layer `layer`: for the first, the embedding width or (one-hot) the
+ * vocabulary; the hidden size above it.
+ */
 export function layerInputSize(config: ModelConfig, layer: number): number {
-  return layer === 0 ? config.vocabSize : config.hidden;
+  return layer > 0 ? config.hidden : config.embedding || config.vocabSize;
 }
 
-/** The layout for a config: per layer W_ih [4H, in], W_hh [4H, H], b_ih, b_hh; then fc. */
+/**
+ * The layout for a config: `encoder.weight` [V, N] with an embedding; per layer W_ih [G, in],
+ * W_hh [G, H], b_ih, b_hh (G = gate blocks × H, named after the cell: `lstm.`, `gru.`,
+ * `rnn.`); then fc.
+ */
 export function paramLayout(config: ModelConfig): ParamLayout {
   const H = config.hidden;
+  const cell = config.cell ?? "lstm";
+  const G = gateBlocks(cell) * H;
   const tensors: TensorSpec[] = [];
   let offset = 0;
   const add = (name: string, shape: number[]) => {
@@ -41,11 +50,12 @@ export function paramLayout(config: ModelConfig): ParamLayout {
     tensors.push({ name, shape, offset, size });
     offset += Math.ceil(size / 4) * 4;
   };
+  if (config.embedding) add("encoder.weight", [config.vocabSize, config.embedding]);
   for (let l = 0; l < config.layers; l++) {
-    add(`lstm.weight_ih_l${l}`, [4 * H, layerInputSize(config, l)]);
-    add(`lstm.weight_hh_l${l}`, [4 * H, H]);
-    add(`lstm.bias_ih_l${l}`, [4 * H]);
-    add(`lstm.bias_hh_l${l}`, [4 * H]);
+    add(`${cell}.weight_ih_l${l}`, [G, layerInputSize(config, l)]);
+    add(`${cell}.weight_hh_l${l}`, [G, H]);
+    add(`${cell}.bias_ih_l${l}`, [G]);
+    add(`${cell}.bias_hh_l${l}`, [G]);
   }
   add("fc.weight", [config.vocabSize, H]);
   add("fc.bias", [config.vocabSize]);
