@@ -58,5 +58,5 @@ export {
   type WasmLstmOptions,
 } from "./src/backend/wasm.ts";
 export type { CoreVariant } from "./src/backend/_wasm_module.ts";
-export type { CoreConfig, ModelConfig } from "./src/model/config.ts";
+export type { Cell, CoreConfig, ModelConfig } from "./src/model/config.ts";
 export type { ParamLayout, TensorSpec } from "./src/model/params.ts";
