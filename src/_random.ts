@@ -23,4 +23,10 @@ export class Random {
   uniform(low: number, high: number): number {
     return low + (high - low) * this.next();
   }
+
+  /** A standard normal float (Box-Muller; 1 - u keeps the logarithm finite). */
+  normal(): number {
+    const u = 1 - this.next(), v = this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
 }

@@ -21,6 +21,28 @@ export class VocabError extends Error {
 }
 
 const MAX_LISTED = 10;
+// The symbol rare characters map to (--min-freq): U+FFFD REPLACEMENT CHARACTER.
+const UNKNOWN_CP = 0xfffd;
+const UNKNOWN = String.fromCodePoint(UNKNOWN_CP);
+
+/** How a vocabulary encodes text beyond its characters (stored with a model). */
+export interface VocabEncoding {
+  /** Lowercase text before encoding it (default false). */
+  lowercase?: boolean;
+  /** The character (one of the vocabulary's) that unknown characters encode to (default none). */
+  unknown?: string | null;
+}
+
+/** Options for {@linkcode Vocab.fromText}. */
+export interface VocabOptions {
+  /** Lowercase the text first (default false). */
+  lowercase?: boolean;
+  /**
+   * Characters seen fewer times than this map to one unknown symbol, U+FFFD "\uFFFD" (default 1:
+   * keep every character).
+   */
+  minFreq?: number;
+}
 const utf16Decoder = new TextDecoder(
   new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "utf-16le" : "utf-16be",
   { ignoreBOM: true }, // a leading U+FEFF is a character here, not a byte order mark
@@ -55,12 +77,22 @@ function hexCodePoint(cp: number): string {
 export class Vocab {
   /** The characters in id order; `chars[id]` is the character with that id. */
   readonly chars: readonly string[];
+  /** Text is lowercased before it is encoded (the lessons' `text.lower()`). */
+  readonly lowercase: boolean;
+  /**
+   * The character that every character outside the vocabulary encodes to (one of `chars`), or
+   * null: then encoding such a character is an error.
+   */
+  readonly unknown: string | null;
+  readonly #unknownId: number;
   readonly #codes: Int32Array;
   readonly #bmp: Int32Array;
   readonly #astral: Map<number, number>;
 
   /**
-   * Builds the vocabulary of a text: its distinct code points sorted by code point value.
+   * Builds the vocabulary of a text: its distinct code points sorted by code point value. With
+   * `lowercase`, of the lowercased text; with `minFreq`, characters seen fewer times share one
+   * unknown symbol, U+FFFD, placed last.
    *
    * @example Usage
    * ```ts
@@ -68,14 +100,28 @@ export class Vocab {
    * import { Vocab } from "./vocab.ts";
    *
    * assert.deepEqual(Vocab.fromText("banana").chars, ["a", "b", "n"]);
+   * const v = Vocab.fromText("Banana!", { lowercase: true, minFreq: 2 });
+   * assert.deepEqual(v.chars, ["a", "n", "\uFFFD"]);
+   * assert.equal(v.decode(v.encode("NAB")), "na\uFFFD");
    * ```
    *
    * @param text The corpus.
-   * @returns A vocabulary with one id per distinct character of `text`.
-   * @throws {VocabError} If `text` is empty or contains a lone surrogate.
+   * @param options Lowercasing and the minimum count of a character.
+   * @returns A vocabulary with one id per distinct (frequent enough) character of `text`.
+   * @throws {VocabError} If `text` contains a lone surrogate or `minFreq` is not a positive
+   * integer.
    */
-  static fromText(text: string): Vocab {
-    const seen = new Uint8Array(0x110000);
+  static fromText(text: string, options: VocabOptions = {}): Vocab {
+    const lowercase = options.lowercase ?? false;
+    const minFreq = options.minFreq ?? 1;
+    if (!Number.isInteger(minFreq) || minFreq < 1) {
+      throw new VocabError(
+        `Invalid minFreq: ${String(minFreq)}: expected a positive integer (1 keeps every ` +
+          `character)`,
+      );
+    }
+    if (lowercase) text = text.toLowerCase();
+    const seen = new Uint32Array(0x110000);
     const n = text.length;
     let distinct = 0;
     for (let i = 0; i < n; i++) {
@@ -94,15 +140,22 @@ export class Vocab {
               `character`,
           );
         }
-        seen[cp] = 1;
         distinct++;
       }
+      seen[cp]++;
     }
-    const chars: string[] = new Array(distinct);
+    const chars: string[] = [];
+    let rare = false;
     for (let cp = 0, k = 0; k < distinct; cp++) {
-      if (seen[cp] !== 0) chars[k++] = String.fromCodePoint(cp);
+      if (seen[cp] === 0) continue;
+      k++;
+      if (seen[cp] >= minFreq && cp !== UNKNOWN_CP) chars.push(String.fromCodePoint(cp));
+      else rare = true;
     }
-    return new Vocab(chars);
+    // The unknown symbol sorts last, so the frequent characters keep their plain order.
+    const unknown = rare ? UNKNOWN : null;
+    if (unknown) chars.push(unknown);
+    return new Vocab(chars, { lowercase, unknown });
   }
 
   /**
@@ -124,7 +177,7 @@ export class Vocab {
    * @throws {VocabError} If `chars` is empty, has an entry that is not exactly one code point
    * (or is a lone surrogate), or has a duplicate.
    */
-  constructor(chars: readonly string[]) {
+  constructor(chars: readonly string[], options: VocabEncoding = {}) {
     if (!Array.isArray(chars)) {
       throw new VocabError("Invalid vocabulary: expected an array of characters");
     }
@@ -164,6 +217,15 @@ export class Vocab {
     this.#codes = codes;
     this.#bmp = bmp;
     this.#astral = astral;
+    this.lowercase = options.lowercase ?? false;
+    this.unknown = options.unknown ?? null;
+    this.#unknownId = this.unknown === null ? -1 : this.indexOf(this.unknown);
+    if (this.unknown !== null && this.#unknownId < 0) {
+      throw new VocabError(
+        `Invalid vocabulary: the unknown symbol ${JSON.stringify(this.unknown)} is not one of ` +
+          `its characters`,
+      );
+    }
   }
 
   /**
@@ -226,6 +288,8 @@ export class Vocab {
    * of first occurrence, at most 10 then "and N more").
    */
   encode(text: string): Int32Array {
+    if (this.lowercase) text = text.toLowerCase();
+    const unknownId = this.#unknownId;
     const n = text.length;
     const out = new Int32Array(n);
     const bmp = this.#bmp;
@@ -240,7 +304,10 @@ export class Vocab {
           i++;
         } else id = bmp[c];
       } else id = bmp[c];
-      if (id < 0) throw this.#unknownError(text);
+      if (id < 0) {
+        if (unknownId < 0) throw this.#unknownError(text);
+        id = unknownId;
+      }
       out[k++] = id;
     }
     return k === n ? out : out.slice(0, k);
@@ -304,6 +371,8 @@ export class Vocab {
    * @returns The unknown characters; empty if `text` can be encoded.
    */
   unknownChars(text: string): string[] {
+    if (this.unknown !== null) return [];
+    if (this.lowercase) text = text.toLowerCase();
     const unknown: string[] = [];
     const listed = new Set<number>();
     const n = text.length;

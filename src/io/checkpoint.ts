@@ -5,7 +5,7 @@
 
 import { Vocab } from "../data/vocab.ts";
 import type { CharModel, CharModelConfig, TrainState } from "../model/model.ts";
-import { validateCoreConfig } from "../model/config.ts";
+import { CELLS, validateCoreConfig } from "../model/config.ts";
 import { paramLayout } from "../model/params.ts";
 import {
   decodeSafetensors,
@@ -65,6 +65,10 @@ export function toBytes(model: CharModel): Uint8Array {
     "charlstm.config": JSON.stringify(model.config),
     "charlstm.vocab": JSON.stringify(model.vocab.chars),
   };
+  const { lowercase, unknown } = model.vocab;
+  if (lowercase || unknown !== null) {
+    metadata["charlstm.vocab_encoding"] = JSON.stringify({ lowercase, unknown });
+  }
   const s = model.trainState;
   if (s) {
     const counters: TrainCounters = {
@@ -89,7 +93,7 @@ export function toBytes(model: CharModel): Uint8Array {
     }
     const stateShape = [model.config.layers, s.batch, model.config.hidden];
     tensors["state.h"] = { shape: stateShape, data: s.h };
-    tensors["state.c"] = { shape: stateShape, data: s.c };
+    if (model.config.cell === "lstm") tensors["state.c"] = { shape: stateShape, data: s.c };
   }
   return encodeSafetensors(tensors, metadata);
 }
@@ -114,13 +118,15 @@ function parseConfig(value: unknown): CharModelConfig {
   if (c === null || typeof c !== "object") {
     throw new CheckpointError("Invalid checkpoint: charlstm.config is not an object");
   }
-  if (c.cell !== "lstm") {
+  if (!CELLS.includes(c.cell!)) {
     throw new CheckpointError(
-      `Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected "lstm"`,
+      `Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected one of ` +
+        CELLS.join(", "),
     );
   }
   const config = {
     cell: c.cell,
+    embedding: c.embedding ?? 0,
     vocabSize: c.vocabSize,
     hidden: c.hidden,
     layers: c.layers,
@@ -135,13 +141,23 @@ function parseConfig(value: unknown): CharModelConfig {
   return config;
 }
 
-function parseVocab(value: unknown, config: CharModelConfig): Vocab {
+function parseVocab(value: unknown, encoding: unknown, config: CharModelConfig): Vocab {
   if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
     throw new CheckpointError("Invalid checkpoint: charlstm.vocab is not an array of strings");
   }
+  const e = (encoding ?? {}) as { lowercase?: unknown; unknown?: unknown };
+  if (
+    typeof e !== "object" || (e.lowercase !== undefined && typeof e.lowercase !== "boolean") ||
+    (e.unknown !== undefined && e.unknown !== null && typeof e.unknown !== "string")
+  ) {
+    throw new CheckpointError(
+      "Invalid checkpoint: charlstm.vocab_encoding must be { lowercase: boolean, unknown: " +
+        "string | null }",
+    );
+  }
   let vocab: Vocab;
   try {
-    vocab = new Vocab(value);
+    vocab = new Vocab(value, { lowercase: e.lowercase, unknown: e.unknown });
   } catch (e) {
     throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${(e as Error).message}`);
   }
@@ -186,7 +202,10 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     );
   }
   const config = parseConfig(parseJson(metadata, "charlstm.config"));
-  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), config);
+  const encoding = metadata["charlstm.vocab_encoding"] === undefined
+    ? undefined
+    : parseJson(metadata, "charlstm.vocab_encoding");
+  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), encoding, config);
   const layout = paramLayout(config);
   // The config alone decides what is allocated: refuse one that claims more weights than the
   // file holds, before allocating anything.
@@ -272,8 +291,10 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     }
     const stateShape = [config.layers, c.batch!, config.hidden];
     const h = take("state.h", stateShape);
-    const cc = take("state.c", stateShape);
-    known.add("state.h").add("state.c");
+    const lstm = config.cell === "lstm";
+    const cc = lstm ? take("state.c", stateShape) : new Float32Array(h.length);
+    known.add("state.h");
+    if (lstm) known.add("state.c");
     trainState = {
       step: c.step!,
       epoch: c.epoch!,

@@ -3,13 +3,24 @@
 
 import { Random } from "../_random.ts";
 import { Vocab } from "../data/vocab.ts";
-import { type ModelConfig, validateCoreConfig } from "./config.ts";
+import { type Cell, CELLS, type ModelConfig, validateCoreConfig } from "./config.ts";
 import { type ParamLayout, paramLayout } from "./params.ts";
 
 /** Options for {@linkcode createModel}. */
 export interface ModelOptions {
-  /** Recurrent cell; only `lstm` exists so far. */
-  cell?: "lstm";
+  /** Recurrent cell: `lstm` (default), `gru` or `rnn` (tanh), with PyTorch's equations. */
+  cell?: Cell;
+  /** Width of a learned input embedding (`encoder.weight`); 0 (default): one-hot input. */
+  embedding?: number;
+  /**
+   * Initialisation: `default` is PyTorch's; `identity` also sets every W_hh of an `rnn` to the
+   * identity matrix (the fast.ai lesson's IRNN).
+   */
+  init?: "default" | "identity";
+  /** Lowercase the text and the vocabulary (the text form only; default false). */
+  lowercase?: boolean;
+  /** Characters seen fewer times share one unknown symbol (the text form only; default 1). */
+  minFreq?: number;
   /** Hidden units per layer (default 256). */
   hidden?: number;
   /** Stacked layers (default 2). */
@@ -23,7 +34,9 @@ export interface ModelOptions {
 /** A model's full configuration, as stored in checkpoints. */
 export interface CharModelConfig extends ModelConfig {
   /** The recurrent cell. */
-  cell: "lstm";
+  cell: Cell;
+  /** Width of the learned input embedding; 0 for one-hot input. */
+  embedding: number;
   /** Seed for initialisation, dropout and data order. */
   seed: number;
 }
@@ -50,9 +63,9 @@ export interface TrainState {
   adamM: Float32Array;
   /** Adam's second moments, same layout as the parameters. */
   adamV: Float32Array;
-  /** Hidden and cell state carried into the next batch, `[layers, batch, hidden]`. */
+  /** Hidden state carried into the next batch, `[layers, batch, hidden]`. */
   h: Float32Array;
-  /** Cell state carried into the next batch, `[layers, batch, hidden]`. */
+  /** LSTM cell state carried into the next batch, `[layers, batch, hidden]` (zeros otherwise). */
   c: Float32Array;
 }
 
@@ -71,9 +84,9 @@ export interface CharModel {
 }
 
 /**
- * Creates a model with PyTorch's default initialisation (every LSTM and linear weight and
- * bias uniform in ±1/√hidden) for the characters of `source`: a text, or a vocabulary given
- * as a `Vocab` or an array of single characters.
+ * Creates a model with PyTorch's default initialisation (every recurrent and linear weight and
+ * bias uniform in ±1/√hidden, an embedding standard normal) for the characters of `source`: a
+ * text, or a vocabulary given as a `Vocab` or an array of single characters.
  *
  * @example
  * ```ts
@@ -86,20 +99,41 @@ export function createModel(
   source: string | Vocab | string[],
   options: ModelOptions = {},
 ): CharModel {
+  const fromText = typeof source === "string";
+  if (!fromText && (options.lowercase || (options.minFreq ?? 1) !== 1)) {
+    throw new RangeError(
+      "Invalid options: lowercase and minFreq build a vocabulary from a text: pass the text, " +
+        "or a Vocab built with Vocab.fromText(text, { lowercase, minFreq })",
+    );
+  }
   const vocab = source instanceof Vocab
     ? source
     : Array.isArray(source)
     ? new Vocab(source)
-    : Vocab.fromText(source);
-  if (vocab.size === 0) {
+    : Vocab.fromText(source, { lowercase: options.lowercase, minFreq: options.minFreq });
+  if (vocab.size === 0 || (fromText && source.length === 0)) {
     throw new RangeError("Empty vocabulary: the text has no characters: give a non-empty text");
   }
   const cell = options.cell ?? "lstm";
-  if (cell !== "lstm") {
-    throw new RangeError(`Invalid config: cell must be "lstm", got ${JSON.stringify(cell)}`);
+  if (!CELLS.includes(cell)) {
+    throw new RangeError(
+      `Invalid config: cell must be one of ${CELLS.join(", ")}, got ${JSON.stringify(cell)}`,
+    );
+  }
+  const init = options.init ?? "default";
+  if (init !== "default" && init !== "identity") {
+    throw new RangeError(
+      `Invalid init: ${JSON.stringify(init)}: expected "default" or "identity"`,
+    );
+  }
+  if (init === "identity" && cell !== "rnn") {
+    throw new RangeError(
+      `Invalid init: identity needs the rnn cell: the ${cell}'s W_hh is not square (use cell rnn)`,
+    );
   }
   const config: CharModelConfig = {
     cell,
+    embedding: options.embedding ?? 0,
     vocabSize: vocab.size,
     hidden: options.hidden ?? 256,
     layers: options.layers ?? 2,
@@ -112,7 +146,18 @@ export function createModel(
   const random = new Random(config.seed ^ 0x5eed1);
   const k = 1 / Math.sqrt(config.hidden);
   for (const t of layout.tensors) {
-    for (let i = 0; i < t.size; i++) params[t.offset + i] = random.uniform(-k, k);
+    const embedding = t.name === "encoder.weight";
+    for (let i = 0; i < t.size; i++) {
+      params[t.offset + i] = embedding ? random.normal() : random.uniform(-k, k);
+    }
+  }
+  if (init === "identity") {
+    const H = config.hidden;
+    for (let l = 0; l < config.layers; l++) {
+      const w = layout.byName.get(`rnn.weight_hh_l${l}`)!;
+      params.fill(0, w.offset, w.offset + w.size);
+      for (let j = 0; j < H; j++) params[w.offset + j * H + j] = 1;
+    }
   }
   return { config, vocab, layout, params, trainState: null };
 }

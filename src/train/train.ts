@@ -253,9 +253,11 @@ export async function* trainEvents(
       }
     };
     const saveCarried = () => {
+      // Only the LSTM has a cell state; the others' c regions hold scratch.
+      const lstm = model.config.cell === "lstm";
       for (let l = 0; l < L; l++) {
         ts.h.set(core.h0(l), l * stateSize);
-        ts.c.set(core.c0(l), l * stateSize);
+        if (lstm) ts.c.set(core.c0(l), l * stateSize);
       }
     };
     loadCarried();
