@@ -26,10 +26,16 @@ for name, info in header.items():
 state = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "state."))}
 
 
-net = CharRNN(len(chars), config["hidden"], config["layers"]).eval()
+net = CharRNN(len(chars), config["hidden"], config["layers"], cell=config.get("cell", "lstm"),
+              embedding=config.get("embedding", 0)).eval()
 net.load_state_dict(state, strict=True)
-x = np.zeros((1, len(prime), len(chars)), dtype=np.float32)
-x[0, np.arange(len(prime)), [chars.index(c) for c in prime]] = 1
+ids = [chars.index(c) for c in prime]
+if net.embedding:
+    x = torch.tensor([ids], dtype=torch.long)
+else:
+    x = np.zeros((1, len(prime), len(chars)), dtype=np.float32)
+    x[0, np.arange(len(prime)), ids] = 1
+    x = torch.from_numpy(x)
 with torch.no_grad():
-    logits, _ = net(torch.from_numpy(x), None)
+    logits, _ = net(x, None)
 print(json.dumps({"logits": logits[-1].tolist(), "extra": sorted(set(tensors) - set(state))}))

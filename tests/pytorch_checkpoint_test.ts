@@ -3,7 +3,7 @@
 // python3-torch, and says so when it skips.
 
 import assert from "node:assert/strict";
-import { type CharModel, createModel, load, save, train, WasmLstm } from "../mod.ts";
+import { type Cell, type CharModel, createModel, load, save, train, WasmLstm } from "../mod.ts";
 import { assertClose } from "./_helpers.ts";
 
 const python = "/usr/bin/python3";
@@ -61,19 +61,28 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "a trained charlstm checkpoint loads into PyTorch's CharRNN (strict) with the same logits",
-  ignore: !hasTorch,
-  async fn() {
+const TRAINED: [Cell, number][] = [["lstm", 0], ["gru", 0], ["rnn", 0], ["gru", 5], ["lstm", 5]];
+for (const [cell, embedding] of TRAINED) {
+  const input = embedding ? `, embedding ${embedding}` : "";
+  Deno.test({
+    name: `a trained ${cell}${input} checkpoint loads into PyTorch (strict), same logits`,
+    ignore: !hasTorch,
+    fn: () => trainedLoadsInTorch(cell, embedding),
+  });
+}
+
+async function trainedLoadsInTorch(cell: Cell, embedding: number) {
+  {
     const text = "the quick brown fox jumps over the lazy dog.\n".repeat(40);
-    const model = createModel(text, { hidden: 20, layers: 2, seed: 6 });
+    const model = createModel(text, { cell, embedding, hidden: 20, layers: 2, seed: 6 });
     await train(model, text, { steps: 6, batch: 4, seq: 16, threads: 1 });
     const file = await Deno.makeTempFile({ suffix: ".safetensors" });
     await save(model, file);
     const prime = "the lazy";
     const torch = await runPython("./_torch_load_check.py", [file, prime]);
     assert.ok(torch.extra.includes("optim.exp_avg.fc.weight") && torch.extra.includes("state.h"));
+    assert.equal(torch.extra.includes("state.c"), cell === "lstm");
     assertClose("logits", lastLogits(model, prime), torch.logits, 1e-5, 1e-6);
     await Deno.remove(file);
-  },
-});
+  }
+}

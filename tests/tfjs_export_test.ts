@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { createModel, exportTfjs, WasmLstm } from "../mod.ts";
+import { type Cell, createModel, exportTfjs, WasmLstm } from "../mod.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
 
 await tf.setBackend("cpu");
@@ -15,10 +15,16 @@ function softmax(z: ArrayLike<number>): Float64Array {
   return e.map((v) => v / s);
 }
 
-for (const layers of [1, 2]) {
-  Deno.test(`exportTfjs: tf.loadLayersModel gives the same probabilities (${layers} layers)`, async () => {
+const EXPORTS: [Cell, number, number][] = [["lstm", 1, 0], ["lstm", 2, 0], ["rnn", 2, 0], [
+  "lstm",
+  2,
+  6,
+], ["rnn", 1, 6]];
+for (const [cell, layers, embedding] of EXPORTS) {
+  const input = embedding ? `, embedding ${embedding}` : "";
+  Deno.test(`exportTfjs: tf.loadLayersModel gives the same probabilities (${cell}, ${layers} layers${input})`, async () => {
     const text = "It was the best of times, it was the worst of times.\n";
-    const model = createModel(text, { hidden: 12, layers, seed: 4 });
+    const model = createModel(text, { cell, embedding, hidden: 12, layers, seed: 4 });
     fillUniform(model.params, rng(30 + layers), 0.6);
     const dir = await Deno.makeTempDir({ prefix: "charlstm-tfjs-" });
     await exportTfjs(model, dir);
@@ -37,7 +43,8 @@ for (const layers of [1, 2]) {
     const prime = "it was the";
     const ids = model.vocab.encode(prime);
     const V = model.vocab.size;
-    const x = tf.oneHot(tf.tensor2d(Array.from(ids), [1, ids.length], "int32"), V).toFloat();
+    const tokens = tf.tensor2d(Array.from(ids), [1, ids.length], "int32");
+    const x = embedding ? tokens : tf.oneHot(tokens, V).toFloat();
     const out = loaded.predict(x) as tf.Tensor;
     const all = out.dataSync();
     const theirs = softmax(all.slice((ids.length - 1) * V, ids.length * V));
@@ -49,8 +56,16 @@ for (const layers of [1, 2]) {
     const ours = softmax(net.logits.subarray((ids.length - 1) * V));
     assertClose("next-character probabilities", ours, theirs, 1e-5, 1e-7);
     assert.ok(Math.abs(theirs.reduce((a, b) => a + b, 0) - 1) < 1e-6);
-    tf.dispose([x, out]);
+    tf.dispose([x, tokens, out]);
     loaded.dispose();
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+Deno.test("exportTfjs refuses a GRU: tfjs has no reset-after GRU", async () => {
+  const model = createModel("abcabc", { cell: "gru", hidden: 4, layers: 1 });
+  const dir = await Deno.makeTempDir({ prefix: "charlstm-tfjs-" });
+  await assert.rejects(() => exportTfjs(model, dir), /Cannot export a gru to TensorFlow\.js/);
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
+  await Deno.remove(dir);
+});

@@ -6,6 +6,7 @@ import { VocabError } from "../data/vocab.ts";
 import { CheckpointError, isSaveTemporary, load, save } from "../io/checkpoint.ts";
 import { exportTfjs } from "../io/tfjs.ts";
 import { type CharModel, createModel } from "../model/model.ts";
+import { CELLS } from "../model/config.ts";
 import { sample } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents } from "../train/train.ts";
 import { type FlagSpec, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
@@ -59,8 +60,28 @@ const FLAGS: Record<string, FlagSpec> = {
     default: "default",
   },
   hidden: { type: "string", help: "hidden units per layer", default: "128" },
-  layers: { type: "string", help: "stacked LSTM layers", default: "2" },
-  cell: { type: "string", help: "recurrent cell (lstm)", default: "lstm" },
+  layers: { type: "string", help: "stacked recurrent layers", default: "2" },
+  cell: {
+    type: "string",
+    help: "recurrent cell: lstm | gru | rnn (tanh), PyTorch's equations",
+    default: "lstm",
+  },
+  embedding: {
+    type: "string",
+    help: "learn an N-wide character embedding (encoder.weight) instead of one-hot input",
+    default: "0 (one-hot)",
+  },
+  init: {
+    type: "string",
+    help: "default (PyTorch's) | identity (W_hh = I, with --cell rnn)",
+    default: "default",
+  },
+  lowercase: { type: "boolean", help: "lowercase the text (and the vocabulary, and --prime)" },
+  "min-freq": {
+    type: "string",
+    help: "characters seen fewer than N times share one unknown symbol (U+FFFD)",
+    default: "1",
+  },
   batch: { type: "string", help: "sequences per batch", default: "32" },
   seq: { type: "string", help: "characters per sequence (BPTT length)", default: "100" },
   epochs: { type: "string", help: "passes over the training text", default: "12" },
@@ -108,6 +129,10 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     help: "each cosine cycle this many times the last",
     default: "1",
+  },
+  "save-cycles": {
+    type: "boolean",
+    help: "write cycle-N.safetensors at the end of each cosine cycle",
   },
   "on-divergence": {
     type: "string",
@@ -178,7 +203,11 @@ export async function main(argv: string[]): Promise<number> {
     const { values } = parseFlags(argv, FLAGS);
     if (values.help) {
       print(
-        usage("deno run -A train.ts [options]", FLAGS, "Trains a character-level LSTM.") + "\n",
+        usage(
+          "deno run -A train.ts [options]",
+          FLAGS,
+          "Trains a character-level LSTM, GRU or RNN.",
+        ) + "\n",
       );
       return 0;
     }
@@ -244,9 +273,33 @@ export async function main(argv: string[]): Promise<number> {
         `Invalid --on-divergence: ${JSON.stringify(onDivergence)}: expected restore or stop`,
       );
     }
-    const cell = (values.cell as string | undefined) ?? "lstm";
-    if (cell !== "lstm") {
-      throw new UsageError(`Invalid --cell: ${JSON.stringify(cell)}: only "lstm" exists so far`);
+    const cell = choice("cell", CELLS) ?? "lstm";
+    const init = choice("init", ["default", "identity"] as const) ?? "default";
+    if (init === "identity" && cell !== "rnn") {
+      throw new UsageError(
+        `Invalid --init: identity needs --cell rnn: the ${cell}'s W_hh is not square`,
+      );
+    }
+    const embedding = numberFlag("embedding", values.embedding, {
+      integer: true,
+      min: 0,
+      max: 16384,
+    }) ?? 0;
+    const lowercase = Boolean(values.lowercase);
+    const minFreq = numberFlag("min-freq", values["min-freq"], { integer: true, min: 1 }) ?? 1;
+    const saveCycles = Boolean(values["save-cycles"]);
+    if (saveCycles && recipe.lrSchedule !== "cosine") {
+      throw new UsageError(
+        "Invalid --save-cycles: cycles exist only with --lr-schedule cosine: add it, or drop " +
+          "--save-cycles",
+      );
+    }
+    const newModelOnly = ["init", "min-freq"].find((f) => values[f] !== undefined);
+    if (values.resume && newModelOnly) {
+      throw new UsageError(
+        `Invalid --${newModelOnly} with --resume: it shapes a new model, and the checkpoint ` +
+          "already has one: drop it",
+      );
     }
     const out = (values.out as string | undefined) ?? "checkpoints";
 
@@ -256,6 +309,17 @@ export async function main(argv: string[]): Promise<number> {
     let model: CharModel;
     if (values.resume) {
       model = await load(values.resume as string);
+      const saved: Record<string, unknown> = { ...model.config, lowercase: model.vocab.lowercase };
+      const given: Record<string, unknown> = { cell, embedding, hidden, layers, lowercase };
+      const clash = Object.keys(given).find((k) =>
+        values[k] !== undefined && values[k] !== false && given[k] !== saved[k]
+      );
+      if (clash) {
+        throw new UsageError(
+          `Invalid --${clash} with --resume: the checkpoint has ${clash} ` +
+            `${JSON.stringify(saved[clash])}, not ${JSON.stringify(given[clash])}: drop --${clash}`,
+        );
+      }
       const unknown = model.vocab.unknownChars(text);
       if (unknown.length > 0) {
         throw new VocabError(
@@ -265,7 +329,17 @@ export async function main(argv: string[]): Promise<number> {
         );
       }
     } else {
-      model = createModel(text, { hidden, layers, dropout, seed });
+      model = createModel(text, {
+        cell,
+        embedding,
+        init,
+        lowercase,
+        minFreq,
+        hidden,
+        layers,
+        dropout,
+        seed,
+      });
     }
     const runBatch = model.trainState && numberFlag("batch", values.batch, {}) === undefined
       ? model.trainState.batch
@@ -313,6 +387,12 @@ export async function main(argv: string[]): Promise<number> {
           }: use characters of the training text`,
         );
       }
+      if (exportDir && model.config.cell === "gru") {
+        throw new UsageError(
+          "Invalid --export-tfjs with --cell gru: tfjs has no reset-after GRU, so no exact " +
+            "export exists: drop --export-tfjs (the .safetensors checkpoint loads in PyTorch)",
+        );
+      }
       if (exportDir) await checkWritable(exportDir, "--export-tfjs");
       await checkWritable(out);
     } catch (e) {
@@ -340,7 +420,9 @@ export async function main(argv: string[]): Promise<number> {
     progress = new Progress({ live: Deno.stderr.isTerminal(), every: printEvery, log: logFile });
     const cfg = model.config;
     progress.say(
-      `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}, vocabulary ${cfg.vocabSize}, ` +
+      `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}` +
+        (cfg.embedding ? ` (embedding ${cfg.embedding})` : "") +
+        `, vocabulary ${cfg.vocabSize}, ` +
         `${threads ?? defaultThreads()} threads, ` +
         `dropout ${cfg.dropout}; batch ${runBatch} × seq ${model.trainState?.seq ?? runSeq}, ` +
         `lr ${lr}, clip ${clip}${lines ? ", line mode" : ""}`,
@@ -355,6 +437,11 @@ export async function main(argv: string[]): Promise<number> {
         }
         if (event.type === "validation" && event.best) {
           await save(model, `${out}/best.safetensors`);
+        }
+        if (event.type === "cycle" && saveCycles) {
+          const path = `${out}/cycle-${event.cycle}.safetensors`;
+          await save(model, path);
+          progress.say(`cosine cycle ${event.cycle} ended at step ${event.step}: saved ${path}`);
         }
       }
     } finally {

@@ -1,13 +1,18 @@
 // Export to a TensorFlow.js LayersModel: model.json (topology + weights manifest) and
-// weights.bin, which `tf.loadLayersModel` loads. The network is a Sequential model: one LSTM
-// layer per layer (return_sequences, recurrent_activation written as sigmoid explicitly: the tfjs
+// weights.bin, which `tf.loadLayersModel` loads. The network is a Sequential model: an
+// Embedding layer when the model has one, one LSTM or SimpleRNN layer per layer
+// (return_sequences; the LSTM's recurrent_activation written as sigmoid explicitly: the tfjs
 // default is hard_sigmoid), then a Dense layer with linear activation, so it outputs the same
-// logits as this model for one-hot input of shape [batch, time, vocabulary].
+// logits as this model for one-hot input [batch, time, vocabulary] (token ids [batch, time]
+// with an embedding).
 //
-// Conversion (exact): kernel = W_ihᵀ [in, 4H], recurrent_kernel = W_hhᵀ [H, 4H],
-// bias = b_ih + b_hh; gate order i, f, g, o is tfjs's i, f, c, o. Dense kernel = fc.weightᵀ.
+// Conversion (exact): kernel = W_ihᵀ [in, G], recurrent_kernel = W_hhᵀ [H, G],
+// bias = b_ih + b_hh; the LSTM's gate order i, f, g, o is tfjs's i, f, c, o. Embedding
+// embeddings = encoder.weight [V, N]. Dense kernel = fc.weightᵀ. A GRU has no exact tfjs form:
+// tfjs implements only the reset-before GRU, PyTorch's is reset-after (FORMATS.md).
 
 import type { CharModel } from "../model/model.ts";
+import { gateBlocks } from "../model/config.ts";
 import { layerInputSize } from "../model/params.ts";
 import { CheckpointError } from "./checkpoint.ts";
 
@@ -45,7 +50,15 @@ function transposed(src: Float32Array, rows: number, cols: number): Float32Array
  * ```
  */
 export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
-  const { hidden: H, layers: L, vocabSize: V } = model.config;
+  const { hidden: H, layers: L, vocabSize: V, cell, embedding: N } = model.config;
+  if (cell === "gru") {
+    throw new CheckpointError(
+      "Cannot export a gru to TensorFlow.js: tfjs has only the reset-before GRU, and PyTorch's " +
+        "reset-after equations have no exact form there: save a .safetensors checkpoint instead",
+    );
+  }
+  const G = gateBlocks(cell) * H;
+  const lstm = cell === "lstm";
   const param = (name: string) => {
     const t = model.layout.byName.get(name)!;
     return model.params.subarray(t.offset, t.offset + t.size);
@@ -53,21 +66,45 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
   const layers: Record<string, unknown>[] = [];
   const specs: { name: string; shape: number[]; dtype: "float32" }[] = [];
   const data: Float32Array[] = [];
+  if (N) {
+    layers.push({
+      class_name: "Embedding",
+      config: {
+        name: "encoder",
+        trainable: true,
+        dtype: "float32",
+        batch_input_shape: [null, null],
+        input_dim: V,
+        output_dim: N,
+        embeddings_initializer: initializer("RandomUniform", {
+          minval: -0.05,
+          maxval: 0.05,
+          seed: null,
+        }),
+        embeddings_regularizer: null,
+        activity_regularizer: null,
+        embeddings_constraint: null,
+        mask_zero: false,
+        input_length: null,
+      },
+    });
+    specs.push({ name: "encoder/embeddings", shape: [V, N], dtype: "float32" });
+    data.push(param("encoder.weight").slice());
+  }
   for (let l = 0; l < L; l++) {
-    const name = `lstm_${l + 1}`;
+    const name = `${cell}_${l + 1}`;
     const inSize = layerInputSize(model.config, l);
     layers.push({
-      class_name: "LSTM",
+      class_name: lstm ? "LSTM" : "SimpleRNN",
       config: {
         name,
         trainable: true,
         dtype: "float32",
-        ...(l === 0 ? { batch_input_shape: [null, null, V] } : {}),
+        ...(l === 0 && !N ? { batch_input_shape: [null, null, V] } : {}),
         units: H,
         activation: "tanh",
-        recurrent_activation: "sigmoid",
+        ...(lstm ? { recurrent_activation: "sigmoid", unit_forget_bias: false } : {}),
         use_bias: true,
-        unit_forget_bias: false,
         kernel_initializer: initializer("GlorotUniform", { seed: null }),
         recurrent_initializer: initializer("GlorotUniform", { seed: null }),
         bias_initializer: initializer("Zeros"),
@@ -80,7 +117,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
         bias_constraint: null,
         dropout: 0,
         recurrent_dropout: 0,
-        implementation: 2,
+        ...(lstm ? { implementation: 2 } : {}),
         return_sequences: true,
         return_state: false,
         go_backwards: false,
@@ -88,15 +125,15 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
         unroll: false,
       },
     });
-    const bih = param(`lstm.bias_ih_l${l}`), bhh = param(`lstm.bias_hh_l${l}`);
+    const bih = param(`${cell}.bias_ih_l${l}`), bhh = param(`${cell}.bias_hh_l${l}`);
     specs.push(
-      { name: `${name}/kernel`, shape: [inSize, 4 * H], dtype: "float32" },
-      { name: `${name}/recurrent_kernel`, shape: [H, 4 * H], dtype: "float32" },
-      { name: `${name}/bias`, shape: [4 * H], dtype: "float32" },
+      { name: `${name}/kernel`, shape: [inSize, G], dtype: "float32" },
+      { name: `${name}/recurrent_kernel`, shape: [H, G], dtype: "float32" },
+      { name: `${name}/bias`, shape: [G], dtype: "float32" },
     );
     data.push(
-      transposed(param(`lstm.weight_ih_l${l}`), 4 * H, inSize),
-      transposed(param(`lstm.weight_hh_l${l}`), 4 * H, H),
+      transposed(param(`${cell}.weight_ih_l${l}`), G, inSize),
+      transposed(param(`${cell}.weight_hh_l${l}`), G, H),
       bih.map((b, i) => b + bhh[i]),
     );
   }
@@ -146,7 +183,10 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
       backend: "tensor_flow.js",
     },
     weightsManifest: [{ paths: ["weights.bin"], weights: specs }],
-    userDefinedMetadata: { "charlstm.vocab": model.vocab.chars },
+    userDefinedMetadata: {
+      "charlstm.vocab": model.vocab.chars,
+      "charlstm.vocab_encoding": { lowercase: model.vocab.lowercase, unknown: model.vocab.unknown },
+    },
   };
   return { modelJson, weights };
 }
@@ -154,8 +194,10 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
 /**
  * Writes `model` as a TensorFlow.js LayersModel into folder `dir`: `model.json` and
  * `weights.bin` (each written to a temporary file, then renamed). Load it with
- * `tf.loadLayersModel`; the output is logits for one-hot input `[batch, time, vocab]`, and
- * `userDefinedMetadata["charlstm.vocab"]` lists the characters in index order.
+ * `tf.loadLayersModel`; the output is logits for one-hot input `[batch, time, vocab]` (token
+ * ids `[batch, time]` for a model with an embedding), and
+ * `userDefinedMetadata["charlstm.vocab"]` lists the characters in index order. LSTM and RNN
+ * models export exactly; a GRU cannot (tfjs has no reset-after GRU) and is refused.
  *
  * @example
  * ```ts
@@ -166,12 +208,6 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
  * ```
  */
 export async function exportTfjs(model: CharModel, dir: string): Promise<void> {
-  if (model.config.cell !== "lstm") {
-    throw new CheckpointError(
-      `Cannot export a ${model.config.cell} to TensorFlow.js: only LSTM models have an exact ` +
-        "tfjs equivalent; save a .safetensors checkpoint instead",
-    );
-  }
   const { modelJson, weights } = tfjsArtifacts(model);
   try {
     await Deno.mkdir(dir, { recursive: true });

@@ -66,15 +66,37 @@ export function scheduledLr(
     case "step":
       return lr * (o.lrGamma ?? 0.5) ** Math.floor(step / (o.lrStepEvery ?? 1000));
     case "cosine": {
+      const { start, len } = cosineCycle(step, batchesPerEpoch, o);
       const epochs = step / batchesPerEpoch;
-      let start = 0, len = o.cycleLen ?? 1;
-      const mult = o.cycleMult ?? 1;
-      // A small tolerance keeps a restart exactly at its step despite float division.
-      while (epochs >= start + len - 1e-9) {
-        start += len;
-        len *= mult;
-      }
       return lr * 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
     }
   }
+}
+
+/**
+ * The cosine cycle that the step with 0-based index `step` belongs to: its number (from 0),
+ * first epoch and length in epochs. A cycle has ended once the next step's `index` is higher.
+ *
+ * @example
+ * ```ts
+ * import { cosineCycle } from "./schedule.ts";
+ * // Cycles of 1, 2, 4 epochs of 10 batches: step 30 starts the third.
+ * console.log(cosineCycle(30, 10, { lrSchedule: "cosine", cycleMult: 2 })); // { index: 2, start: 3, len: 4 }
+ * ```
+ */
+export function cosineCycle(
+  step: number,
+  batchesPerEpoch: number,
+  o: ScheduleOptions = {},
+): { index: number; start: number; len: number } {
+  const epochs = step / batchesPerEpoch;
+  let start = 0, len = o.cycleLen ?? 1, index = 0;
+  const mult = o.cycleMult ?? 1;
+  // A small tolerance keeps a restart exactly at its step despite float division.
+  while (epochs >= start + len - 1e-9) {
+    start += len;
+    len *= mult;
+    index++;
+  }
+  return { index, start, len };
 }

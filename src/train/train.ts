@@ -8,7 +8,7 @@ import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
 import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
 import { defaultThreads } from "../backend/threads.ts";
-import { scheduledLr, type ScheduleOptions, validateSchedule } from "./schedule.ts";
+import { cosineCycle, scheduledLr, type ScheduleOptions, validateSchedule } from "./schedule.ts";
 
 /** Options for {@linkcode train} and {@linkcode trainEvents}. */
 export interface TrainOptions extends ScheduleOptions {
@@ -78,6 +78,14 @@ export type TrainEvent =
   }
   | { type: "validation"; step: number; epoch: number; valLoss: number; best: boolean }
   | { type: "epoch"; step: number; epoch: number }
+  | {
+    type: "cycle";
+    /** Steps taken: the last one ended the cycle. */
+    step: number;
+    epoch: number;
+    /** The cosine cycle that ended, from 1 (`--save-cycles` writes cycle-N.safetensors). */
+    cycle: number;
+  }
   | { type: "note"; message: string }
   | {
     type: "diverged";
@@ -408,6 +416,12 @@ export async function* trainEvents(
         elapsedMs,
       };
       if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
+      if (options.lrSchedule === "cosine") {
+        const ended = cosineCycle(ts.step - 1, batchesPerEpoch, options).index;
+        if (cosineCycle(ts.step, batchesPerEpoch, options).index > ended) {
+          yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: ended + 1 };
+        }
+      }
       const last = ts.step === totalSteps;
       if (valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last)) {
         valLoss = validate();
