@@ -17,6 +17,7 @@ export function peerArgs(extra: string[] = []) {
         "rounds",
         "steps",
         "sample",
+        "cell",
         ...extra,
       ]
         .map((k) => [k, { type: "string" as const }]),
@@ -31,6 +32,7 @@ export function peerArgs(extra: string[] = []) {
     B: n("batch", 32),
     T: n("seq", 64),
     V: n("vocab", 83),
+    cell: (values.cell ?? "lstm") as "lstm" | "gru" | "rnn",
   };
 }
 

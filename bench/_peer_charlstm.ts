@@ -5,13 +5,13 @@
 import { createModel, sampleStream, WasmLstm } from "../mod.ts";
 import { peakRssMiB, peerArgs } from "./_peer.ts";
 
-const { n, H, L, B, T, V } = peerArgs();
+const { n, H, L, B, T, V, cell } = peerArgs();
 const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
 
 const train: number[] = [];
 {
   using net = WasmLstm.create(
-    { vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
+    { cell, vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
     { threads },
   );
   await net.whenReady();
@@ -39,7 +39,7 @@ const train: number[] = [];
 
 // Sampling as a user runs it: a model, a stream with top-k 5, the core's start-up included.
 const vocab = Array.from({ length: V }, (_, i) => String.fromCodePoint(0x100 + i));
-const model = createModel(vocab, { hidden: H, layers: L });
+const model = createModel(vocab, { cell, hidden: H, layers: L });
 const sample: number[] = [];
 for (let r = 0; r < Math.max(1, rounds >> 1); r++) {
   const t0 = performance.now();

@@ -4,8 +4,18 @@
 // in its own process (so peak RSS is its own); rates are median / min / max over rounds.
 //
 //   S = 2 layers, H 128, batch 32, seq 64, vocab 83;  U = 2 layers, H 512, batch 128, seq 100.
+//   Cells: LSTM and GRU (PyTorch's nn.GRU equations in both engines); tfjs on the S LSTM only.
+//   deno task bench:compare [--cells lstm,gru] [--configs S,U]
 
+import { parseArgs } from "node:util";
 import { defaultThreads } from "../src/backend/threads.ts";
+
+const { values: opts } = parseArgs({
+  args: Deno.args,
+  options: { cells: { type: "string" }, configs: { type: "string" } },
+});
+const cells = (opts.cells ?? "lstm,gru").split(",");
+const configNames = (opts.configs ?? "S,U").split(",");
 
 interface Result {
   engine: string;
@@ -72,11 +82,15 @@ console.log(`CPU: ${cpu}, ${navigator.hardwareConcurrency} cores; Deno ${Deno.ve
 if (!torch) console.log(`PyTorch skipped: ${python} -c "import torch" failed (${torchCheck})`);
 console.log("\nchars/s median / min / max; ratio = charlstm ÷ engine at the same thread count\n");
 console.log(
-  "| config | engine | threads | train chars/s | sample chars/s | peak RSS MiB | train ratio | sample ratio |",
+  "| config | cell | engine | threads | train chars/s | sample chars/s | peak RSS MiB | train ratio | sample ratio |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 
-for (const [name, config] of Object.entries(CONFIGS)) {
+for (
+  const [name, config, cell] of Object.entries(CONFIGS)
+    .filter(([name]) => configNames.includes(name))
+    .flatMap(([name, config]) => cells.map((cell) => [name, config, cell] as const))
+) {
   const big = name === "U";
   const ours = new Map<number, Result>();
   const threadCounts = [...new Set([1, threads])];
@@ -87,6 +101,7 @@ for (const [name, config] of Object.entries(CONFIGS)) {
       "-A",
       new URL("./_peer_charlstm.ts", import.meta.url).pathname,
       ...flags(config, {
+        cell,
         threads: t,
         rounds: big ? 3 : 5,
         steps: big ? 1 : 4,
@@ -105,6 +120,7 @@ for (const [name, config] of Object.entries(CONFIGS)) {
         await runJson(python, [
           new URL("./torch_charrnn.py", import.meta.url).pathname,
           ...flags(config, {
+            cell,
             threads: t,
             rounds: big ? 3 : 5,
             steps: big ? 1 : 4,
@@ -115,7 +131,7 @@ for (const [name, config] of Object.entries(CONFIGS)) {
       ]);
     }
   }
-  if (!big) {
+  if (!big && cell === "lstm") {
     for (const backend of ["wasm", "cpu"]) {
       rows.push([
         await runJson(Deno.execPath(), [
@@ -130,7 +146,7 @@ for (const [name, config] of Object.entries(CONFIGS)) {
   }
   for (const [r, t] of rows) {
     if (typeof r === "string") {
-      console.log(`| ${name} | ? | ${t} | ${r} | | | | |`);
+      console.log(`| ${name} | ${cell} | ? | ${t} | ${r} | | | | |`);
       continue;
     }
     // tfjs runs single-threaded in Deno: compare it with charlstm on one thread.
@@ -138,10 +154,14 @@ for (const [name, config] of Object.entries(CONFIGS)) {
     const ratio = (a: number[] | undefined, b: number[]) =>
       a && a.length && b.length ? `${(stats(a).median / stats(b).median).toFixed(2)}×` : "-";
     console.log(
-      `| ${name} | ${r.engine} | ${r.engine.startsWith("tfjs") ? 1 : t} | ${fmt(r.train)} | ` +
+      `| ${name} | ${cell} | ${r.engine} | ${r.engine.startsWith("tfjs") ? 1 : t} | ` +
+        `${fmt(r.train)} | ` +
         `${fmt(r.sample)} | ${Math.round(r.peakRssMiB)} | ${ratio(mine?.train, r.train)} | ` +
         `${ratio(mine?.sample, r.sample)} |`,
     );
   }
 }
-console.log("\ntfjs is measured on S only: on U one training step takes minutes.");
+console.log(
+  "\ntfjs is measured on the S LSTM only: on U one training step takes minutes, and its GRU " +
+    "is the reset-before variant, not PyTorch's.",
+);

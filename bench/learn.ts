@@ -1,17 +1,30 @@
 // How far training gets in a fixed wall-clock budget (not a deno bench: it runs for minutes).
-//   deno run -A bench/learn.ts [--minutes 10] [--preset default] [--hidden N] [--layers N]
-//     [--batch N] [--seq N] [--dropout P] [--lr X] [--val-every N] [--data FILE]
+//   deno run -A bench/learn.ts [--minutes 10] [--preset default] [--cell lstm|gru|rnn]
+//     [--embedding N] [--hidden N] [--layers N] [--batch N] [--seq N] [--dropout P] [--lr X]
+//     [--val-every N] [--data FILE]
 // Prints the validation loss curve, chars/s, and a sample from the final model.
 
 import { parseArgs } from "node:util";
-import { createModel, readText, sample, trainEvents } from "../mod.ts";
+import { type Cell, createModel, readText, sample, trainEvents } from "../mod.ts";
 import { PRESETS } from "../src/cli/train_cli.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: Object.fromEntries(
-    ["minutes", "preset", "hidden", "layers", "batch", "seq", "dropout", "lr", "val-every", "data"]
-      .map((k) => [k, { type: "string" as const }]),
+    [
+      "minutes",
+      "preset",
+      "cell",
+      "embedding",
+      "hidden",
+      "layers",
+      "batch",
+      "seq",
+      "dropout",
+      "lr",
+      "val-every",
+      "data",
+    ].map((k) => [k, { type: "string" as const }]),
   ),
 });
 const preset: Record<string, number> =
@@ -20,7 +33,14 @@ const num = (k: string) => values[k] !== undefined ? Number(values[k]) : preset[
 const minutes = Number(values.minutes ?? 10);
 const data = values.data ?? new URL("../data/anna.txt", import.meta.url);
 const text = await readText(data);
-const config = { hidden: num("hidden"), layers: num("layers"), dropout: num("dropout"), seed: 0 };
+const config = {
+  cell: (values.cell ?? "lstm") as Cell,
+  embedding: Number(values.embedding ?? 0),
+  hidden: num("hidden"),
+  layers: num("layers"),
+  dropout: num("dropout"),
+  seed: 0,
+};
 const run = { batch: num("batch"), seq: num("seq"), lr: num("lr"), valEvery: num("val-every") };
 console.log(`${minutes} min on ${String(data)}: ${JSON.stringify({ ...config, ...run })}`);
 

@@ -1,5 +1,5 @@
-"""PyTorch CPU peer for bench/compare.ts: the tutorial's CharRNN (one-hot input, nn.LSTM,
-dropout, nn.Linear), Adam, cross-entropy, clip_grad_norm_ 5; sampling one character at a time
+"""PyTorch CPU peer for bench/compare.ts: the tutorial's CharRNN (one-hot input, nn.LSTM or
+nn.GRU with --cell, dropout, nn.Linear), Adam, cross-entropy, clip_grad_norm_ 5; sampling one character at a time
 with the tutorial's predict (softmax, top-k, np.random.choice).
 
   python3 bench/torch_charrnn.py --hidden 128 --layers 2 --batch 32 --seq 64 --vocab 83 \
@@ -19,18 +19,29 @@ p = argparse.ArgumentParser()
 for name, default in [("hidden", 128), ("layers", 2), ("batch", 32), ("seq", 64), ("vocab", 83),
                       ("threads", 2), ("rounds", 5), ("steps", 3), ("sample", 1000)]:
     p.add_argument("--" + name, type=int, default=default)
+p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
 
-net = CharRNN(a.vocab, a.hidden, a.layers)
+net = CharRNN(a.vocab, a.hidden, a.layers, cell=a.cell)
+
+
+def zero_state(batch):
+    """(h, c) for the LSTM, h alone for the others."""
+    h = torch.zeros(a.layers, batch, a.hidden)
+    return (h, torch.zeros_like(h)) if a.cell == "lstm" else h
+
+
+def detach(hidden):
+    return tuple(t.data for t in hidden) if isinstance(hidden, tuple) else hidden.data
 opt = torch.optim.Adam(net.parameters(), lr=0.001)
 criterion = nn.CrossEntropyLoss()
 rng = np.random.default_rng(0)
 x = rng.integers(0, a.vocab, size=(a.batch, a.seq))
 y = rng.integers(0, a.vocab, size=(a.batch, a.seq))
-h = tuple(torch.zeros(a.layers, a.batch, a.hidden) for _ in range(2))
+h = zero_state(a.batch)
 
 
 def train_step():
@@ -38,7 +49,7 @@ def train_step():
     net.train()
     inputs = torch.from_numpy(one_hot(x, a.vocab))
     targets = torch.from_numpy(y)
-    h = tuple(t.data for t in h)
+    h = detach(h)
     net.zero_grad()
     output, h = net(inputs, h)
     loss = criterion(output, targets.reshape(a.batch * a.seq).long())
@@ -58,7 +69,7 @@ for _ in range(a.rounds):
 
 def predict(char, hidden, top_k=5):
     inputs = torch.from_numpy(one_hot(np.array([[char]]), a.vocab))
-    hidden = tuple(t.data for t in hidden)
+    hidden = detach(hidden)
     out, hidden = net(inputs, hidden)
     p = torch.nn.functional.softmax(out, dim=1).data
     p, top_ch = p.topk(top_k)
@@ -71,7 +82,7 @@ sample = []
 net.eval()
 with torch.no_grad():
     for _ in range(max(1, a.rounds // 2)):
-        hidden = tuple(torch.zeros(a.layers, 1, a.hidden) for _ in range(2))
+        hidden = zero_state(1)
         char = 0
         t0 = time.perf_counter()
         for _ in range(a.sample):
