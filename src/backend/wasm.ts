@@ -202,8 +202,9 @@ function estimateBytes(config: Required<CoreConfig>, paramFloats: number): numbe
 }
 
 /**
- * A stacked LSTM with one-hot input and a linear softmax output, laid out in one
- * WebAssembly.Memory for a fixed (batch, seq).
+ * A stacked LSTM, GRU or tanh RNN (`config.cell`) with one-hot or embedded input and a linear
+ * softmax output, laid out in one WebAssembly.Memory for a fixed (batch, seq). (The name is
+ * the first cell's; the core runs all three.)
  *
  * Inputs and targets are `[batch, seq]` token ids (row b is one sequence); logits are
  * time-major `[seq, batch, vocab]`. Parameters follow the PyTorch CharRNN state_dict.
@@ -448,7 +449,7 @@ export class WasmLstm {
     return this.#state(layer, "h", 0);
   }
 
-  /** Initial cell state of `layer`, `[batch, hidden]`; read by `forward`. */
+  /** Initial cell state of `layer`, `[batch, hidden]`; read by `forward` (LSTM only). */
   c0(layer: number): Float32Array {
     return this.#state(layer, "c", 0);
   }
@@ -458,7 +459,7 @@ export class WasmLstm {
     return this.#state(layer, "h", this.config.seq);
   }
 
-  /** Final cell state of `layer` after `forward`. */
+  /** Final cell state of `layer` after `forward` (LSTM only; other cells keep scratch here). */
   cT(layer: number): Float32Array {
     return this.#state(layer, "c", this.config.seq);
   }
@@ -468,7 +469,7 @@ export class WasmLstm {
     return this.#state(layer, "dh", 0);
   }
 
-  /** dLoss/dc0 of `layer` after `backward`. */
+  /** dLoss/dc0 of `layer` after `backward` (LSTM only). */
   dc0(layer: number): Float32Array {
     const { batch: B, hidden: H } = this.config;
     return new Float32Array(this.memory.buffer, this.#plan.layers[layer].dc, B * H);
