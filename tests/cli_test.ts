@@ -112,6 +112,48 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
   assert.equal((await run("sample.ts", seeded)).stdout, s.stdout);
 });
 
+Deno.test("train.ts: a GRU with an embedding, lowercase, min-freq and cycle saves", async () => {
+  const out = `${dir}/cells`;
+  const r = await run("train.ts", [
+    ...small,
+    "--cell",
+    "gru",
+    "--embedding",
+    "6",
+    "--lowercase",
+    "--min-freq",
+    "3",
+    "--lr-schedule",
+    "cosine",
+    "--cycle-len",
+    "0.05", // 168 batches per epoch: cycles end after steps 9 and 26
+    "--cycle-mult",
+    "2",
+    "--save-cycles",
+    "--steps",
+    "30",
+    "--val-every",
+    "0",
+    "--out",
+    out,
+    "--sample-length",
+    "20",
+    "--prime",
+    "ALPHA",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /model: 1×16 gru \(embedding 6\)/);
+  const cycles = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => n.startsWith("cycle"));
+  assert.ok(cycles.length >= 2, `cycle files: ${cycles.join(", ")}`);
+  assert.match(r.stderr, /cosine cycle 1 ended at step \d+: saved .*cycle-1\.safetensors/);
+  const first = await load(`${out}/cycle-1.safetensors`);
+  assert.equal(first.config.cell, "gru");
+  assert.equal(first.config.embedding, 6);
+  assert.ok(first.vocab.lowercase);
+  assert.ok(first.trainState!.step < 30);
+  assert.match(r.stdout, /^ALPHA/);
+});
+
 Deno.test("train.ts --lines: one example per line, samples whole lines", async () => {
   const names = `${dir}/names.txt`;
   const syllables = ["sau", "rus", "tyr", "an", "no", "dac"];
