@@ -27,6 +27,7 @@ import { gemmBlock, gemmPacked, packB, packPanels, panelsOf } from "./gemm";
 import { barrier, share, shareEnd } from "./threads";
 import { broadcastRows, sumRowsInto, sumRowsStrided, transpose } from "./ops";
 import { madd, sigmoid4, tanh4 } from "./simd";
+import { embeddingBackward } from "./embedding";
 
 export const LSTM: i32 = 0;
 export const GRU: i32 = 1;
@@ -374,28 +375,13 @@ export function recurrentBackward(
   }
 
   if (oneHot) {
-    // dW_ih[:, v] += Σ d(a) rows whose token is v: sum rows into dW_ih^T (each thread its own
-    // columns), then transpose once.
+    // dW_ih[:, v] += Σ d(a) rows whose token is v: the one-hot layer is an embedding of W_ih^T,
+    // so sum rows into dW_ih^T as an embedding's gradient (each thread its own columns, the
+    // same split for the zeroing), then transpose once.
     const groups = (G + 3) / 4;
     const c0 = min(G, share(groups) * 4), c1 = min(G, shareEnd(groups) * 4);
     for (let v = 0; v < inSize; v++) memory.fill(scratch + <usize>v * gateRow + <usize>c0 * 4, 0, <usize>(c1 - c0) * 4);
-    for (let r = 0; r < rows; r++) {
-      const t = r / B;
-      const b = r - t * B;
-      const token = load<i32>(x + (<usize>b * <usize>T + <usize>t) * 4);
-      const dst = scratch + <usize>token * gateRow;
-      const src = gates + <usize>r * gateRow;
-      let j = c0;
-      for (; j + 4 <= c1; j += 4) {
-        const o = <usize>j * 4;
-        v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-      }
-      for (; j < c1; j++) {
-        const o = <usize>j * 4;
-        store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-      }
-    }
-    barrier();
+    embeddingBackward(x, gates, scratch, T, B, G);
     transpose(scratch, inSize, G, dwih, true);
   } else {
     packB(x, inSize, false, rows, inSize, scratch);
