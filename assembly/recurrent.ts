@@ -27,7 +27,7 @@ import { gemmBlock, gemmPacked, packB, packPanels, panelsOf } from "./gemm";
 import { barrier, share, shareEnd } from "./threads";
 import { broadcastRows, sumRowsInto, sumRowsStrided, transpose } from "./ops";
 import { madd, sigmoid4, tanh4 } from "./simd";
-import { embeddingBackward } from "./embedding";
+import { embeddingBackward, embeddingForward } from "./embedding";
 
 export const LSTM: i32 = 0;
 export const GRU: i32 = 1;
@@ -258,13 +258,8 @@ export function recurrentForward(
   const p0 = share(panels), p1 = shareEnd(panels);
   if (repack) recurrentPack(cell, oneHot, inSize, wih, whh, packed, H);
   if (oneHot) {
-    for (let r = share(rows), end = shareEnd(rows); r < end; r++) {
-      const t = r / B;
-      const b = r - t * B;
-      const token = load<i32>(x + (<usize>b * <usize>T + <usize>t) * 4);
-      memory.copy(gates + <usize>r * gateRow, packedIn + <usize>token * gateRow, gateRow);
-    }
-    barrier();
+    // One-hot times W_ih^T is a row lookup in W_ih^T: an embedding of width G.
+    embeddingForward(x, packedIn, gates, T, B, G);
     broadcastRows(gates, bih, rows, G, true);
   } else {
     broadcastRows(gates, bih, rows, G, false);
