@@ -3,6 +3,7 @@
 
 /** The device the WebGPU backend runs on, and what its adapter is. */
 export interface GpuContext {
+  /** The device, with the adapter's largest storage buffer limits. */
   device: GPUDevice;
   /** The adapter's description (for example "llvmpipe (LLVM 15.0.6, 256 bits)"). */
   description: string;

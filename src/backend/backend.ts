@@ -37,8 +37,11 @@ export interface StepResult {
 
 /** Host copies of a backend's training state; any subset may be given to `load`. */
 export interface BackendState {
+  /** Parameters, in the layout of `paramLayout`. */
   params?: Float32Array;
+  /** Adam's first moments (SGD's momentum buffer). */
   adamM?: Float32Array;
+  /** Adam's second moments. */
   adamV?: Float32Array;
   /** Carried hidden state, `[layers, batch, hidden]`. */
   h?: Float32Array;

@@ -13,6 +13,7 @@ import { type Kernel, MAX_LAYERS, SCALAR, SITE_STRIDE, STEP_UNIFORM_BYTES } from
 
 /** Raised when the WebGPU backend cannot run: no adapter, or a config it does not support. */
 export class WebGpuUnavailableError extends Error {
+  /** Always `WebGpuUnavailableError`. */
   override name = "WebGpuUnavailableError";
 }
 
