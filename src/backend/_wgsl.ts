@@ -80,7 +80,9 @@ fn tanh_c(x: f32) -> f32 {
   let big = 1.0 - 2.0 / (exp_c(ax + ax) + 1.0);
   return select(big, -big, x < 0.0);
 }
+// Bit tests, not float compares: a shader compiler may assume floats are finite.
 fn finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }
+const NAN_BITS: u32 = 0x7fc00000u;
 `;
 
 const u = (n: number) => `${n >>> 0}u`;
@@ -525,8 +527,14 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
     ${withGrad ? "for (var j = 0u; j < V; j++) { dz[row + j] = 0.0; }" : ""}
     return;
   }
+  // min/max may drop a NaN operand: a non-finite logit makes the row's loss NaN explicitly.
   var mx = z[row];
-  for (var j = 1u; j < V; j++) { mx = max(mx, z[row + j]); }
+  var bad = !finite(mx);
+  for (var j = 1u; j < V; j++) { mx = max(mx, z[row + j]); bad = bad || !finite(z[row + j]); }
+  if (bad) {
+    rowLoss[r] = bitcast<f32>(NAN_BITS);
+    return;
+  }
   var s = 0.0;
   for (var j = 0u; j < V; j++) {
     let e = exp_c(z[row + j] - mx);
@@ -559,18 +567,25 @@ export function lossSum(rows: number): Kernel {
 @group(0) @binding(2) var<storage, read> rowLoss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scalars: array<f32>;
 var<workgroup> part: array<f32, 256>;
+var<workgroup> badPart: array<u32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
   var s = 0.0;
-  for (var r = li; r < ROWS; r += 256u) { s += rowLoss[r]; }
+  var bad = 0u;
+  for (var r = li; r < ROWS; r += 256u) {
+    s += rowLoss[r];
+    bad |= select(1u, 0u, finite(rowLoss[r]));
+  }
   part[li] = s;
+  badPart[li] = bad;
   workgroupBarrier();
   for (var w = 128u; w > 0u; w >>= 1u) {
-    if (li < w) { part[li] += part[li + w]; }
+    if (li < w) { part[li] += part[li + w]; badPart[li] |= badPart[li + w]; }
     workgroupBarrier();
   }
   if (li == 0u) {
-    let loss = part[0] * su.invCount;
+    var loss = part[0] * su.invCount;
+    if (badPart[0] != 0u) { loss = bitcast<f32>(NAN_BITS); }
     scalars[LOSS] = loss;
     scalars[su.lossSlot] = loss;
   }
@@ -581,7 +596,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
 
 /**
  * First pass of the global norm: NORM_PARTIALS workgroups each square-sum a fixed chunk of the
- * gradients into partials. Buffers: grads (read), partials.
+ * gradients into partials[k], and flag a non-finite gradient in partials[NORM_PARTIALS + k].
+ * Buffers: grads (read), partials.
  */
 export function sumSquares(n: number): Kernel {
   const c = { N: n, PARTS: NORM_PARTIALS };
@@ -593,18 +609,27 @@ export function sumSquares(n: number): Kernel {
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 var<workgroup> part: array<f32, 256>;
+var<workgroup> badPart: array<u32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let i0 = u32((u64_div(N, wg.x))); let i1 = u32(u64_div(N, wg.x + 1u));
+  let i0 = u64_div(N, wg.x); let i1 = u64_div(N, wg.x + 1u);
   var s = 0.0;
-  for (var i = i0 + li; i < i1; i += 256u) { s += g[i] * g[i]; }
+  var bad = 0u;
+  for (var i = i0 + li; i < i1; i += 256u) {
+    s += g[i] * g[i];
+    bad |= select(1u, 0u, finite(g[i]));
+  }
   part[li] = s;
+  badPart[li] = bad;
   workgroupBarrier();
   for (var w = 128u; w > 0u; w >>= 1u) {
-    if (li < w) { part[li] += part[li + w]; }
+    if (li < w) { part[li] += part[li + w]; badPart[li] |= badPart[li + w]; }
     workgroupBarrier();
   }
-  if (li == 0u) { partials[wg.x] = part[0]; }
+  if (li == 0u) {
+    partials[wg.x] = part[0];
+    partials[PARTS + wg.x] = f32(badPart[0]);
+  }
 }
 // N * k / PARTS without overflowing 32 bits (N < 2^32, k ≤ PARTS).
 fn u64_div(n: u32, k: u32) -> u32 {
@@ -630,17 +655,20 @@ export function finishNorm(): Kernel {
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scalars: array<f32>;
 var<workgroup> part: array<f32, 256>;
+var<workgroup> badPart: array<u32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) li: u32) {
   part[li] = select(0.0, partials[li], li < PARTS);
+  badPart[li] = select(0u, u32(partials[PARTS + li] != 0.0), li < PARTS);
   workgroupBarrier();
   for (var w = 128u; w > 0u; w >>= 1u) {
-    if (li < w) { part[li] += part[li + w]; }
+    if (li < w) { part[li] += part[li + w]; badPart[li] |= badPart[li + w]; }
     workgroupBarrier();
   }
   if (li != 0u) { return; }
-  let norm = sqrt(part[0]);
-  let ok = finite(norm) && finite(scalars[LOSS]);
+  var norm = sqrt(part[0]);
+  if (badPart[0] != 0u) { norm = bitcast<f32>(NAN_BITS); }
+  let ok = badPart[0] == 0u && finite(norm) && finite(scalars[LOSS]);
   var coef = 1.0;
   if (su.clipNorm > 0.0 && ok) {
     let k = su.clipNorm / (norm + 1e-6);

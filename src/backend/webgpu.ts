@@ -187,7 +187,7 @@ export class WebGpuLstm implements LstmBackend {
       logits: storage(rows * V),
       dlogits: storage(rows * V),
       rowLoss: storage(rows),
-      partials: storage(wgsl.NORM_PARTIALS),
+      partials: storage(2 * wgsl.NORM_PARTIALS),
       scalars: storage(SCALAR.history + HISTORY),
       stepUniform: device.createBuffer({
         size: STEP_UNIFORM_BYTES,
