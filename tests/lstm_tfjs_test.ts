@@ -1,10 +1,7 @@
 // Parity with TensorFlow.js: the same network (stacked LSTM, one-hot input, dense softmax
 // output, mean cross-entropy) built from tfjs-layers with the same weights must give the same
-// logits, loss, final states, and gradient of every weight and of the initial state.
-//
-// tfjs's LSTM keeps one bias (= b_ih + b_hh), kernel [in, 4H] (= W_ih^T) and recurrent kernel
-// [H, 4H] (= W_hh^T), gate order i, f, c, o (= PyTorch's i, f, g, o). Its default recurrent
-// activation is hard-sigmoid, so the reference sets `sigmoid` explicitly.
+// logits, loss, final states, and gradient of every weight and of the initial state (the
+// reference network: tests/_tfjs_reference.ts).
 
 import { WasmLstm } from "../src/backend/wasm.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";

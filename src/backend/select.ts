@@ -14,11 +14,11 @@ import { WasmLstm } from "./wasm.ts";
 import { WebGpuLstm } from "./webgpu.ts";
 
 /**
- * Smallest batch for which `auto` trains on a hardware WebGPU adapter. From
- * `deno task bench:webgpu` (bench/README.md): on a software adapter (Mesa's lavapipe) WebGPU was
- * slower than WASM at every measured batch, so `auto` never picks one; no hardware GPU was
- * available to measure, so for hardware adapters this is the largest batch the bench measured
- * WASM winning on lavapipe, a conservative bound until a GPU run replaces it.
+ * Smallest batch for which `auto` trains on a hardware WebGPU adapter. What was measured
+ * (`deno task bench:webgpu`, bench/README.md): on Mesa's software adapter (lavapipe, 2 cores)
+ * WebGPU ran at 0.03× WASM's chars/s at every batch from 32 to 1024, at H 128 and 512, so `auto`
+ * never picks a software adapter. No hardware GPU was available to measure the crossover on:
+ * this value is an unmeasured default, to be replaced by the bench's crossover on a GPU.
  */
 export const AUTO_WEBGPU_MIN_BATCH = 128;
 
