@@ -365,24 +365,80 @@ Deno.test("WebGPU rejects non-LSTM cells with a clear error", async () => {
   );
 });
 
+Deno.test({
+  name: "auto stays on WASM on a software adapter and says why, once",
+  ignore: noAdapter || !gpu?.software,
+  async fn() {
+    const notes: string[] = [];
+    const core = await createBackend({ ...stepConfig, batch: 1024 }, {
+      backend: "auto",
+      onNote: (m) => notes.push(m),
+    });
+    core.dispose();
+    assert.equal(core.kind, "wasm");
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /^WebGPU not used: .* is a software adapter, slower than WASM/);
+  },
+});
+
+Deno.test({
+  name: "train.ts --backend webgpu trains and checkpoints; --backend wasm resumes the checkpoint",
+  ignore: noAdapter,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "charlstm-webgpu-" });
+    try {
+      await Deno.writeTextFile(`${dir}/t.txt`, text);
+      const common = [
+        "--data",
+        `${dir}/t.txt`,
+        "--batch",
+        "4",
+        "--seq",
+        "8",
+        "--out",
+        `${dir}/out`,
+      ];
+      const first = await trainCli([
+        ...common,
+        ...["--hidden", "8", "--layers", "2", "--steps", "4", "--sample-length", "0"],
+        ...["--backend", "webgpu"],
+      ]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stderr, /model: 2×8 lstm, vocabulary \d+, WebGPU,/);
+      const second = await trainCli([
+        ...common,
+        ...["--resume", `${dir}/out/last.safetensors`, "--steps", "6", "--backend", "wasm"],
+      ]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, /WASM, \d+ threads/);
+      const model = fromBytes(await Deno.readFile(`${dir}/out/last.safetensors`));
+      assert.equal(model.trainState!.step, 6);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+async function trainCli(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "train.ts", ...args],
+    cwd: new URL("../", import.meta.url),
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test("train.ts --backend webgpu without an adapter: one-line error, exit code 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "charlstm-webgpu-" });
   try {
     await Deno.writeTextFile(`${dir}/t.txt`, text);
-    const child = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "train.ts",
-        ...["--data", `${dir}/t.txt`, "--hidden", "8", "--layers", "1", "--batch", "4"],
-        ...["--seq", "8", "--steps", "2", "--out", `${dir}/out`, "--backend", "webgpu"],
-      ],
-      cwd: new URL("../", import.meta.url),
-      env: { NO_COLOR: "1", CHARLSTM_TEST_NO_ADAPTER: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(child.stderr);
+    const child = await trainCli([
+      ...["--data", `${dir}/t.txt`, "--hidden", "8", "--layers", "1", "--batch", "4"],
+      ...["--seq", "8", "--steps", "2", "--out", `${dir}/out`, "--backend", "webgpu"],
+    ], { CHARLSTM_TEST_NO_ADAPTER: "1" });
+    const stderr = child.stderr;
     assert.equal(child.code, 2, stderr);
     assert.match(
       stderr,

@@ -169,6 +169,15 @@ export class WebGpuLstm implements LstmBackend {
           `or use the WASM backend`,
       );
     }
+    // oneHotWeightGrad dispatches one workgroup row per four characters of the vocabulary.
+    const rowsOfGroups = Math.ceil(V / 4);
+    if (rowsOfGroups > device.limits.maxComputeWorkgroupsPerDimension) {
+      throw new RangeError(
+        `Invalid config for WebGPU: vocabulary ${V} is over ${
+          4 * device.limits.maxComputeWorkgroupsPerDimension
+        } characters: use the WASM backend`,
+      );
+    }
     const storage = (floats: number) =>
       device.createBuffer({
         size: Math.max(16, Math.ceil(floats / 4) * 16),
