@@ -150,7 +150,6 @@ export class WebGpuLstm implements LstmBackend {
   #rowsByToken: Uint32Array<ArrayBuffer>;
   #disposed = false;
   #lastForward: "train" | "eval" | null = null;
-  #lastStep = 0;
 
   private constructor(config: Required<CoreConfig>, ctx: GpuContext) {
     this.config = config;
@@ -603,7 +602,6 @@ export class WebGpuLstm implements LstmBackend {
     this.#encode(encoder, training ? this.#programs.forwardTrain : this.#programs.forwardEval);
     this.#device.queue.submit([encoder.finish()]);
     this.#lastForward = training ? "train" : "eval";
-    this.#lastStep = step;
   }
 
   /** Records and submits the backward pass of the last training forward (gradients on GPU). */
@@ -846,11 +844,6 @@ export class WebGpuLstm implements LstmBackend {
     if (!m) return null;
     const { batch: B, seq: T, hidden: H } = this.config;
     return await this.#download(m, 0, T * B * H * 4);
-  }
-
-  /** The optimizer step whose dropout masks the last forward used. */
-  get lastStep(): number {
-    return this.#lastStep;
   }
 
   #stagingBuffer(bytes: number): GPUBuffer {
