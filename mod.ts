@@ -44,6 +44,7 @@ export {
   FORMAT_VERSION,
   fromBytes,
   load,
+  type LoadOptions,
   save,
   toBytes,
 } from "./src/io/checkpoint.ts";
@@ -58,5 +59,24 @@ export {
   type WasmLstmOptions,
 } from "./src/backend/wasm.ts";
 export type { CoreVariant } from "./src/backend/_wasm_module.ts";
+export {
+  WebGpuLstm,
+  type WebGpuLstmOptions,
+  WebGpuUnavailableError,
+} from "./src/backend/webgpu.ts";
+export type {
+  BackendChoice,
+  BackendState,
+  LstmBackend,
+  StepResult,
+  TrainStepOptions,
+} from "./src/backend/backend.ts";
+export {
+  AUTO_WEBGPU_MIN_BATCH,
+  createBackend,
+  type CreateBackendOptions,
+  WasmBackend,
+} from "./src/backend/select.ts";
+export type { GpuContext } from "./src/backend/_gpu_device.ts";
 export type { Cell, CoreConfig, ModelConfig } from "./src/model/config.ts";
 export type { ParamLayout, TensorSpec } from "./src/model/params.ts";

@@ -12,6 +12,7 @@ import { type TrainEvent, trainEvents } from "../train/train.ts";
 import { type FlagSpec, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
 import { Progress } from "./_progress.ts";
 import { defaultThreads } from "../backend/threads.ts";
+import { WebGpuUnavailableError } from "../backend/webgpu.ts";
 
 /** Named sets of defaults; explicit flags override them. */
 export const PRESETS = {
@@ -151,6 +152,12 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "threads for the WASM core (results do not depend on it)",
     default: "number of cores",
   },
+  backend: {
+    type: "string",
+    help: "wasm (CPU) | webgpu (GPU; an error when no adapter exists) | auto (WebGPU on a " +
+      "hardware GPU for large batches, else WASM); checkpoints resume on either",
+    default: "auto",
+  },
   log: { type: "string", help: "append every progress event to FILE as JSON lines" },
   "print-every": {
     type: "string",
@@ -267,6 +274,7 @@ export async function main(argv: string[]): Promise<number> {
       cycleLen: numberFlag("cycle-len", values["cycle-len"], { min: 0, exclusiveMin: true }),
       cycleMult: numberFlag("cycle-mult", values["cycle-mult"], { min: 1 }),
     };
+    const backend = choice("backend", ["auto", "wasm", "webgpu"] as const);
     const onDivergence = (values["on-divergence"] as string | undefined) ?? "restore";
     if (onDivergence !== "restore" && onDivergence !== "stop") {
       throw new UsageError(
@@ -366,6 +374,7 @@ export async function main(argv: string[]): Promise<number> {
       valEvery,
       lines,
       threads,
+      backend,
       ...recipe,
       onDivergence,
       snapshotEvery: checkpointEvery,
@@ -419,11 +428,13 @@ export async function main(argv: string[]): Promise<number> {
     for (const [sig, fn] of handlers) Deno.addSignalListener(sig, fn);
     progress = new Progress({ live: Deno.stderr.isTerminal(), every: printEvery, log: logFile });
     const cfg = model.config;
+    const engine = !first.done && first.value.type === "start" && first.value.backend === "webgpu"
+      ? "WebGPU"
+      : `WASM, ${threads ?? defaultThreads()} threads`;
     progress.say(
       `model: ${cfg.layers}×${cfg.hidden} ${cfg.cell}` +
         (cfg.embedding ? ` (embedding ${cfg.embedding})` : "") +
-        `, vocabulary ${cfg.vocabSize}, ` +
-        `${threads ?? defaultThreads()} threads, ` +
+        `, vocabulary ${cfg.vocabSize}, ${engine}, ` +
         `dropout ${cfg.dropout}; batch ${runBatch} × seq ${model.trainState?.seq ?? runSeq}, ` +
         `lr ${lr}, clip ${clip}${lines ? ", line mode" : ""}`,
     );
@@ -476,6 +487,7 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     const usageError = e instanceof UsageError;
     const known = usageError || e instanceof TextError || e instanceof VocabError ||
+      e instanceof WebGpuUnavailableError ||
       e instanceof CheckpointError || e instanceof RangeError;
     const line = `error: ${err.message}`;
     if (progress) progress.say(line);

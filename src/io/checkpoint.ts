@@ -4,7 +4,13 @@
 // and `state.`. Writes are atomic: a temporary file in the same folder, then a rename.
 
 import { Vocab } from "../data/vocab.ts";
-import type { CharModel, CharModelConfig, TrainState } from "../model/model.ts";
+import {
+  type CharModel,
+  type CharModelConfig,
+  checkBackend,
+  type TrainState,
+} from "../model/model.ts";
+import type { BackendChoice } from "../backend/backend.ts";
 import { CELLS, validateCoreConfig } from "../model/config.ts";
 import { paramLayout } from "../model/params.ts";
 import {
@@ -376,7 +382,8 @@ export function isSaveTemporary(name: string): boolean {
 }
 
 /**
- * Loads a model from a file path, a `file:`/`http(s):` URL, or checkpoint bytes.
+ * Loads a model from a file path, a `file:`/`http(s):` URL, or checkpoint bytes. A checkpoint
+ * is the same whichever backend wrote it; `options.backend` picks the engine that trains next.
  *
  * @example
  * ```ts
@@ -386,7 +393,22 @@ export function isSaveTemporary(name: string): boolean {
  * console.log(model.vocab.size); // 3
  * ```
  */
-export async function load(source: string | URL | Uint8Array): Promise<CharModel> {
+export async function load(
+  source: string | URL | Uint8Array,
+  options: LoadOptions = {},
+): Promise<CharModel> {
+  const model = await loadModel(source);
+  if (options.backend !== undefined) model.backend = checkBackend(options.backend);
+  return model;
+}
+
+/** Options for {@linkcode load}. */
+export interface LoadOptions {
+  /** The engine `train` uses for the loaded model (default `auto`); any engine resumes any. */
+  backend?: BackendChoice;
+}
+
+async function loadModel(source: string | URL | Uint8Array): Promise<CharModel> {
   if (source instanceof Uint8Array) return fromBytes(source);
   let bytes: Uint8Array;
   const url = source instanceof URL ? source : /^https?:\/\//.test(source) ? new URL(source) : null;

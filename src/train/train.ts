@@ -3,7 +3,8 @@
 // at each epoch (truncated BPTT), validation on the last part of the text with its own carried
 // state and dropout off.
 
-import { WasmLstm } from "../backend/wasm.ts";
+import type { BackendChoice } from "../backend/backend.ts";
+import { createBackend } from "../backend/select.ts";
 import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
 import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
@@ -48,6 +49,14 @@ export interface TrainOptions extends ScheduleOptions {
   snapshotEvery?: number;
   /** Threads for the WASM core (default: the number of cores). Results do not depend on it. */
   threads?: number;
+  /**
+   * The engine: `wasm`, `webgpu`, or `auto` (default: the model's `backend`, else `auto`:
+   * WebGPU on a hardware adapter for large batches, WASM otherwise). On WebGPU the model's
+   * arrays (parameters, moments, carried state) are copied back from the GPU before every
+   * validation, epoch, diverged and done event and every `snapshotEvery` steps, not after
+   * every step.
+   */
+  backend?: BackendChoice;
   /** Stops training after the current step. */
   signal?: AbortSignal;
   /** Called with every event; awaited. */
@@ -58,6 +67,8 @@ export interface TrainOptions extends ScheduleOptions {
 export type TrainEvent =
   | {
     type: "start";
+    /** The engine that trains. */
+    backend: "wasm" | "webgpu";
     step: number;
     totalSteps: number;
     batchesPerEpoch: number;
@@ -230,14 +241,15 @@ export async function* trainEvents(
     ? positiveInt("steps", options.steps)
     : positiveInt("epochs", options.epochs ?? 10) * batchesPerEpoch;
 
-  const core = WasmLstm.create({ ...model.config, batch, seq }, {
+  const notes: string[] = [];
+  const core = await createBackend({ ...model.config, batch, seq }, {
+    backend: options.backend ?? model.backend ?? "auto",
     threads: options.threads ?? defaultThreads(),
+    onNote: (message) => notes.push(message),
   });
   try {
     const { layers: L, hidden: H } = model.config;
     const stateSize = batch * H;
-    core.params.set(model.params);
-    await core.whenReady().catch(() => {}); // without workers, training runs on one thread
     const ts: TrainState = state ?? {
       step: 0,
       epoch: 0,
@@ -252,23 +264,17 @@ export async function* trainEvents(
       h: new Float32Array(L * stateSize),
       c: new Float32Array(L * stateSize),
     };
-    core.adamM.set(ts.adamM);
-    core.adamV.set(ts.adamV);
-    const loadCarried = () => {
-      for (let l = 0; l < L; l++) {
-        core.h0(l).set(ts.h.subarray(l * stateSize, (l + 1) * stateSize));
-        core.c0(l).set(ts.c.subarray(l * stateSize, (l + 1) * stateSize));
-      }
+    core.load({ params: model.params, adamM: ts.adamM, adamV: ts.adamV, h: ts.h, c: ts.c });
+    await core.sync();
+    const loadCarried = () => core.load({ h: ts.h, c: ts.c });
+    const saveCarried = () => core.readCarried(ts.h, ts.c);
+    // WASM's arrays are views of its memory; WebGPU's are copied back at these points only.
+    const hostEveryStep = core.kind === "wasm";
+    const syncHost = async () => {
+      if (hostEveryStep) return;
+      await core.sync();
+      saveCarried();
     };
-    const saveCarried = () => {
-      // Only the LSTM has a cell state; the others' c regions hold scratch.
-      const lstm = model.config.cell === "lstm";
-      for (let l = 0; l < L; l++) {
-        ts.h.set(core.h0(l), l * stateSize);
-        if (lstm) ts.c.set(core.c0(l), l * stateSize);
-      }
-    };
-    loadCarried();
     // A state from another text (or another validation split) may point past this epoch's end.
     const wrapped = ts.batchInEpoch >= batchesPerEpoch;
     if (wrapped) {
@@ -281,21 +287,12 @@ export async function* trainEvents(
     ts.adamV = core.adamV;
     model.trainState = ts;
 
-    const validate = (): number => {
-      core.resetState();
-      let total = 0;
-      for (let i = 0; i < valBatches; i++) {
-        source.fillVal(i, core.inputs, core.targets);
-        if (source.independentRows) core.resetState();
-        total += core.forward({ training: false });
-        core.carryState();
-      }
-      loadCarried();
-      return total / valBatches;
-    };
+    const validate = (): Promise<number> =>
+      core.evaluateBatches(valBatches, source.fillVal, source.independentRows);
 
     yield {
       type: "start",
+      backend: core.kind,
       step: ts.step,
       totalSteps,
       batchesPerEpoch,
@@ -316,6 +313,7 @@ export async function* trainEvents(
           `than one batch of ${batch} × ${seq}`,
       };
     }
+    for (const message of notes) yield { type: "note", message };
 
     // The last good state, in memory: what a divergence goes back to.
     const snapshot = {
@@ -337,9 +335,7 @@ export async function* trainEvents(
       ({ step: snapshot.step, epoch: snapshot.epoch, batchInEpoch: snapshot.batchInEpoch } = ts);
     };
     const restoreSnapshot = () => {
-      core.params.set(snapshot.params);
-      core.adamM.set(snapshot.adamM);
-      core.adamV.set(snapshot.adamV);
+      core.load({ params: snapshot.params, adamM: snapshot.adamM, adamV: snapshot.adamV });
       ts.h.set(snapshot.h);
       ts.c.set(snapshot.c);
       ({ step: ts.step, epoch: ts.epoch, batchInEpoch: ts.batchInEpoch } = snapshot);
@@ -360,10 +356,16 @@ export async function* trainEvents(
       }
       if (ts.batchInEpoch === 0 || source.independentRows) core.resetState();
       source.fill(ts.epoch, ts.batchInEpoch, core.inputs, core.targets);
-      const loss = core.forward({ step: ts.step });
-      core.backward();
-      const gradNorm = core.clipGradNorm(clip > 0 && clipMode === "norm" ? clip : Infinity);
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      const stepLr = scheduledLr(lr, ts.step, batchesPerEpoch, options) * ts.lrScale;
+      const { loss, gradNorm, applied } = await core.trainStep({
+        step: ts.step,
+        optimizer,
+        lr: stepLr,
+        momentum,
+        clip,
+        clipMode,
+      });
+      if (!applied) {
         // Never apply a non-finite step: the weights stay as they were.
         const failedStep = ts.step + 1;
         const stop = onDivergence === "stop" || restores >= MAX_RESTORES;
@@ -388,13 +390,8 @@ export async function* trainEvents(
         }
         continue;
       }
-      if (clip > 0 && clipMode === "value") core.clipGradValue(clip);
-      const stepLr = scheduledLr(lr, ts.step, batchesPerEpoch, options) * ts.lrScale;
       ts.step++;
-      if (optimizer === "adam") core.adamStep(ts.step, { lr: stepLr });
-      else core.sgdStep(ts.step, { lr: stepLr, momentum });
-      core.carryState();
-      saveCarried();
+      if (hostEveryStep) saveCarried();
       ts.batchInEpoch++;
       // Roll over before anyone sees the state: a checkpoint never holds batchInEpoch at the
       // end of an epoch.
@@ -403,6 +400,9 @@ export async function* trainEvents(
         ts.epoch++;
         ts.batchInEpoch = 0;
       }
+      const last = ts.step === totalSteps;
+      const validating = valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last);
+      if (epochDone || last || validating || ts.step % snapshotEvery === 0) await syncHost();
       const elapsedMs = performance.now() - started;
       yield {
         type: "step",
@@ -422,9 +422,8 @@ export async function* trainEvents(
           yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: ended + 1 };
         }
       }
-      const last = ts.step === totalSteps;
-      if (valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last)) {
-        valLoss = validate();
+      if (validating) {
+        valLoss = await validate();
         const best = valLoss < ts.bestValLoss;
         if (best) ts.bestValLoss = valLoss;
         yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
@@ -439,6 +438,7 @@ export async function* trainEvents(
         lastYield = performance.now();
       }
     }
+    await syncHost();
     yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
   } finally {
     // Hand the model plain arrays again so the core's memory can be freed, whenever the
@@ -462,7 +462,7 @@ interface BatchSource {
   trainChars: number;
   valChars: number;
   fill(epoch: number, index: number, x: Int32Array, y: Int32Array): void;
-  fillVal(index: number, x: Int32Array, y: Int32Array): void;
+  fillVal: (index: number, x: Int32Array, y: Int32Array) => void;
 }
 
 function streamSource(

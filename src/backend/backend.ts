@@ -1,0 +1,95 @@
+// The interface training and evaluation run on, whichever engine computes: the WASM core on the
+// CPU or the WebGPU backend. Host arrays are the exchange format; a backend that keeps its
+// state elsewhere (the GPU) brings them up to date only when asked (`sync`), so a step moves
+// nothing but the batch in and the loss out.
+
+import type { CoreConfig } from "../model/config.ts";
+import type { ParamLayout } from "../model/params.ts";
+
+/** Which engine trains: `auto` chooses (see {@linkcode chooseBackend}). */
+export type BackendChoice = "auto" | "wasm" | "webgpu";
+
+/** One training step's settings. */
+export interface TrainStepOptions {
+  /** Optimizer steps taken before this one (selects the dropout masks). */
+  step: number;
+  /** `adam` or `sgd`. */
+  optimizer: "adam" | "sgd";
+  /** Learning rate of this step. */
+  lr: number;
+  /** SGD momentum (0: none). */
+  momentum: number;
+  /** Clip threshold (0: no clipping). */
+  clip: number;
+  /** `norm`: global L2 norm (PyTorch clip_grad_norm_); `value`: clamp each gradient. */
+  clipMode: "norm" | "value";
+}
+
+/** What a training step reports. */
+export interface StepResult {
+  /** Mean cross-entropy of the batch before the update. */
+  loss: number;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+  /** False when loss or norm was not finite: parameters and moments were left as they were. */
+  applied: boolean;
+}
+
+/** Host copies of a backend's training state; any subset may be given to `load`. */
+export interface BackendState {
+  /** Parameters, in the layout of `paramLayout`. */
+  params?: Float32Array;
+  /** Adam's first moments (SGD's momentum buffer). */
+  adamM?: Float32Array;
+  /** Adam's second moments. */
+  adamV?: Float32Array;
+  /** Carried hidden state, `[layers, batch, hidden]`. */
+  h?: Float32Array;
+  /** Carried cell state, `[layers, batch, hidden]`. */
+  c?: Float32Array;
+}
+
+/** A compute engine laid out for one config (model plus batch and seq). */
+export interface LstmBackend extends Disposable {
+  /** Which engine this is. */
+  readonly kind: "wasm" | "webgpu";
+  /** The config it is laid out for. */
+  readonly config: Readonly<Required<CoreConfig>>;
+  /** Where each tensor lies in the flat parameter array. */
+  readonly layout: ParamLayout;
+  /** The next batch's input token ids, `[batch, seq]`: fill before a step. */
+  readonly inputs: Int32Array;
+  /** The next batch's targets, `[batch, seq]` (-1: padding). */
+  readonly targets: Int32Array;
+  /** Parameters on the host: always current on WASM, current after `sync()` on WebGPU. */
+  readonly params: Float32Array;
+  /** Adam's first moments (SGD's momentum buffer), like `params`. */
+  readonly adamM: Float32Array;
+  /** Adam's second moments, like `params`. */
+  readonly adamV: Float32Array;
+  /** Writes the given parts of the state into the engine (and the host arrays). */
+  load(state: BackendState): void;
+  /** Brings the host arrays and the carried state (`readCarried`) up to date. */
+  sync(): Promise<void>;
+  /** Copies the carried state as of the last `sync()` into `h` and `c`, `[layers, batch, H]`. */
+  readCarried(h: Float32Array, c: Float32Array): void;
+  /** Zeroes the carried state. */
+  resetState(): void;
+  /**
+   * Forward, backward, clipping and the optimizer update over `inputs`/`targets`, then the final
+   * state becomes the carried state. The update is skipped when loss or norm is not finite.
+   */
+  trainStep(options: TrainStepOptions): Promise<StepResult>;
+  /**
+   * Mean loss of `count` batches without dropout, filled by `fill`, the state carried between
+   * them from zero (or reset before each when `independentRows`). The carried training state is
+   * left as it was.
+   */
+  evaluateBatches(
+    count: number,
+    fill: (index: number, inputs: Int32Array, targets: Int32Array) => void,
+    independentRows: boolean,
+  ): Promise<number>;
+  /** Releases the engine (threads, GPU buffers). */
+  dispose(): void;
+}
