@@ -201,6 +201,30 @@ Deno.test("checkpoints: bad files are rejected with a named problem", async () =
     }),
     /shape \[16,6\]: expected \[20,6\]/,
   );
+  rejects(
+    edit((h) => (meta(h)["charlstm.vocab_encoding"] = JSON.stringify({ lowercase: "yes" }))),
+    /charlstm.vocab_encoding must be \{ lowercase: boolean, unknown: string \| null \}/,
+  );
+  rejects(
+    edit((h) => (meta(h)["charlstm.vocab_encoding"] = JSON.stringify({ unknown: "?" }))),
+    /the unknown symbol "\?" is not one of its characters/,
+  );
+  rejects(
+    edit((h) => {
+      const cfg = JSON.parse(meta(h)["charlstm.config"]);
+      cfg.cell = "lstmx";
+      meta(h)["charlstm.config"] = JSON.stringify(cfg);
+    }),
+    /cell "lstmx" is not supported: expected one of lstm, gru, rnn/,
+  );
+  rejects(
+    edit((h) => {
+      const cfg = JSON.parse(meta(h)["charlstm.config"]);
+      cfg.cell = "gru";
+      meta(h)["charlstm.config"] = JSON.stringify(cfg);
+    }),
+    /gru\.weight_ih_l0/,
+  );
   const bias = model.layout.byName.get("fc.bias")!;
   const n = Number(new DataView(good.buffer, good.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(good.subarray(8, 8 + n)));
