@@ -917,7 +917,8 @@ export class WebGpuLstm implements LstmBackend {
 
   /**
    * A state of `layer`, `[batch, hidden]`: `h`/`c` at slot `slot` (0 = initial, seq = final),
-   * `dh0`/`dc0` (gradients of the initial state after backward).
+   * `dh0`/`dc0` (gradients of the initial state after backward). `c` and `dc0` are the LSTM's;
+   * the GRU keeps scratch in `c` (as the WASM core), the RNN nothing.
    */
   readState(layer: number, which: "h" | "c" | "dh0" | "dc0", slot = 0): Promise<Float32Array> {
     const { batch: B, hidden: H, layers: L } = this.config;
