@@ -370,51 +370,60 @@ Deno.test({
 const text = "the quick brown fox jumps over the lazy dog. ".repeat(60);
 const trainOptions = { batch: 4, seq: 12, lr: 0.01, valEvery: 0, valFraction: 0.1, clip: 1 };
 
-Deno.test({
-  name: "A checkpoint written on one backend resumes on the other",
-  ignore: noAdapter,
-  async fn() {
-    const fresh = () => createModel(text, { hidden: 16, layers: 2, dropout: 0.2, seed: 4 });
-    // 3 steps on one backend, save, 3 more on the other; and the same 6 steps on WASM alone.
-    const run = async (first: "wasm" | "webgpu", second: "wasm" | "webgpu") => {
-      const model = fresh();
-      await train(model, text, { ...trainOptions, steps: 3, backend: first });
-      const bytes = toBytes(model);
-      const resumed = fromBytes(bytes);
-      await train(resumed, text, { ...trainOptions, steps: 6, backend: second });
-      return { bytes, model: resumed };
+for (
+  const [what, extra] of [
+    ["", {}],
+    [" (GRU with an embedding: no cell state)", { cell: "gru", embedding: 6 }],
+  ] as const
+) {
+  Deno.test({
+    name: `A checkpoint written on one backend resumes on the other${what}`,
+    ignore: noAdapter,
+    fn: () => checkpointRoundTrip(extra),
+  });
+}
+
+async function checkpointRoundTrip(extra: { cell?: "gru"; embedding?: number }) {
+  const fresh = () => createModel(text, { hidden: 16, layers: 2, dropout: 0.2, seed: 4, ...extra });
+  // 3 steps on one backend, save, 3 more on the other; and the same 6 steps on WASM alone.
+  const run = async (first: "wasm" | "webgpu", second: "wasm" | "webgpu") => {
+    const model = fresh();
+    await train(model, text, { ...trainOptions, steps: 3, backend: first });
+    const bytes = toBytes(model);
+    const resumed = fromBytes(bytes);
+    await train(resumed, text, { ...trainOptions, steps: 6, backend: second });
+    return { bytes, model: resumed };
+  };
+  const reference = await run("wasm", "wasm");
+  for (const [first, second] of [["webgpu", "wasm"], ["wasm", "webgpu"]] as const) {
+    const { bytes, model } = await run(first, second);
+    // The same file layout: same tensors in the same order, same metadata keys.
+    const header = (b: Uint8Array) => {
+      const n = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+      const h = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
+      return Object.entries(h).map(([k, v]) =>
+        k === "__metadata__"
+          ? Object.keys(v as object).sort()
+          : [k, (v as { shape: number[] }).shape]
+      );
     };
-    const reference = await run("wasm", "wasm");
-    for (const [first, second] of [["webgpu", "wasm"], ["wasm", "webgpu"]] as const) {
-      const { bytes, model } = await run(first, second);
-      // The same file layout: same tensors in the same order, same metadata keys.
-      const header = (b: Uint8Array) => {
-        const n = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
-        const h = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
-        return Object.entries(h).map(([k, v]) =>
-          k === "__metadata__"
-            ? Object.keys(v as object).sort()
-            : [k, (v as { shape: number[] }).shape]
-        );
-      };
-      assert.deepEqual(header(bytes), header(reference.bytes));
-      assert.equal(model.trainState!.step, 6);
-      for (
-        const [name, x, y] of [
-          ["params", model.params, reference.model.params],
-          ["adamM", model.trainState!.adamM, reference.model.trainState!.adamM],
-          ["h", model.trainState!.h, reference.model.trainState!.h],
-        ] as const
-      ) {
-        let max = 0;
-        for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
-        if (!(max <= 1e-4)) {
-          throw new Error(`${first} then ${second}: ${name} differs from WASM alone by ${max}`);
-        }
+    assert.deepEqual(header(bytes), header(reference.bytes));
+    assert.equal(model.trainState!.step, 6);
+    for (
+      const [name, x, y] of [
+        ["params", model.params, reference.model.params],
+        ["adamM", model.trainState!.adamM, reference.model.trainState!.adamM],
+        ["h", model.trainState!.h, reference.model.trainState!.h],
+      ] as const
+    ) {
+      let max = 0;
+      for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+      if (!(max <= 1e-4)) {
+        throw new Error(`${first} then ${second}: ${name} differs from WASM alone by ${max}`);
       }
     }
-  },
-});
+  }
+}
 
 Deno.test({
   name: "train and evaluate on WebGPU: loss falls, validation and evaluate agree with WASM",
