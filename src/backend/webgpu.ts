@@ -1,8 +1,9 @@
 // The WebGPU backend: the same stacked LSTM, GRU or tanh RNN as the WASM core, one-hot or
-// embedded input (PyTorch equations, flat parameter layout, the same dropout hash), as WGSL kernels over GPU buffers laid out once per
-// config. A training step records every timestep of every layer into one command encoder and
-// submits it without waiting; only the loss, the gradient norm and the applied flag come back.
-// Parameters, moments and the carried state stay on the GPU until `sync()` copies them out.
+// embedded input (PyTorch equations, flat parameter layout, the same dropout hash), as WGSL
+// kernels over GPU buffers laid out once per config. A training step records every timestep of
+// every layer into one command encoder and submits it without waiting; only the loss, the
+// gradient norm and the applied flag come back. Parameters, moments and the carried state stay
+// on the GPU until `sync()` copies them out.
 
 import { type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
@@ -11,7 +12,7 @@ import { type GpuContext, gpuContext } from "./_gpu_device.ts";
 import * as wgsl from "./_wgsl.ts";
 import { type Kernel, MAX_LAYERS, SCALAR, SITE_STRIDE, STEP_UNIFORM_BYTES } from "./_wgsl.ts";
 
-/** Raised when the WebGPU backend cannot run: no adapter, or a config it does not support. */
+/** Raised when the WebGPU backend cannot run: no adapter was found. */
 export class WebGpuUnavailableError extends Error {
   /** Always `WebGpuUnavailableError`. */
   override name = "WebGpuUnavailableError";
