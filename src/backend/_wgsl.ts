@@ -129,6 +129,8 @@ export interface GemmShape {
   /** Offsets into B's buffer of one or two bias vectors [N] added to every row (-1: none). */
   bias1: number;
   bias2: number;
+  /** Columns bias2 covers (the GRU's b_hh joins only the r and z blocks); default N. */
+  bias2Cols?: number;
 }
 
 /**
@@ -154,6 +156,7 @@ export function gemm(s: GemmShape): Kernel {
     BIAS1: Math.max(0, s.bias1),
     HAS_BIAS2: s.bias2 >= 0,
     BIAS2: Math.max(0, s.bias2),
+    BIAS2_N: s.bias2Cols ?? s.N,
   };
   return kernel(
     "gemm",
@@ -216,7 +219,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (n >= N) { break; }
       var v = accs[i][j];
       if (HAS_BIAS1) { v += b[BIAS1 + n]; }
-      if (HAS_BIAS2) { v += b[BIAS2 + n]; }
+      if (HAS_BIAS2 && n < BIAS2_N) { v += b[BIAS2 + n]; }
       let at = C_OFF + m * LDC + n;
       if (ACCUMULATE) { v += cm[at]; }
       cm[at] = v;
@@ -227,7 +230,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   );
 }
 
-/** Sizes every LSTM kernel bakes in. */
+/** Sizes every recurrent kernel bakes in. */
 export interface LstmDims {
   B: number;
   T: number;
@@ -235,12 +238,28 @@ export interface LstmDims {
   V: number;
 }
 
+/** A recurrent cell, as `config.cell`. */
+export type CellKind = "lstm" | "gru" | "rnn";
+
+// The cell as a WGSL constant (assembly/recurrent.ts's numbering) and its gate blocks.
+const CELL_IDS = { lstm: 0, gru: 1, rnn: 2 } as const;
+const BLOCKS = { lstm: 4, gru: 3, rnn: 1 } as const;
+const CELL_CONSTS = "const LSTM: u32 = 0u;\nconst GRU: u32 = 1u;\n";
+
 /**
- * Layer 0's input projection for all timesteps: gates[t·B + b, g] = W_ih[g, token] + b_ih[g] +
- * b_hh[g] (the one-hot row gather). Buffers: tokens [B, T] (read), params (read), gates.
+ * Layer 0's one-hot input projection for all timesteps: gates[t·B + b, g] = W_ih[g, token] +
+ * b_ih[g] + b_hh[g], b_hh only on the first `bhhCols` columns (the GRU's b_hn joins the reset
+ * product in the step kernel instead). Buffers: tokens [B, T] (read), params (read), gates.
  */
-export function gatherInput(d: LstmDims, wih: number, bih: number, bhh: number): Kernel {
-  const c = { B: d.B, T: d.T, G: 4 * d.H, V: d.V, WIH: wih, BIH: bih, BHH: bhh };
+export function gatherInput(
+  d: LstmDims,
+  G: number,
+  wih: number,
+  bih: number,
+  bhh: number,
+  bhhCols = G,
+): Kernel {
+  const c = { B: d.B, T: d.T, G, V: d.V, WIH: wih, BIH: bih, BHH: bhh, BHH_N: bhhCols };
   return kernel(
     "gatherInput",
     c,
@@ -256,24 +275,61 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   let r = i / G; let g = i % G;
   let t = r / B; let bb = r % B;
   let token = u32(tokens[bb * T + t]);
-  gates[i] = (params[WIH + g * V + token] + params[BIH + g]) + params[BHH + g];
+  let bias2 = select(0.0, params[BHH + g], g < BHH_N);
+  gates[i] = (params[WIH + g * V + token] + params[BIH + g]) + bias2;
 }`,
-    grid1(d.T * d.B * 4 * d.H, 256),
+    grid1(d.T * d.B * G, 256),
   );
 }
 
 /**
- * One timestep of an LSTM layer, recurrent GEMM and gate pointwise fused: for each (b, j),
- * a_k = gates[t, b, kH + j] + Σ_i h_{t-1}[b, i] W_hh[kH + j, i], then i, f, g, o, c_t, h_t.
- * Leaves the activated gates in place. Buffers: params (read), gates, h, c ([T+1, B, H]).
+ * A learned embedding's lookup: out[t·B + b, :] = E[tokens[b, t], :] (time-major rows of width
+ * N, E at `enc` in params). Buffers: tokens [B, T] (read), params (read), out [T·B, N].
  */
-export function lstmStepForward(d: LstmDims, whh: number): Kernel {
-  const c = { B: d.B, H: d.H, WHH: whh };
+export function embeddingGather(d: LstmDims, N: number, enc: number): Kernel {
+  const c = { B: d.B, T: d.T, N, ENC: enc };
   return kernel(
-    "lstmStepForward",
+    "embeddingGather",
+    c,
+    ["read", "read", "read_write"],
+    /* wgsl */ `
+@group(0) @binding(2) var<storage, read> tokens: array<i32>;
+@group(0) @binding(3) var<storage, read> params: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  let i = id.x + id.y * 65535u * 256u;
+  if (i >= T * B * N) { return; }
+  let r = i / N; let col = i % N;
+  let t = r / B; let bb = r % B;
+  out[i] = params[ENC + u32(tokens[bb * T + t]) * N + col];
+}`,
+    grid1(d.T * d.B * N, 256),
+  );
+}
+
+/**
+ * One timestep of a recurrent layer, recurrent GEMM and gate pointwise fused: for each (b, j),
+ * a_k = gates[t, b, kH + j] + Σ_i h_{t-1}[b, i] W_hh[kH + j, i] for the cell's blocks k, then
+ * the cell (assembly/recurrent.ts): LSTM i, f, g, o, c_t, h_t; GRU r, z, n, h_t with
+ * W_hn h_{t-1} + b_hn kept in c slot t+1; RNN h_t = tanh(a). Leaves the activated gates in
+ * place. Buffers: params (read), gates [T, B, G], h, c ([T+1, B, H]).
+ */
+export function stepForward(d: LstmDims, cell: CellKind, whh: number, bhh: number): Kernel {
+  const blocks = BLOCKS[cell];
+  const c = {
+    B: d.B,
+    H: d.H,
+    CELL: CELL_IDS[cell],
+    BLOCKS: blocks,
+    WHH: whh,
+    BHN: cell === "gru" ? bhh + 2 * d.H : 0,
+  };
+  return kernel(
+    "stepForward",
     c,
     ["read", "read_write", "read_write", "read_write"],
-    /* wgsl */ `
+    /* wgsl */ `${CELL_CONSTS}
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(4) var<storage, read_write> h: array<f32>;
@@ -291,51 +347,75 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     let hb = b0 + lid.y; let hk = k0 + lid.x;
     hs[lid.y * 16u + lid.x] = select(0.0, h[prev + hb * H + hk], hb < B && hk < H);
     let wj = j0 + lid.y; let wk = k0 + lid.x;
-    for (var q = 0u; q < 4u; q++) {
+    for (var q = 0u; q < BLOCKS; q++) {
       ws[(q * 16u + lid.y) * 16u + lid.x] =
         select(0.0, params[WHH + (q * H + wj) * H + wk], wj < H && wk < H);
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
       let hv = hs[lid.y * 16u + kk];
-      acc += hv * vec4f(ws[lid.x * 16u + kk], ws[(16u + lid.x) * 16u + kk],
-                        ws[(32u + lid.x) * 16u + kk], ws[(48u + lid.x) * 16u + kk]);
+      if (BLOCKS == 1u) {
+        acc.x += hv * ws[lid.x * 16u + kk];
+      } else {
+        // The GRU's three blocks leave ws' fourth unwritten: its lane must not read it.
+        acc += hv * vec4f(ws[lid.x * 16u + kk], ws[(16u + lid.x) * 16u + kk],
+                          ws[(32u + lid.x) * 16u + kk],
+                          select(0.0, ws[(48u + lid.x) * 16u + kk], BLOCKS == 4u));
+      }
     }
     workgroupBarrier();
   }
   if (j >= H || bb >= B) { return; }
-  let g = (t * B + bb) * 4u * H + j;
-  let ig = sigmoid_c(gates[g] + acc.x);
-  let fg = sigmoid_c(gates[g + H] + acc.y);
-  let gg = tanh_c(gates[g + 2u * H] + acc.z);
-  let og = sigmoid_c(gates[g + 3u * H] + acc.w);
-  gates[g] = ig; gates[g + H] = fg; gates[g + 2u * H] = gg; gates[g + 3u * H] = og;
+  let g = (t * B + bb) * BLOCKS * H + j;
   let s = bb * H + j;
-  let cn = fg * c[prev + s] + ig * gg;
-  c[prev + B * H + s] = cn;
-  h[prev + B * H + s] = og * tanh_c(cn);
+  if (CELL == LSTM) {
+    let ig = sigmoid_c(gates[g] + acc.x);
+    let fg = sigmoid_c(gates[g + H] + acc.y);
+    let gg = tanh_c(gates[g + 2u * H] + acc.z);
+    let og = sigmoid_c(gates[g + 3u * H] + acc.w);
+    gates[g] = ig; gates[g + H] = fg; gates[g + 2u * H] = gg; gates[g + 3u * H] = og;
+    let cn = fg * c[prev + s] + ig * gg;
+    c[prev + B * H + s] = cn;
+    h[prev + B * H + s] = og * tanh_c(cn);
+  } else if (CELL == GRU) {
+    let r = sigmoid_c(gates[g] + acc.x);
+    let z = sigmoid_c(gates[g + H] + acc.y);
+    let hn = acc.z + params[BHN + j];
+    let n = tanh_c(r * hn + gates[g + 2u * H]);
+    gates[g] = r; gates[g + H] = z; gates[g + 2u * H] = n;
+    c[prev + B * H + s] = hn;
+    h[prev + B * H + s] = z * (h[prev + s] - n) + n;
+  } else {
+    let hv = tanh_c(gates[g] + acc.x);
+    gates[g] = hv;
+    h[prev + B * H + s] = hv;
+  }
 }`,
     [cdiv(d.H, 16), cdiv(d.B, 16)],
   );
 }
 
 /**
- * One timestep of LSTM backward, fused: dh_t = dh[t+1] (from above) + d(a_{t+1}) · W_hh (for
- * t < T-1), then the gate pointwise backward at t, overwriting the activated gates with d(a_t)
- * and dc with dLoss/dc_{t-1}. Buffers: params (read), gates, c (read), dh (read), dc.
+ * One timestep of a recurrent layer's backward, fused: dh_t = dh[t+1] (from above, plus the
+ * GRU's direct path) + d(a_{t+1}) · W_hh (for t < T-1; the GRU's third block multiplies
+ * d(W_hn h + b_hn) from c slot t+2), then the cell's pointwise backward at t, overwriting the
+ * activated gates with d(a_t). LSTM: dc becomes dLoss/dc_{t-1}. GRU: d(W_hn h_{t-1} + b_hn)
+ * over c slot t+1, and the direct path dh_t ⊙ z into dh slot t (assigned at t = 0, so slot 0
+ * needs no clearing). Buffers: params (read), gates, h (read), c, dh, dc.
  */
-export function lstmStepBackward(d: LstmDims, whh: number): Kernel {
-  const c = { B: d.B, H: d.H, T: d.T, WHH: whh };
+export function stepBackward(d: LstmDims, cell: CellKind, whh: number): Kernel {
+  const c = { B: d.B, H: d.H, T: d.T, CELL: CELL_IDS[cell], G: BLOCKS[cell] * d.H, WHH: whh };
   return kernel(
-    "lstmStepBackward",
+    "stepBackward",
     c,
-    ["read", "read_write", "read", "read", "read_write"],
-    /* wgsl */ `
+    ["read", "read_write", "read", "read_write", "read_write", "read_write"],
+    /* wgsl */ `${CELL_CONSTS}
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> gates: array<f32>;
-@group(0) @binding(4) var<storage, read> c: array<f32>;
-@group(0) @binding(5) var<storage, read> dh: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dc: array<f32>;
+@group(0) @binding(4) var<storage, read> h: array<f32>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dh: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dc: array<f32>;
 var<workgroup> das: array<f32, 256>;
 var<workgroup> ws: array<f32, 256>;
 @compute @workgroup_size(16, 16)
@@ -345,12 +425,20 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let j = j0 + lid.x; let bb = b0 + lid.y;
   var rec = 0.0;
   if (t + 1u < T) {
-    let next = (t + 1u) * B * 4u * H;
-    for (var k0 = 0u; k0 < 4u * H; k0 += 16u) {
+    let next = (t + 1u) * B * G;
+    for (var k0 = 0u; k0 < G; k0 += 16u) {
       let db = b0 + lid.y; let dk = k0 + lid.x;
-      das[lid.y * 16u + lid.x] = select(0.0, gates[next + db * 4u * H + dk], db < B && dk < 4u * H);
+      var v = 0.0;
+      if (db < B && dk < G) {
+        if (CELL == GRU && dk >= 2u * H) {
+          v = c[(t + 2u) * B * H + db * H + dk - 2u * H];
+        } else {
+          v = gates[next + db * G + dk];
+        }
+      }
+      das[lid.y * 16u + lid.x] = v;
       let wk = k0 + lid.y; let wj = j0 + lid.x;
-      ws[lid.y * 16u + lid.x] = select(0.0, params[WHH + wk * H + wj], wk < 4u * H && wj < H);
+      ws[lid.y * 16u + lid.x] = select(0.0, params[WHH + wk * H + wj], wk < G && wj < H);
       workgroupBarrier();
       for (var kk = 0u; kk < 16u; kk++) {
         rec += das[lid.y * 16u + kk] * ws[kk * 16u + lid.x];
@@ -361,15 +449,30 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   if (j >= H || bb >= B) { return; }
   let s = bb * H + j;
   let dhv = dh[(t + 1u) * B * H + s] + rec;
-  let g = (t * B + bb) * 4u * H + j;
-  let ig = gates[g]; let fg = gates[g + H]; let gg = gates[g + 2u * H]; let og = gates[g + 3u * H];
-  let tc = tanh_c(c[(t + 1u) * B * H + s]);
-  let dcv = (dhv * og) * (1.0 - tc * tc) + dc[s];
-  gates[g] = (dcv * gg) * (ig * (1.0 - ig));
-  gates[g + H] = (dcv * c[t * B * H + s]) * (fg * (1.0 - fg));
-  gates[g + 2u * H] = (dcv * ig) * (1.0 - gg * gg);
-  gates[g + 3u * H] = (dhv * tc) * (og * (1.0 - og));
-  dc[s] = dcv * fg;
+  let g = (t * B + bb) * G + j;
+  if (CELL == LSTM) {
+    let ig = gates[g]; let fg = gates[g + H]; let gg = gates[g + 2u * H];
+    let og = gates[g + 3u * H];
+    let tc = tanh_c(c[(t + 1u) * B * H + s]);
+    let dcv = (dhv * og) * (1.0 - tc * tc) + dc[s];
+    gates[g] = (dcv * gg) * (ig * (1.0 - ig));
+    gates[g + H] = (dcv * c[t * B * H + s]) * (fg * (1.0 - fg));
+    gates[g + 2u * H] = (dcv * ig) * (1.0 - gg * gg);
+    gates[g + 3u * H] = (dhv * tc) * (og * (1.0 - og));
+    dc[s] = dcv * fg;
+  } else if (CELL == GRU) {
+    let r = gates[g]; let z = gates[g + H]; let n = gates[g + 2u * H];
+    let hn = c[(t + 1u) * B * H + s];
+    let dan = (dhv * (1.0 - z)) * (1.0 - n * n);
+    gates[g] = (dan * hn) * (r * (1.0 - r));
+    gates[g + H] = (dhv * (h[t * B * H + s] - n)) * (z * (1.0 - z));
+    gates[g + 2u * H] = dan;
+    c[(t + 1u) * B * H + s] = dan * r;
+    if (t == 0u) { dh[s] = dhv * z; } else { dh[t * B * H + s] += dhv * z; }
+  } else {
+    let hv = gates[g];
+    gates[g] = dhv * (1.0 - hv * hv);
+  }
 }`,
     [cdiv(d.H, 16), cdiv(d.B, 16)],
   );
@@ -435,12 +538,19 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
 }
 
 /**
- * Column sums of x[M, N] into out at one or two offsets (a broadcast bias's gradient):
- * 64 columns per workgroup, rows split four ways, partial sums added in a fixed order.
- * Buffers: x (read), out.
+ * Column sums of x[M, N] (rows `ld` apart from `xOff`) into out at one or two offsets (a
+ * broadcast bias's gradient): 64 columns per workgroup, rows split four ways, partial sums
+ * added in a fixed order. Buffers: x (read), out.
  */
-export function columnSums(M: number, N: number, out1: number, out2: number): Kernel {
-  const c = { M, N, OUT1: out1, HAS_OUT2: out2 >= 0, OUT2: Math.max(0, out2) };
+export function columnSums(
+  M: number,
+  N: number,
+  out1: number,
+  out2: number,
+  ld = N,
+  xOff = 0,
+): Kernel {
+  const c = { M, N, LD: ld, X_OFF: xOff, OUT1: out1, HAS_OUT2: out2 >= 0, OUT2: Math.max(0, out2) };
   return kernel(
     "columnSums",
     c,
@@ -454,7 +564,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let n = wg.x * 64u + lid.x;
   var s = 0.0;
   if (n < N) {
-    for (var m = lid.y; m < M; m += 4u) { s += x[m * N + n]; }
+    for (var m = lid.y; m < M; m += 4u) { s += x[X_OFF + m * LD + n]; }
   }
   part[lid.y * 64u + lid.x] = s;
   workgroupBarrier();
@@ -468,12 +578,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 }
 
 /**
- * Layer 0's dW_ih [4H, V]: column v sums the d(a) rows whose input token is v. The rows come
- * grouped by token (a counting sort on the CPU: groupStart [V+1], rowsByToken [T·B]).
+ * Layer 0's one-hot dW_ih [G, V]: column v sums the d(a) rows whose input token is v. The rows
+ * come grouped by token (a counting sort on the CPU: groupStart [V+1], rowsByToken [T·B]).
  * Buffers: groupStart (read), rowsByToken (read), gates = d(a) (read), grads.
  */
-export function oneHotWeightGrad(d: LstmDims, dwih: number): Kernel {
-  const c = { G: 4 * d.H, V: d.V, DWIH: dwih };
+export function oneHotWeightGrad(d: LstmDims, G: number, dwih: number): Kernel {
+  const c = { G, V: d.V, DWIH: dwih };
   return kernel(
     "oneHotWeightGrad",
     c,
@@ -491,7 +601,35 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
   for (var i = groupStart[v]; i < groupStart[v + 1u]; i++) { s += da[rowsByToken[i] * G + g]; }
   grads[DWIH + g * V + v] = s;
 }`,
-    [cdiv(4 * d.H, 64), cdiv(d.V, 4)],
+    [cdiv(G, 64), cdiv(d.V, 4)],
+  );
+}
+
+/**
+ * A learned embedding's gradient dE [V, N]: row v sums the rows of dx [T·B, N] whose token is
+ * v, in row order (as assembly/embedding.ts), grouped as for oneHotWeightGrad.
+ * Buffers: groupStart (read), rowsByToken (read), dx (read), grads.
+ */
+export function embeddingGrad(d: LstmDims, N: number, enc: number): Kernel {
+  const c = { N, V: d.V, ENC: enc };
+  return kernel(
+    "embeddingGrad",
+    c,
+    ["read", "read", "read", "read_write"],
+    /* wgsl */ `
+@group(0) @binding(2) var<storage, read> groupStart: array<u32>;
+@group(0) @binding(3) var<storage, read> rowsByToken: array<u32>;
+@group(0) @binding(4) var<storage, read> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grads: array<f32>;
+@compute @workgroup_size(64, 4)
+fn main(@builtin(global_invocation_id) id: vec3u) {
+  let col = id.x; let v = id.y;
+  if (col >= N || v >= V) { return; }
+  var s = 0.0;
+  for (var i = groupStart[v]; i < groupStart[v + 1u]; i++) { s += dx[rowsByToken[i] * N + col]; }
+  grads[ENC + v * N + col] = s;
+}`,
+    [cdiv(N, 64), cdiv(d.V, 4)],
   );
 }
 

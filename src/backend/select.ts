@@ -88,7 +88,6 @@ function note(options: CreateBackendOptions, message: string): void {
 // Why `auto` stays on WASM (a note for the user, or "" when there is nothing to say), or null
 // when it takes WebGPU.
 async function autoDeclines(config: CoreConfig): Promise<string | null> {
-  if ((config.cell ?? "lstm") !== "lstm" || config.embedding) return "";
   if (config.batch < AUTO_WEBGPU_MIN_BATCH) return "";
   const ctx = await gpuContext();
   if (!ctx) return "WebGPU not used: no adapter found: training on WASM";

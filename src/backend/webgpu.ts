@@ -1,17 +1,18 @@
-// The WebGPU backend: the same stacked LSTM as the WASM core (PyTorch equations, flat
-// parameter layout, the same dropout hash), as WGSL kernels over GPU buffers laid out once per
-// config. A training step records every timestep of every layer into one command encoder and
-// submits it without waiting; only the loss, the gradient norm and the applied flag come back.
-// Parameters, moments and the carried state stay on the GPU until `sync()` copies them out.
+// The WebGPU backend: the same stacked LSTM, GRU or tanh RNN as the WASM core, one-hot or
+// embedded input (PyTorch equations, flat parameter layout, the same dropout hash), as WGSL
+// kernels over GPU buffers laid out once per config. A training step records every timestep of
+// every layer into one command encoder and submits it without waiting; only the loss, the
+// gradient norm and the applied flag come back. Parameters, moments and the carried state stay
+// on the GPU until `sync()` copies them out.
 
-import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
+import { type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
 import type { BackendState, LstmBackend, StepResult, TrainStepOptions } from "./backend.ts";
 import { type GpuContext, gpuContext } from "./_gpu_device.ts";
 import * as wgsl from "./_wgsl.ts";
 import { type Kernel, MAX_LAYERS, SCALAR, SITE_STRIDE, STEP_UNIFORM_BYTES } from "./_wgsl.ts";
 
-/** Raised when the WebGPU backend cannot run: no adapter, or a config it does not support. */
+/** Raised when the WebGPU backend cannot run: no adapter was found. */
 export class WebGpuUnavailableError extends Error {
   /** Always `WebGpuUnavailableError`. */
   override name = "WebGpuUnavailableError";
@@ -72,8 +73,9 @@ export interface WebGpuLstmOptions {
 }
 
 /**
- * A stacked LSTM with one-hot input and a linear softmax output on WebGPU, laid out for a fixed
- * (batch, seq): the same semantics, parameter layout and dropout masks as `WasmLstm`.
+ * A stacked LSTM, GRU or tanh RNN with one-hot or embedded input and a linear softmax output on
+ * WebGPU, laid out for a fixed (batch, seq): the same semantics, parameter layout and dropout
+ * masks as `WasmLstm`.
  *
  * Compute methods record and submit GPU work without waiting; the `read…` methods and
  * `trainStep` wait for it.
@@ -133,6 +135,9 @@ export class WebGpuLstm implements LstmBackend {
     carryScratch: GPUBuffer;
     savedState: GPUBuffer;
     layers: LayerBuffers[];
+    /** Layer 0's input with a learned embedding, and its gradient: [T·B, N]. */
+    embedded: GPUBuffer | null;
+    dEmbedded: GPUBuffer | null;
   };
   #programs!: {
     forwardTrain: Dispatch[];
@@ -156,11 +161,12 @@ export class WebGpuLstm implements LstmBackend {
     this.layout = paramLayout(config);
     this.adapter = { description: ctx.description, software: ctx.software };
     const device = this.#device = ctx.device;
-    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V } = config;
+    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, embedding: N } = config;
+    const G = gateBlocks(config.cell) * H;
     const P = this.layout.size;
     const rows = T * B;
     const limit = device.limits.maxStorageBufferBindingSize;
-    const largest = Math.max(rows * 4 * H, rows * V, P) * 4;
+    const largest = Math.max(rows * G, rows * V, rows * N, P) * 4;
     if (largest > limit) {
       throw new RangeError(
         `Invalid config for WebGPU: batch ${B} × seq ${T} needs a ${mib(largest)} buffer, ` +
@@ -168,7 +174,7 @@ export class WebGpuLstm implements LstmBackend {
           `or use the WASM backend`,
       );
     }
-    // oneHotWeightGrad dispatches one workgroup row per four characters of the vocabulary.
+    // oneHotWeightGrad and embeddingGrad dispatch one workgroup row per four characters.
     const rowsOfGroups = Math.ceil(V / 4);
     if (rowsOfGroups > device.limits.maxComputeWorkgroupsPerDimension) {
       throw new RangeError(
@@ -208,7 +214,7 @@ export class WebGpuLstm implements LstmBackend {
       carryScratch: storage(2 * state),
       savedState: storage(2 * L * state),
       layers: Array.from({ length: L }, () => ({
-        gates: storage(rows * 4 * H),
+        gates: storage(rows * G),
         h: storage((T + 1) * state),
         c: storage((T + 1) * state),
         dh: storage((T + 1) * state),
@@ -216,6 +222,8 @@ export class WebGpuLstm implements LstmBackend {
         mask: config.dropout > 0 ? storage(rows * H) : null,
         dropped: config.dropout > 0 ? storage(rows * H) : null,
       })),
+      embedded: N ? storage(rows * N) : null,
+      dEmbedded: N ? storage(rows * N) : null,
     };
     const sites = new Uint32Array(T * SITE_STRIDE / 4);
     for (let t = 0; t < T; t++) sites[t * SITE_STRIDE / 4] = t;
@@ -233,24 +241,11 @@ export class WebGpuLstm implements LstmBackend {
 
   /**
    * Lays out a WebGPU core for `config` on the process's device (or `options.context`).
-   * Rejects with {@linkcode WebGpuUnavailableError} when no adapter exists or the cell is not
-   * an LSTM, and with a RangeError when a buffer exceeds the adapter's limits.
+   * Rejects with {@linkcode WebGpuUnavailableError} when no adapter exists, and with a
+   * RangeError when a buffer exceeds the adapter's limits.
    */
   static async create(config: CoreConfig, options: WebGpuLstmOptions = {}): Promise<WebGpuLstm> {
     validateCoreConfig(config);
-    const cell = config.cell ?? "lstm";
-    if (cell !== "lstm") {
-      throw new WebGpuUnavailableError(
-        `WebGPU backend unavailable: it runs LSTM cells only, got ${JSON.stringify(cell)}: ` +
-          `use the WASM backend (--backend wasm)`,
-      );
-    }
-    if (config.embedding) {
-      throw new WebGpuUnavailableError(
-        `WebGPU backend unavailable: it runs one-hot input only, got an embedding of width ` +
-          `${config.embedding}: use the WASM backend (--backend wasm)`,
-      );
-    }
     if (config.layers > MAX_LAYERS) {
       throw new RangeError(
         `Invalid config for WebGPU: ${config.layers} layers, over ${MAX_LAYERS}: ` +
@@ -264,7 +259,12 @@ export class WebGpuLstm implements LstmBackend {
           "software Vulkan driver (apt-get install mesa-vulkan-drivers), or use --backend wasm",
       );
     }
-    const net = new WebGpuLstm({ ...config, cell, embedding: 0, seed: config.seed ?? 0 }, ctx);
+    const net = new WebGpuLstm({
+      ...config,
+      cell: config.cell ?? "lstm",
+      embedding: config.embedding ?? 0,
+      seed: config.seed ?? 0,
+    }, ctx);
     await net.#buildPrograms();
     return net;
   }
@@ -287,17 +287,23 @@ export class WebGpuLstm implements LstmBackend {
   }
 
   async #buildPrograms(): Promise<void> {
-    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout } = this.config;
+    const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, cell } = this.config;
+    const N = this.config.embedding;
     const b = this.#buf;
     const rows = T * B;
     const P = this.layout.size;
     const dims = { B, T, H, V };
+    const G = gateBlocks(cell) * H;
+    const gru = cell === "gru";
+    // The GRU's b_hn belongs inside the reset product (the step kernel adds it), not the gates.
+    const bhhCols = gru ? 2 * H : G;
     const off = (name: string) => this.layout.byName.get(name)!.offset;
+    const encoder = N ? off("encoder.weight") : -1;
     const w = (l: number) => ({
-      wih: off(`lstm.weight_ih_l${l}`),
-      whh: off(`lstm.weight_hh_l${l}`),
-      bih: off(`lstm.bias_ih_l${l}`),
-      bhh: off(`lstm.bias_hh_l${l}`),
+      wih: off(`${cell}.weight_ih_l${l}`),
+      whh: off(`${cell}.weight_hh_l${l}`),
+      bih: off(`${cell}.bias_ih_l${l}`),
+      bhh: off(`${cell}.bias_hh_l${l}`),
     });
     const fcW = off("fc.weight"), fcB = off("fc.bias");
     const pending: Promise<void>[] = [];
@@ -349,6 +355,9 @@ export class WebGpuLstm implements LstmBackend {
       dropping
         ? { buffer: b.layers[l].dropped!, offset: 0 }
         : { buffer: b.layers[l].h, offset: B * H };
+    // A dense layer's input: the embedded rows for layer 0, else the output of the layer below.
+    const denseInput = (l: number, dropping: boolean) =>
+      l === 0 ? { buffer: b.embedded!, offset: 0 } : output(l - 1, dropping);
 
     const forward = (training: boolean): Dispatch[] => {
       const dropping = training && dropout > 0;
@@ -356,23 +365,34 @@ export class WebGpuLstm implements LstmBackend {
       for (let l = 0; l < L; l++) {
         const lb = b.layers[l];
         const p = w(l);
-        if (l === 0) {
+        const inSize = layerInputSize(this.config, l);
+        if (l === 0 && !N) {
           list.push(
-            op(wgsl.gatherInput(dims, p.wih, p.bih, p.bhh), [b.tokens, b.params, lb.gates]),
+            op(wgsl.gatherInput(dims, G, p.wih, p.bih, p.bhh, bhhCols), [
+              b.tokens,
+              b.params,
+              lb.gates,
+            ]),
           );
         } else {
-          const x = output(l - 1, dropping);
+          if (l === 0) {
+            list.push(
+              op(wgsl.embeddingGather(dims, N, encoder), [b.tokens, b.params, b.embedded!]),
+            );
+          }
+          const x = denseInput(l, dropping);
           list.push(gemm(
             {
               M: rows,
-              N: 4 * H,
-              K: H,
+              N: G,
+              K: inSize,
               aOff: x.offset,
-              lda: H,
+              lda: inSize,
               transB: true,
               bOff: p.wih,
               bias1: p.bih,
               bias2: p.bhh,
+              bias2Cols: bhhCols,
             },
             x.buffer,
             b.params,
@@ -380,7 +400,9 @@ export class WebGpuLstm implements LstmBackend {
           ));
         }
         for (let t = 0; t < T; t++) {
-          list.push(op(wgsl.lstmStepForward(dims, p.whh), [b.params, lb.gates, lb.h, lb.c], t));
+          list.push(
+            op(wgsl.stepForward(dims, cell, p.whh, p.bhh), [b.params, lb.gates, lb.h, lb.c], t),
+          );
         }
         if (dropping) {
           list.push(op(wgsl.dropout(rows * H, B * H, l), [lb.h, lb.mask!, lb.dropped!]));
@@ -449,22 +471,71 @@ export class WebGpuLstm implements LstmBackend {
         const inSize = layerInputSize(this.config, l);
         for (let t = T - 1; t >= 0; t--) {
           list.push(
-            op(wgsl.lstmStepBackward(dims, p.whh), [b.params, lb.gates, lb.c, lb.dh, lb.dc], t),
+            op(wgsl.stepBackward(dims, cell, p.whh), [
+              b.params,
+              lb.gates,
+              lb.h,
+              lb.c,
+              lb.dh,
+              lb.dc,
+            ], t),
           );
         }
-        list.push(gemm({ M: B, N: H, K: 4 * H, bOff: p.whh }, lb.gates, b.params, lb.dh));
-        list.push(
-          gemm(
-            { M: 4 * H, N: H, K: rows, transA: true, lda: 4 * H, cOff: p.whh },
-            lb.gates,
-            lb.h,
-            b.grads,
-          ),
-        );
-        list.push(op(wgsl.columnSums(rows, 4 * H, p.bih, p.bhh), [lb.gates, b.grads]));
-        if (l === 0) {
+        if (gru) {
+          // The GRU's d(a_r), d(a_z) meet W_hh's first 2H rows; d(W_hn h + b_hn), left in c
+          // slots 1..T, its last H. dh slot 0 already holds the direct path dh_0 ⊙ z_0.
           list.push(
-            op(wgsl.oneHotWeightGrad(dims, p.wih), [
+            gemm(
+              { M: B, N: H, K: 2 * H, lda: G, bOff: p.whh, accumulate: true },
+              lb.gates,
+              b.params,
+              lb.dh,
+            ),
+            gemm(
+              { M: B, N: H, K: H, aOff: B * H, bOff: p.whh + 2 * H * H, accumulate: true },
+              lb.c,
+              b.params,
+              lb.dh,
+            ),
+            gemm(
+              { M: 2 * H, N: H, K: rows, transA: true, lda: G, cOff: p.whh },
+              lb.gates,
+              lb.h,
+              b.grads,
+            ),
+            gemm(
+              {
+                M: H,
+                N: H,
+                K: rows,
+                transA: true,
+                aOff: B * H,
+                lda: H,
+                cOff: p.whh + 2 * H * H,
+              },
+              lb.c,
+              lb.h,
+              b.grads,
+            ),
+            op(wgsl.columnSums(rows, G, p.bih, -1), [lb.gates, b.grads]),
+            op(wgsl.columnSums(rows, 2 * H, p.bhh, -1, G), [lb.gates, b.grads]),
+            op(wgsl.columnSums(rows, H, p.bhh + 2 * H, -1, H, B * H), [lb.c, b.grads]),
+          );
+        } else {
+          list.push(gemm({ M: B, N: H, K: G, bOff: p.whh }, lb.gates, b.params, lb.dh));
+          list.push(
+            gemm(
+              { M: G, N: H, K: rows, transA: true, lda: G, cOff: p.whh },
+              lb.gates,
+              lb.h,
+              b.grads,
+            ),
+          );
+          list.push(op(wgsl.columnSums(rows, G, p.bih, p.bhh), [lb.gates, b.grads]));
+        }
+        if (l === 0 && !N) {
+          list.push(
+            op(wgsl.oneHotWeightGrad(dims, G, p.wih), [
               b.groupStart,
               b.rowsByToken,
               lb.gates,
@@ -472,14 +543,14 @@ export class WebGpuLstm implements LstmBackend {
             ]),
           );
         } else {
-          const x = output(l - 1, dropping);
+          const x = denseInput(l, dropping);
           list.push(gemm(
             {
-              M: 4 * H,
+              M: G,
               N: inSize,
               K: rows,
               transA: true,
-              lda: 4 * H,
+              lda: G,
               bOff: x.offset,
               cOff: p.wih,
             },
@@ -487,16 +558,32 @@ export class WebGpuLstm implements LstmBackend {
             x.buffer,
             b.grads,
           ));
-          const below = b.layers[l - 1];
+          // The input gradient: into the embedding's rows, or dh slots 1..T of the layer below.
+          const dx = l === 0 ? { buffer: b.dEmbedded!, offset: 0 } : {
+            buffer: b.layers[l - 1].dh,
+            offset: B * H,
+          };
           list.push(
             gemm(
-              { M: rows, N: inSize, K: 4 * H, bOff: p.wih, cOff: B * H },
+              { M: rows, N: inSize, K: G, bOff: p.wih, cOff: dx.offset },
               lb.gates,
               b.params,
-              below.dh,
+              dx.buffer,
             ),
           );
-          if (dropping) list.push(op(wgsl.multiplyInto(rows * H, B * H), [below.mask!, below.dh]));
+          if (l === 0) {
+            list.push(
+              op(wgsl.embeddingGrad(dims, N, encoder), [
+                b.groupStart,
+                b.rowsByToken,
+                b.dEmbedded!,
+                b.grads,
+              ]),
+            );
+          } else if (dropping) {
+            const below = b.layers[l - 1];
+            list.push(op(wgsl.multiplyInto(rows * H, B * H), [below.mask!, below.dh]));
+          }
         }
       }
       return list;
@@ -809,7 +896,8 @@ export class WebGpuLstm implements LstmBackend {
 
   readCarried(h: Float32Array, c: Float32Array): void {
     h.set(this.#hostH);
-    c.set(this.#hostC);
+    // Only the LSTM has a cell state; the GRU keeps W_hn h + b_hn (or its gradient) in c.
+    if (this.config.cell === "lstm") c.set(this.#hostC);
   }
 
   /** The mean loss of the last forward. */
@@ -830,7 +918,8 @@ export class WebGpuLstm implements LstmBackend {
 
   /**
    * A state of `layer`, `[batch, hidden]`: `h`/`c` at slot `slot` (0 = initial, seq = final),
-   * `dh0`/`dc0` (gradients of the initial state after backward).
+   * `dh0`/`dc0` (gradients of the initial state after backward). `c` and `dc0` are the LSTM's;
+   * the GRU keeps scratch in `c` (as the WASM core), the RNN nothing.
    */
   readState(layer: number, which: "h" | "c" | "dh0" | "dc0", slot = 0): Promise<Float32Array> {
     const { batch: B, hidden: H, layers: L } = this.config;
