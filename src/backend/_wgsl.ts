@@ -578,58 +578,33 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
 }
 
 /**
- * Layer 0's one-hot dW_ih [G, V]: column v sums the d(a) rows whose input token is v. The rows
- * come grouped by token (a counting sort on the CPU: groupStart [V+1], rowsByToken [T·B]).
- * Buffers: groupStart (read), rowsByToken (read), gates = d(a) (read), grads.
+ * For each token v, the sum of the rows of src [T·B, W] whose input token is v, in row order
+ * (as assembly/embedding.ts). With `tokenMajor` this is a learned embedding's gradient dE
+ * [V, W] (src = dx of layer 0); without, it is stored transposed, [W, V], and is the one-hot
+ * layer's dW_ih (src = d(a), W = G): one-hot input times W_ih^T is a row lookup of W_ih^T. The
+ * rows come grouped by token (a counting sort on the CPU: groupStart [V+1], rowsByToken [T·B]).
+ * Buffers: groupStart (read), rowsByToken (read), src (read), grads.
  */
-export function oneHotWeightGrad(d: LstmDims, G: number, dwih: number): Kernel {
-  const c = { G, V: d.V, DWIH: dwih };
+export function tokenRowSums(d: LstmDims, W: number, out: number, tokenMajor: boolean): Kernel {
+  const c = { W, V: d.V, OUT: out, TOKEN_MAJOR: tokenMajor };
   return kernel(
-    "oneHotWeightGrad",
+    "tokenRowSums",
     c,
     ["read", "read", "read", "read_write"],
     /* wgsl */ `
 @group(0) @binding(2) var<storage, read> groupStart: array<u32>;
 @group(0) @binding(3) var<storage, read> rowsByToken: array<u32>;
-@group(0) @binding(4) var<storage, read> da: array<f32>;
-@group(0) @binding(5) var<storage, read_write> grads: array<f32>;
-@compute @workgroup_size(64, 4)
-fn main(@builtin(global_invocation_id) id: vec3u) {
-  let g = id.x; let v = id.y;
-  if (g >= G || v >= V) { return; }
-  var s = 0.0;
-  for (var i = groupStart[v]; i < groupStart[v + 1u]; i++) { s += da[rowsByToken[i] * G + g]; }
-  grads[DWIH + g * V + v] = s;
-}`,
-    [cdiv(G, 64), cdiv(d.V, 4)],
-  );
-}
-
-/**
- * A learned embedding's gradient dE [V, N]: row v sums the rows of dx [T·B, N] whose token is
- * v, in row order (as assembly/embedding.ts), grouped as for oneHotWeightGrad.
- * Buffers: groupStart (read), rowsByToken (read), dx (read), grads.
- */
-export function embeddingGrad(d: LstmDims, N: number, enc: number): Kernel {
-  const c = { N, V: d.V, ENC: enc };
-  return kernel(
-    "embeddingGrad",
-    c,
-    ["read", "read", "read", "read_write"],
-    /* wgsl */ `
-@group(0) @binding(2) var<storage, read> groupStart: array<u32>;
-@group(0) @binding(3) var<storage, read> rowsByToken: array<u32>;
-@group(0) @binding(4) var<storage, read> dx: array<f32>;
+@group(0) @binding(4) var<storage, read> src: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grads: array<f32>;
 @compute @workgroup_size(64, 4)
 fn main(@builtin(global_invocation_id) id: vec3u) {
   let col = id.x; let v = id.y;
-  if (col >= N || v >= V) { return; }
+  if (col >= W || v >= V) { return; }
   var s = 0.0;
-  for (var i = groupStart[v]; i < groupStart[v + 1u]; i++) { s += dx[rowsByToken[i] * N + col]; }
-  grads[ENC + v * N + col] = s;
+  for (var i = groupStart[v]; i < groupStart[v + 1u]; i++) { s += src[rowsByToken[i] * W + col]; }
+  if (TOKEN_MAJOR) { grads[OUT + v * W + col] = s; } else { grads[OUT + col * V + v] = s; }
 }`,
-    [cdiv(N, 64), cdiv(d.V, 4)],
+    [cdiv(W, 64), cdiv(d.V, 4)],
   );
 }
 

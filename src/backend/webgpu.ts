@@ -174,7 +174,7 @@ export class WebGpuLstm implements LstmBackend {
           `or use the WASM backend`,
       );
     }
-    // oneHotWeightGrad and embeddingGrad dispatch one workgroup row per four characters.
+    // tokenRowSums dispatches one workgroup row per four characters.
     const rowsOfGroups = Math.ceil(V / 4);
     if (rowsOfGroups > device.limits.maxComputeWorkgroupsPerDimension) {
       throw new RangeError(
@@ -535,7 +535,7 @@ export class WebGpuLstm implements LstmBackend {
         }
         if (l === 0 && !N) {
           list.push(
-            op(wgsl.oneHotWeightGrad(dims, G, p.wih), [
+            op(wgsl.tokenRowSums(dims, G, p.wih, false), [
               b.groupStart,
               b.rowsByToken,
               lb.gates,
@@ -573,7 +573,7 @@ export class WebGpuLstm implements LstmBackend {
           );
           if (l === 0) {
             list.push(
-              op(wgsl.embeddingGrad(dims, N, encoder), [
+              op(wgsl.tokenRowSums(dims, N, encoder, true), [
                 b.groupStart,
                 b.rowsByToken,
                 b.dEmbedded!,
