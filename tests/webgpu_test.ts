@@ -4,7 +4,7 @@
 // (lavapipe) provides the adapter; the tests that need one skip only when none exists.
 
 import assert from "node:assert/strict";
-import { createModel, evaluate, fromBytes, toBytes, train } from "../mod.ts";
+import { createModel, evaluate, fromBytes, toBytes, train, trainEvents } from "../mod.ts";
 import { WasmLstm } from "../src/backend/wasm.ts";
 import { WebGpuLstm, WebGpuUnavailableError } from "../src/backend/webgpu.ts";
 import { gpuContext, setAdapterRequest } from "../src/backend/_gpu_device.ts";
@@ -424,6 +424,44 @@ async function checkpointRoundTrip(extra: { cell?: "gru"; embedding?: number }) 
     }
   }
 }
+
+Deno.test({
+  name: "WebGPU training submits ahead: per-step losses and the weights at each cycle and " +
+    "snapshot match WASM",
+  ignore: noAdapter,
+  async fn() {
+    // Cycles of 0.05, 0.1, 0.2 epochs (50 batches per epoch: ends after steps 3, 8, 18) and
+    // snapshots every 7 steps put host copies at odd places between pipelined steps.
+    const recipe = {
+      ...trainOptions,
+      steps: 24,
+      snapshotEvery: 7,
+      lrSchedule: "cosine",
+      cycleLen: 0.05,
+      cycleMult: 2,
+    } as const;
+    const run = async (backend: "wasm" | "webgpu") => {
+      const model = createModel(text, { hidden: 16, layers: 2, dropout: 0.2, seed: 8 });
+      const losses: number[] = [];
+      const atCycles: Float32Array[] = [];
+      for await (const e of trainEvents(model, text, { ...recipe, backend })) {
+        if (e.type === "step") losses.push(e.loss);
+        if (e.type === "cycle") atCycles.push(model.params.slice());
+      }
+      return { losses, atCycles, params: model.params };
+    };
+    const cpu = await run("wasm");
+    const gpu = await run("webgpu");
+    assert.equal(gpu.losses.length, 24);
+    assert.equal(gpu.atCycles.length, 3);
+    assert.equal(cpu.atCycles.length, 3);
+    assertClose("per-step losses", gpu.losses, cpu.losses, 1e-4, 1e-6);
+    gpu.atCycles.forEach((p, i) =>
+      assertClose(`params at cycle ${i + 1}`, p, cpu.atCycles[i], 1e-4, 1e-5)
+    );
+    assertClose("final params", gpu.params, cpu.params, 1e-4, 1e-5);
+  },
+});
 
 Deno.test({
   name: "train and evaluate on WebGPU: loss falls, validation and evaluate agree with WASM",

@@ -78,6 +78,8 @@ export interface LstmBackend extends Disposable {
   /**
    * Forward, backward, clipping and the optimizer update over `inputs`/`targets`, then the final
    * state becomes the carried state. The update is skipped when loss or norm is not finite.
+   * The step is under way when this returns: `inputs`/`targets` may be refilled and one more
+   * step submitted before the promise is awaited.
    */
   trainStep(options: TrainStepOptions): Promise<StepResult>;
   /**

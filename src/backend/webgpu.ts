@@ -148,6 +148,10 @@ export class WebGpuLstm implements LstmBackend {
     sgd: Dispatch[];
   };
   #staging = new Map<number, GPUBuffer>();
+  // Two staging buffers for step results, used in turn: the training loop submits step k + 1
+  // before it reads step k's scalars back.
+  #stepStaging: GPUBuffer[] = [];
+  #stepCount = 0;
   #stepData = new ArrayBuffer(STEP_UNIFORM_BYTES);
   #hostH: Float32Array<ArrayBuffer>;
   #hostC: Float32Array<ArrayBuffer>;
@@ -279,6 +283,7 @@ export class WebGpuLstm implements LstmBackend {
       for (const buffer of Object.values(l)) if (buffer instanceof GPUBuffer) buffer.destroy();
     }
     for (const s of this.#staging.values()) s.destroy();
+    for (const s of this.#stepStaging) s.destroy();
   }
 
   /** Destroys the GPU buffers (`using` calls this). */
@@ -715,7 +720,9 @@ export class WebGpuLstm implements LstmBackend {
   /**
    * One whole training step, recorded into one command encoder: forward, backward, global norm
    * (clipping folded into the update), optimizer update (skipped on the GPU when loss or norm
-   * is not finite), state carried. Waits only for the three scalars.
+   * is not finite), state carried. The step is submitted when this is called; the returned
+   * promise waits only for the three scalars, so a caller may submit the next step before it
+   * awaits this one (at most two steps in flight).
    */
   async trainStep(o: TrainStepOptions): Promise<StepResult> {
     this.#check();
@@ -746,7 +753,15 @@ export class WebGpuLstm implements LstmBackend {
       o.optimizer === "adam" ? p.adam : p.sgd,
     );
     this.#encodeCarry(encoder);
-    const staging = this.#stagingBuffer(32);
+    if (this.#stepStaging.length === 0) {
+      for (let i = 0; i < 2; i++) {
+        this.#stepStaging.push(this.#device.createBuffer({
+          size: 32,
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        }));
+      }
+    }
+    const staging = this.#stepStaging[this.#stepCount++ % 2];
     encoder.copyBufferToBuffer(this.#buf.scalars, 0, staging, 0, 32);
     this.#device.queue.submit([encoder.finish()]);
     this.#lastForward = null;

@@ -53,7 +53,7 @@ export interface TrainOptions extends ScheduleOptions {
    * The engine: `wasm`, `webgpu`, or `auto` (default: the model's `backend`, else `auto`:
    * WebGPU on a hardware adapter for large batches, WASM otherwise). On WebGPU the model's
    * arrays (parameters, moments, carried state) are copied back from the GPU before every
-   * validation, epoch, diverged and done event and every `snapshotEvery` steps, not after
+   * validation, epoch, cycle, diverged and done event and every `snapshotEvery` steps, not after
    * every step.
    */
   backend?: BackendChoice;
@@ -344,28 +344,55 @@ export async function* trainEvents(
     const MAX_RESTORES = 10;
     let restores = 0;
 
+    const validatesAt = (step: number) =>
+      valBatches > 0 && valEvery > 0 && (step % valEvery === 0 || step === totalSteps);
+    const endsCycle = (step: number) =>
+      options.lrSchedule === "cosine" &&
+      cosineCycle(step, batchesPerEpoch, options).index >
+        cosineCycle(step - 1, batchesPerEpoch, options).index;
+    // Whether the host needs the state after `step` steps (the step ending at batch index
+    // `batchEnd` of its epoch): events that save or validate see it, and snapshots copy it.
+    const needsHost = (step: number, batchEnd: number) =>
+      batchEnd === batchesPerEpoch || step === totalSteps || validatesAt(step) ||
+      step % snapshotEvery === 0 || endsCycle(step);
+    // Submits the step at (step, epoch, batchInEpoch) and returns its result's promise.
+    const submit = (step: number, epoch: number, batchInEpoch: number) => {
+      if (batchInEpoch === 0 || source.independentRows) core.resetState();
+      source.fill(epoch, batchInEpoch, core.inputs, core.targets);
+      const stepLr = scheduledLr(lr, step, batchesPerEpoch, options) * ts.lrScale;
+      const result = core.trainStep({ step, optimizer, lr: stepLr, momentum, clip, clipMode });
+      result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
+      return { result, lr: stepLr };
+    };
+    // On WebGPU the next step is submitted before this one's scalars come back, so the
+    // read-back wait overlaps the GPU's work (the GPU skips a non-finite update by itself).
+    // Never past a point where the host needs the state, nor after an abort.
+    const pipelined = core.kind !== "wasm";
+    let ahead: ReturnType<typeof submit> | null = null;
+
     const started = performance.now();
     let lastYield = started;
     let aborted = false;
     let diverged = false;
     let valLoss: number | null = null;
     while (ts.step < totalSteps) {
-      if (options.signal?.aborted) {
+      if (!ahead && options.signal?.aborted) {
         aborted = true;
         break;
       }
-      if (ts.batchInEpoch === 0 || source.independentRows) core.resetState();
-      source.fill(ts.epoch, ts.batchInEpoch, core.inputs, core.targets);
-      const stepLr = scheduledLr(lr, ts.step, batchesPerEpoch, options) * ts.lrScale;
-      const { loss, gradNorm, applied } = await core.trainStep({
-        step: ts.step,
-        optimizer,
-        lr: stepLr,
-        momentum,
-        clip,
-        clipMode,
-      });
+      const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
+      ahead = null;
+      if (
+        pipelined && !options.signal?.aborted && !needsHost(ts.step + 1, ts.batchInEpoch + 1)
+      ) {
+        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1);
+      }
+      const { loss, gradNorm, applied } = await current.result;
+      const stepLr = current.lr;
       if (!applied) {
+        // The step submitted ahead ran on the old weights; the restore below undoes it.
+        if (ahead) await ahead.result;
+        ahead = null;
         // Never apply a non-finite step: the weights stay as they were.
         const failedStep = ts.step + 1;
         const stop = onDivergence === "stop" || restores >= MAX_RESTORES;
@@ -400,9 +427,8 @@ export async function* trainEvents(
         ts.epoch++;
         ts.batchInEpoch = 0;
       }
-      const last = ts.step === totalSteps;
-      const validating = valBatches > 0 && valEvery > 0 && (ts.step % valEvery === 0 || last);
-      if (epochDone || last || validating || ts.step % snapshotEvery === 0) await syncHost();
+      const validating = validatesAt(ts.step);
+      if (needsHost(ts.step, epochDone ? batchesPerEpoch : ts.batchInEpoch)) await syncHost();
       const elapsedMs = performance.now() - started;
       yield {
         type: "step",
@@ -416,11 +442,9 @@ export async function* trainEvents(
         elapsedMs,
       };
       if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
-      if (options.lrSchedule === "cosine") {
-        const ended = cosineCycle(ts.step - 1, batchesPerEpoch, options).index;
-        if (cosineCycle(ts.step, batchesPerEpoch, options).index > ended) {
-          yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: ended + 1 };
-        }
+      if (endsCycle(ts.step)) {
+        const cycle = cosineCycle(ts.step - 1, batchesPerEpoch, options).index + 1;
+        yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
       }
       if (validating) {
         valLoss = await validate();
