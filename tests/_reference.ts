@@ -3,7 +3,7 @@
 // finite differences run on.
 
 import { layerInputSize, type ParamLayout } from "../src/model/params.ts";
-import type { CoreConfig } from "../src/model/config.ts";
+import { type CoreConfig, gateBlocks } from "../src/model/config.ts";
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -46,7 +46,7 @@ export function referenceLoss(r: ReferenceInputs): number {
     const inSize = layerInputSize(r.config, l);
     const wih = p(`${cell}.weight_ih_l${l}`), whh = p(`${cell}.weight_hh_l${l}`);
     const bih = p(`${cell}.bias_ih_l${l}`), bhh = p(`${cell}.bias_hh_l${l}`);
-    const G = (cell === "lstm" ? 4 : cell === "gru" ? 3 : 1) * H;
+    const G = gateBlocks(cell) * H;
     const out: Float64Array[][] = [];
     const h = Array.from({ length: B }, (_, b) => r.h0[l].slice(b * H, (b + 1) * H));
     const c = Array.from({ length: B }, (_, b) => r.c0[l]?.slice(b * H, (b + 1) * H));

@@ -11,6 +11,8 @@
 // Arithmetic follows the WASM core: the same exp/sigmoid/tanh polynomials (assembly/simd.ts),
 // the same dropout hash (assembly/dropout.ts), PyTorch's Adam, SGD and clip_grad_norm_.
 
+import { type Cell, CELLS, gateBlocks } from "../model/config.ts";
+
 /** Access of one storage binding. */
 export type Access = "read" | "read_write";
 
@@ -238,12 +240,7 @@ export interface LstmDims {
   V: number;
 }
 
-/** A recurrent cell, as `config.cell`. */
-export type CellKind = "lstm" | "gru" | "rnn";
-
-// The cell as a WGSL constant (assembly/recurrent.ts's numbering) and its gate blocks.
-const CELL_IDS = { lstm: 0, gru: 1, rnn: 2 } as const;
-const BLOCKS = { lstm: 4, gru: 3, rnn: 1 } as const;
+// The cell as a WGSL constant: its index in CELLS, as in assembly/recurrent.ts.
 const CELL_CONSTS = "const LSTM: u32 = 0u;\nconst GRU: u32 = 1u;\n";
 
 /**
@@ -315,12 +312,12 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
  * W_hn h_{t-1} + b_hn kept in c slot t+1; RNN h_t = tanh(a). Leaves the activated gates in
  * place. Buffers: params (read), gates [T, B, G], h, c ([T+1, B, H]).
  */
-export function stepForward(d: LstmDims, cell: CellKind, whh: number, bhh: number): Kernel {
-  const blocks = BLOCKS[cell];
+export function stepForward(d: LstmDims, cell: Cell, whh: number, bhh: number): Kernel {
+  const blocks = gateBlocks(cell);
   const c = {
     B: d.B,
     H: d.H,
-    CELL: CELL_IDS[cell],
+    CELL: CELLS.indexOf(cell),
     BLOCKS: blocks,
     WHH: whh,
     BHN: cell === "gru" ? bhh + 2 * d.H : 0,
@@ -403,8 +400,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
  * over c slot t+1, and the direct path dh_t ⊙ z into dh slot t (assigned at t = 0, so slot 0
  * needs no clearing). Buffers: params (read), gates, h (read), c, dh, dc.
  */
-export function stepBackward(d: LstmDims, cell: CellKind, whh: number): Kernel {
-  const c = { B: d.B, H: d.H, T: d.T, CELL: CELL_IDS[cell], G: BLOCKS[cell] * d.H, WHH: whh };
+export function stepBackward(d: LstmDims, cell: Cell, whh: number): Kernel {
+  const c = {
+    B: d.B,
+    H: d.H,
+    T: d.T,
+    CELL: CELLS.indexOf(cell),
+    G: gateBlocks(cell) * d.H,
+    WHH: whh,
+  };
   return kernel(
     "stepBackward",
     c,

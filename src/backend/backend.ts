@@ -95,3 +95,23 @@ export interface LstmBackend extends Disposable {
   /** Releases the engine (threads, GPU buffers). */
   dispose(): void;
 }
+
+/**
+ * Throws a RangeError naming the first token outside [0, V) (-1, padding, allowed where
+ * `allowPadding`): both backends check a batch before using it as indices.
+ */
+export function checkTokens(
+  tokens: Int32Array,
+  V: number,
+  what: string,
+  allowPadding: boolean,
+): void {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if ((t < 0 && !(allowPadding && t === -1)) || t >= V) {
+      throw new RangeError(
+        `Invalid ${what}: token ${t} at index ${i} is outside the vocabulary [0, ${V})`,
+      );
+    }
+  }
+}

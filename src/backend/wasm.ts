@@ -13,6 +13,7 @@ import {
   resolveVariant,
 } from "./_wasm_module.ts";
 import { KERNELS, SYNC_BYTES, ThreadPool } from "./_thread_pool.ts";
+import { checkTokens } from "./backend.ts";
 
 const PAGE = 65536;
 const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
@@ -487,17 +488,19 @@ export class WasmLstm {
 
   /** Makes the final state the next initial state (truncated BPTT across batches). */
   carryState(): void {
+    const lstm = this.config.cell === "lstm"; // the other cells have no cell state
     for (let l = 0; l < this.config.layers; l++) {
       this.h0(l).set(this.hT(l));
-      this.c0(l).set(this.cT(l));
+      if (lstm) this.c0(l).set(this.cT(l));
     }
   }
 
   /** Zeroes the initial state of every layer. */
   resetState(): void {
+    const lstm = this.config.cell === "lstm";
     for (let l = 0; l < this.config.layers; l++) {
       this.h0(l).fill(0);
-      this.c0(l).fill(0);
+      if (lstm) this.c0(l).fill(0);
     }
   }
 
@@ -509,10 +512,10 @@ export class WasmLstm {
       throw new RangeError(`Invalid step: ${step}: expected a non-negative integer`);
     }
     const withLoss = options.loss ?? true;
-    this.#checkTokens(this.inputs, "inputs");
-    if (withLoss) this.#checkTokens(this.targets, "targets", true);
-    const p = this.#plan;
     const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, dropout, seed } = this.config;
+    checkTokens(this.inputs, V, "inputs", false);
+    if (withLoss) checkTokens(this.targets, V, "targets", true);
+    const p = this.#plan;
     const rows = T * B;
     const dropping = training && dropout > 0;
     const repack = options.reuseWeights && this.#packedValid ? 0 : 1;
@@ -718,17 +721,5 @@ export class WasmLstm {
       bih: this.#at(base, `${cell}.bias_ih_l${l}`),
       bhh: this.#at(base, `${cell}.bias_hh_l${l}`),
     };
-  }
-
-  #checkTokens(tokens: Int32Array, what: string, allowPadding = false): void {
-    const V = this.config.vocabSize;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i];
-      if ((t < 0 && !(allowPadding && t === -1)) || t >= V) {
-        throw new RangeError(
-          `Invalid ${what}: token ${t} at index ${i} is outside the vocabulary [0, ${V})`,
-        );
-      }
-    }
   }
 }

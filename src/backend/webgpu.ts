@@ -7,7 +7,13 @@
 
 import { type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
-import type { BackendState, LstmBackend, StepResult, TrainStepOptions } from "./backend.ts";
+import {
+  type BackendState,
+  checkTokens,
+  type LstmBackend,
+  type StepResult,
+  type TrainStepOptions,
+} from "./backend.ts";
 import { type GpuContext, gpuContext } from "./_gpu_device.ts";
 import * as wgsl from "./_wgsl.ts";
 import { type Kernel, MAX_LAYERS, SCALAR, SITE_STRIDE, STEP_UNIFORM_BYTES } from "./_wgsl.ts";
@@ -1018,15 +1024,4 @@ function mix32(x: number): number {
 
 function dropoutKey(seed: number, step: number, site: number): number {
   return mix32((seed ^ mix32((step ^ mix32((site + 0x9e3779b9) >>> 0)) >>> 0)) >>> 0);
-}
-
-function checkTokens(tokens: Int32Array, V: number, what: string, allowPadding: boolean): void {
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i];
-    if ((t < 0 && !(allowPadding && t === -1)) || t >= V) {
-      throw new RangeError(
-        `Invalid ${what}: token ${t} at index ${i} is outside the vocabulary [0, ${V})`,
-      );
-    }
-  }
 }
