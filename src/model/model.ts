@@ -111,14 +111,14 @@ export function createModel(
         "or a Vocab built with Vocab.fromText(text, { lowercase, minFreq })",
     );
   }
+  if (source === "") {
+    throw new RangeError("Empty vocabulary: the text has no characters: give a non-empty text");
+  }
   const vocab = source instanceof Vocab
     ? source
     : Array.isArray(source)
     ? new Vocab(source)
     : Vocab.fromText(source, { lowercase: options.lowercase, minFreq: options.minFreq });
-  if (vocab.size === 0 || (fromText && source.length === 0)) {
-    throw new RangeError("Empty vocabulary: the text has no characters: give a non-empty text");
-  }
   const cell = options.cell ?? "lstm";
   if (!CELLS.includes(cell)) {
     throw new RangeError(
