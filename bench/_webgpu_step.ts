@@ -1,20 +1,28 @@
 // Shared set-up for the WebGPU benchmarks: one full training step (forward, backward, clip,
 // Adam, state carried) on either backend for a given batch and hidden size.
 
-import type { LstmBackend } from "../src/backend/backend.ts";
+import type { LstmBackend, StepResult } from "../src/backend/backend.ts";
 import { createBackend } from "../src/backend/select.ts";
 import { defaultThreads } from "../src/backend/threads.ts";
 
 /** The model the WebGPU bench trains: 2 layers, vocabulary 83 (Anna Karenina), dropout 0.5. */
 export const BENCH_MODEL = { vocabSize: 83, layers: 2, dropout: 0.5, seed: 1 };
 
-/** A training step on `backend`, its batch filled once; `run` takes one step and waits for it. */
+/**
+ * A training step on `backend`, its batch filled once: `submit` starts one step and returns its
+ * result's promise, `run` takes one step and waits for it.
+ */
 export async function prepareTrainStep(
   backend: "wasm" | "webgpu",
   batch: number,
   hidden: number,
   seq: number,
-): Promise<{ core: LstmBackend; chars: number; run: () => Promise<void> }> {
+): Promise<{
+  core: LstmBackend;
+  chars: number;
+  submit: () => Promise<StepResult>;
+  run: () => Promise<void>;
+}> {
   const config = { ...BENCH_MODEL, hidden, batch, seq };
   const core = await createBackend(config, { backend, threads: defaultThreads() });
   const params = new Float32Array(core.layout.size);
@@ -26,18 +34,21 @@ export async function prepareTrainStep(
     core.targets[i] = (i * 17) % 83;
   }
   let step = 0;
+  const submit = () =>
+    core.trainStep({
+      step: step++,
+      optimizer: "adam",
+      lr: 1e-3,
+      momentum: 0,
+      clip: 5,
+      clipMode: "norm",
+    });
   return {
     core,
     chars: batch * seq,
+    submit,
     run: async () => {
-      await core.trainStep({
-        step: step++,
-        optimizer: "adam",
-        lr: 1e-3,
-        momentum: 0,
-        clip: 5,
-        clipMode: "norm",
-      });
+      await submit();
     },
   };
 }

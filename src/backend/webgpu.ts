@@ -159,9 +159,12 @@ export class WebGpuLstm implements LstmBackend {
   #stepStaging: GPUBuffer[] = [];
   #stepCount = 0;
   #stepData = new ArrayBuffer(STEP_UNIFORM_BYTES);
+  #stepF32 = new Float32Array(this.#stepData);
+  #stepU32 = new Uint32Array(this.#stepData);
   #hostH: Float32Array<ArrayBuffer>;
   #hostC: Float32Array<ArrayBuffer>;
   #groupStart: Uint32Array<ArrayBuffer>;
+  #groupNext: Uint32Array<ArrayBuffer>;
   #rowsByToken: Uint32Array<ArrayBuffer>;
   #disposed = false;
   #lastForward: "train" | "eval" | null = null;
@@ -246,6 +249,7 @@ export class WebGpuLstm implements LstmBackend {
     this.#hostH = new Float32Array(L * state);
     this.#hostC = new Float32Array(L * state);
     this.#groupStart = new Uint32Array(V + 1);
+    this.#groupNext = new Uint32Array(V);
     this.#rowsByToken = new Uint32Array(rows);
   }
 
@@ -654,7 +658,8 @@ export class WebGpuLstm implements LstmBackend {
       const start = this.#groupStart.fill(0);
       for (const token of this.inputs) start[token + 1]++;
       for (let v = 0; v < V; v++) start[v + 1] += start[v];
-      const next = start.slice(0, V);
+      const next = this.#groupNext;
+      next.set(start.subarray(0, V));
       for (let r = 0; r < T * B; r++) {
         const t = Math.floor(r / B), b = r - t * B;
         this.#rowsByToken[next[this.inputs[b * T + t]]++] = r;
@@ -666,7 +671,7 @@ export class WebGpuLstm implements LstmBackend {
   }
 
   #writeUniform(s: Partial<StepUniform>): void {
-    const f = new Float32Array(this.#stepData), u = new Uint32Array(this.#stepData);
+    const f = this.#stepF32, u = this.#stepU32;
     f[0] = s.invCount ?? 0;
     u[1] = s.lossSlot ?? SCALAR.loss;
     f[2] = s.clipNorm ?? 0;
