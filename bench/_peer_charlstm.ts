@@ -2,7 +2,8 @@
 // this project's WASM core. Prints one JSON line.
 //   deno run -A bench/_peer_charlstm.ts --hidden 128 --batch 32 --seq 64 --threads 2 ...
 
-import { createModel, sampleStream, WasmLstm } from "../mod.ts";
+import { createModel, sampleStream } from "../mod.ts";
+import { WasmCore } from "../src/engine/mod.ts";
 import { peakRssMiB, peerArgs } from "./_peer.ts";
 
 const { n, H, L, B, T, V, cell } = peerArgs();
@@ -10,7 +11,7 @@ const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
 
 const train: number[] = [];
 {
-  using net = WasmLstm.create(
+  using net = WasmCore.create(
     { cell, vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
     { threads },
   );

@@ -1,9 +1,9 @@
 // Shared set-up for the WebGPU benchmarks: one full training step (forward, backward, clip,
 // Adam, state carried) on either backend for a given batch and hidden size.
 
-import type { LstmBackend, StepResult } from "../src/backend/backend.ts";
-import { createBackend } from "../src/backend/select.ts";
-import { defaultThreads } from "../src/backend/threads.ts";
+import type { Engine, StepResult } from "../src/engine/engine.ts";
+import { createEngine } from "../src/engine/create.ts";
+import { defaultThreads } from "../src/engine/threads.ts";
 
 /** The model the WebGPU bench trains: 2 layers, vocabulary 83 (Anna Karenina), dropout 0.5. */
 export const BENCH_MODEL = { vocabSize: 83, layers: 2, dropout: 0.5, seed: 1 };
@@ -18,13 +18,13 @@ export async function prepareTrainStep(
   hidden: number,
   seq: number,
 ): Promise<{
-  core: LstmBackend;
+  core: Engine;
   chars: number;
   submit: () => Promise<StepResult>;
   run: () => Promise<void>;
 }> {
   const config = { ...BENCH_MODEL, hidden, batch, seq };
-  const core = await createBackend(config, { backend, threads: defaultThreads() });
+  const core = await createEngine(config, { backend, threads: defaultThreads() });
   const params = new Float32Array(core.layout.size);
   for (let i = 0; i < params.length; i++) params[i] = Math.sin(i) * 0.08;
   core.load({ params });

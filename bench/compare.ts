@@ -8,7 +8,7 @@
 //   deno task bench:compare [--cells lstm,gru] [--configs S,U]
 
 import { parseArgs } from "node:util";
-import { defaultThreads } from "../src/backend/threads.ts";
+import { defaultThreads } from "../src/engine/threads.ts";
 
 const { values: opts } = parseArgs({
   args: Deno.args,

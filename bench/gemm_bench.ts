@@ -2,7 +2,7 @@
 // compiled cores.
 // `deno task bench:gemm` prints the same as GFLOP/s and chars/s with median/min/max.
 
-import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import { GEMM_SHAPES, prepareGemm, prepareLstmStep, prepareSampleStep } from "./_kernels.ts";
 
 const variants = relaxedSimdSupported() ? ["simd", "relaxed"] as const : ["simd"] as const;

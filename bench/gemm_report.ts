@@ -1,7 +1,7 @@
 // deno task bench:gemm — GFLOP/s of the GEMM shapes and chars/s of one LSTM training step,
 // both compiled cores side by side in one run: median, min and max over repeated rounds.
 
-import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import { GEMM_SHAPES, prepareGemm, prepareLstmStep } from "./_kernels.ts";
 
 const ROUNDS = 9;

@@ -3,7 +3,7 @@
 // submitted before the last one's scalars are read back (as trainEvents runs them). `deno task bench:webgpu` prints the whole grid (batch 32–1024, H 128 and 512) as
 // chars/s with median/min/max and the crossover batch. Skipped when no WebGPU adapter exists.
 
-import { gpuContext } from "../src/backend/_gpu_device.ts";
+import { gpuContext } from "../src/engine/gpu_device.ts";
 import { prepareTrainStep } from "./_webgpu_step.ts";
 
 const gpu = await gpuContext();

@@ -13,8 +13,8 @@ import {
   save,
   toBytes,
   train,
-  WasmLstm,
 } from "../mod.ts";
+import { WasmCore } from "../src/engine/mod.ts";
 import { fillUniform, rng } from "./_helpers.ts";
 
 /** A corpus with learnable structure: words from a small lexicon, lines of varied length. */
@@ -36,7 +36,7 @@ const RUN = { batch: 8, seq: 20, lr: 0.01, valEvery: 10 };
 
 Deno.test("train, save, load, sample and evaluate end to end", async () => {
   const model = createModel(TEXT, SMALL);
-  const before = evaluate(model, TEXT.slice(-2000));
+  const before = await evaluate(model, TEXT.slice(-2000));
   assert.ok(Math.abs(before - Math.log(model.vocab.size)) < 0.3, `untrained loss ${before}`);
   const events: string[] = [];
   const result = await train(model, TEXT, {
@@ -56,8 +56,8 @@ Deno.test("train, save, load, sample and evaluate end to end", async () => {
   assert.deepEqual(loaded.params, model.params);
   assert.deepEqual(loaded.vocab.chars, model.vocab.chars);
   assert.equal(loaded.trainState!.step, 60);
-  const after = evaluate(loaded, TEXT.slice(-2000));
-  assert.equal(after, evaluate(model, TEXT.slice(-2000)));
+  const after = await evaluate(loaded, TEXT.slice(-2000));
+  assert.equal(after, await evaluate(model, TEXT.slice(-2000)));
   assert.ok(after < before - 0.8);
 
   const text = sample(loaded, { prime: "the ", length: 80, topK: 3, seed: 5 });
@@ -130,7 +130,7 @@ Deno.test("sampling: seeded, top-k 1 is greedy, stop string, streaming, bad prim
 });
 
 Deno.test("Adam and clipping follow PyTorch's arithmetic", () => {
-  const net = WasmLstm.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
+  const net = WasmCore.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
   const n = net.params.length;
   const next = rng(2);
   fillUniform(net.params, next, 1);

@@ -2,13 +2,14 @@
 // and reproducible with a seed, state carries across batches, and bad configs fail early.
 
 import assert from "node:assert/strict";
-import { WasmLstm } from "../src/backend/wasm.ts";
-import { relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { WasmCore } from "../src/engine/wasm_core.ts";
+import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
+import { dropoutMask } from "../src/engine/_wasm_probe.ts";
 
 function seeded(config: CoreConfig, variant: "simd" | "relaxed" | "auto" = "auto", seed = 5) {
-  const net = WasmLstm.create(config, { variant });
+  const net = WasmCore.create(config, { variant });
   const next = rng(seed);
   fillUniform(net.params, next, 0.3);
   for (let i = 0; i < net.inputs.length; i++) {
@@ -51,7 +52,7 @@ Deno.test("dropout 0 is the identity; with a seed the mask is reproducible", () 
   assert.deepEqual(a.logits, b.logits);
 
   const lossOn = b.forward({ step: 7 });
-  const mask7 = b.dropoutMask(0)!.slice();
+  const mask7 = dropoutMask(b, 0)!.slice();
   assert.notDeepEqual(lossOn, lossOff);
   const kept = mask7.filter((v) => v !== 0);
   assert.deepEqual(new Set(kept), new Set([2]));
@@ -60,20 +61,20 @@ Deno.test("dropout 0 is the identity; with a seed the mask is reproducible", () 
 
   const again = seeded({ ...small, dropout: 0.5, seed: 11 });
   assert.deepEqual(again.forward({ step: 7 }), lossOn);
-  assert.deepEqual(again.dropoutMask(0), mask7);
+  assert.deepEqual(dropoutMask(again, 0), mask7);
   again.forward({ step: 8 });
-  assert.notDeepEqual(again.dropoutMask(0), mask7);
+  assert.notDeepEqual(dropoutMask(again, 0), mask7);
   const otherSeed = seeded({ ...small, dropout: 0.5, seed: 12 });
   otherSeed.forward({ step: 7 });
-  assert.notDeepEqual(otherSeed.dropoutMask(0), mask7);
+  assert.notDeepEqual(dropoutMask(otherSeed, 0), mask7);
   // The two dropout sites draw different masks.
-  assert.notDeepEqual(b.dropoutMask(1), mask7);
+  assert.notDeepEqual(dropoutMask(b, 1), mask7);
 });
 
 Deno.test("carried state continues a sequence exactly", () => {
   // One pass over 2T steps equals two passes over T with the state carried between them.
   const long = seeded({ ...small, seq: 6, batch: 2 });
-  const short = WasmLstm.create({ ...small, seq: 3, batch: 2 });
+  const short = WasmCore.create({ ...small, seq: 3, batch: 2 });
   short.params.set(long.params);
   long.forward({ training: false });
   for (const half of [0, 1]) {
@@ -107,11 +108,11 @@ Deno.test("bad configs are rejected before anything is allocated", () => {
   ];
   for (const [change, message] of bad) {
     assert.throws(
-      () => WasmLstm.create({ ...ok, ...change }),
+      () => WasmCore.create({ ...ok, ...change }),
       (e) => e instanceof RangeError && message.test(e.message),
     );
   }
-  const net = WasmLstm.create(ok);
+  const net = WasmCore.create(ok);
   net.inputs[2] = 5;
   assert.throws(() => net.forward(), /Invalid inputs: token 5 at index 2 is outside/);
   net.inputs[2] = 0;

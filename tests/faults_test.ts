@@ -13,8 +13,8 @@ import {
   train,
   type TrainEvent,
   trainEvents,
-  WasmLstm,
 } from "../mod.ts";
+import { WasmCore } from "../src/engine/mod.ts";
 import { rng } from "./_helpers.ts";
 
 const TEXT = "the quick brown fox jumps over the lazy dog.\n".repeat(120);
@@ -268,7 +268,7 @@ Deno.test("a consumer that stops at the first event leaves no threads or shared 
 
 Deno.test("a disposed core throws instead of waiting; weightsChanged repacks", () => {
   const config = { vocabSize: 5, hidden: 8, layers: 1, batch: 1, seq: 1, dropout: 0 };
-  const net = WasmLstm.create(config);
+  const net = WasmCore.create(config);
   net.params.fill(0.1);
   net.sampleStep(1);
   const before = net.logits.slice();

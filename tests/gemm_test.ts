@@ -2,8 +2,8 @@
 // hit each edge of the blocking: M around the 6-row tile and the 120-row block, N around the
 // 8-column panel, K around the 256 block, in both compiled variants.
 
-import { type CoreVariant, instantiateCore } from "../src/backend/_wasm_module.ts";
-import { coreMemory, relaxedSimdSupported } from "../src/backend/_wasm_module.ts";
+import { type CoreVariant, instantiateCore } from "../src/engine/wasm_module.ts";
+import { coreMemory, relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
 
 const variants: CoreVariant[] = relaxedSimdSupported() ? ["simd", "relaxed"] : ["simd"];

@@ -3,10 +3,11 @@
 // (the reference applies the core's own masks) and with one-hot or embedded input. H = 5 runs
 // both the four-lane SIMD path and the one-lane tail of the pointwise kernels.
 
-import { WasmLstm } from "../src/backend/wasm.ts";
+import { WasmCore } from "../src/engine/wasm_core.ts";
 import type { Cell } from "../src/model/config.ts";
 import { type ReferenceInputs, referenceLoss } from "./_reference.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
+import { dc0, dh0, dropoutMask } from "../src/engine/_wasm_probe.ts";
 
 const CASES: { cell: Cell; dropout: number; embedding: number }[] = [];
 for (const cell of ["lstm", "gru", "rnn"] as const) {
@@ -28,7 +29,7 @@ for (const { cell, dropout, embedding } of CASES) {
       dropout,
       seed: 9,
     };
-    const net = WasmLstm.create(config);
+    const net = WasmCore.create(config);
     const next = rng(42);
     fillUniform(net.params, next, 0.6);
     for (let i = 0; i < net.inputs.length; i++) {
@@ -51,7 +52,7 @@ for (const { cell, dropout, embedding } of CASES) {
       masks: [],
     };
     const loss = net.forward({ step: 3 });
-    ref.masks = layers.map((l) => net.dropoutMask(l)?.slice() ?? null);
+    ref.masks = layers.map((l) => dropoutMask(net, l)?.slice() ?? null);
     if (dropout > 0 && !ref.masks.every((m) => m!.some((v) => v === 0))) {
       throw new Error("dropout masked nothing: the check would not cover it");
     }
@@ -82,10 +83,10 @@ for (const { cell, dropout, embedding } of CASES) {
         dh[i] = numeric(ref.h0[l], i);
         dc[i] = numeric(ref.c0[l], i);
       }
-      assertClose(`dh0[${l}]`, net.dh0(l), dh, 1e-4, 1e-6);
+      assertClose(`dh0[${l}]`, dh0(net, l), dh, 1e-4, 1e-6);
       checked += state;
       if (cell === "lstm") {
-        assertClose(`dc0[${l}]`, net.dc0(l), dc, 1e-4, 1e-6);
+        assertClose(`dc0[${l}]`, dc0(net, l), dc, 1e-4, 1e-6);
         checked += state;
       } else if (dc.some((v) => v !== 0)) {
         throw new Error(`the reference's ${cell} reads c0: it has no cell state`);

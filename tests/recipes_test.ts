@@ -3,7 +3,8 @@
 // through training, checkpoints and exact resume.
 
 import assert from "node:assert/strict";
-import { createModel, fromBytes, toBytes, train, type TrainEvent, WasmLstm } from "../mod.ts";
+import { createModel, fromBytes, toBytes, train, type TrainEvent } from "../mod.ts";
+import { WasmCore } from "../src/engine/mod.ts";
 import { scheduledLr } from "../src/train/schedule.ts";
 import { fillUniform, rng } from "./_helpers.ts";
 
@@ -34,7 +35,7 @@ Deno.test("schedules follow their formulas", () => {
 });
 
 Deno.test("SGD with momentum and value clipping match a hand computation", () => {
-  using net = WasmLstm.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
+  using net = WasmCore.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
   const next = rng(12);
   fillUniform(net.params, next, 1);
   const n = net.params.length;

@@ -52,7 +52,7 @@ Deno.test("mod.ts works imported from an http URL, threads and all", async () =>
     assert.deepEqual(remote.result, local.result);
     assert.ok(remote.result.text.startsWith("hel"));
     assert.ok(served.includes("/mod.ts") && served.includes("/build/wasm.ts"));
-    assert.ok(served.includes("/src/backend/_wasm_worker.ts"), "the worker was not loaded");
+    assert.ok(served.includes("/src/engine/_wasm_worker.ts"), "the worker was not loaded");
   } finally {
     await server.shutdown();
     await Deno.remove(denoDir, { recursive: true });

@@ -5,14 +5,15 @@
 
 import assert from "node:assert/strict";
 import { createModel, evaluate, fromBytes, toBytes, train, trainEvents } from "../mod.ts";
-import { WasmLstm } from "../src/backend/wasm.ts";
-import { WebGpuLstm, WebGpuUnavailableError } from "../src/backend/webgpu.ts";
-import { gpuContext, setAdapterRequest } from "../src/backend/_gpu_device.ts";
-import { createBackend } from "../src/backend/select.ts";
-import type { TrainStepOptions } from "../src/backend/backend.ts";
+import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WebGpuCore, WebGpuUnavailableError } from "../src/engine/webgpu_core.ts";
+import { gpuContext, setAdapterRequest } from "../src/engine/gpu_device.ts";
+import { createEngine } from "../src/engine/create.ts";
+import type { TrainStepOptions } from "../src/engine/engine.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, closeness, fillUniform, rng } from "./_helpers.ts";
 import { tfjsReference } from "./_tfjs_reference.ts";
+import { dh0, dropoutMask } from "../src/engine/_wasm_probe.ts";
 
 const gpu = await gpuContext();
 const noAdapter = gpu === null;
@@ -27,7 +28,7 @@ if (noAdapter) {
 
 // A WASM core and a WebGPU core with the same parameters, batch and initial state.
 async function pair(config: CoreConfig, seed: number, options: { padding?: boolean } = {}) {
-  const wasm = WasmLstm.create(config);
+  const wasm = WasmCore.create(config);
   const next = rng(seed);
   fillUniform(wasm.params, next, 0.5);
   for (let i = 0; i < wasm.inputs.length; i++) {
@@ -42,7 +43,7 @@ async function pair(config: CoreConfig, seed: number, options: { padding?: boole
     wasm.h0(l).set(h.subarray(l * size, (l + 1) * size));
     wasm.c0(l).set(c.subarray(l * size, (l + 1) * size));
   }
-  const gpuNet = await WebGpuLstm.create(config);
+  const gpuNet = await WebGpuCore.create(config);
   gpuNet.load({ params: wasm.params, h, c });
   gpuNet.inputs.set(wasm.inputs);
   gpuNet.targets.set(wasm.targets);
@@ -158,7 +159,7 @@ Deno.test({
 // of parameters, moments and carried state.
 async function threeSteps(config: CoreConfig, options: Omit<TrainStepOptions, "step">) {
   const { wasm, gpu, h, c } = await pair(config, 77, { padding: true });
-  const wasmBackend = await createBackend(config, { backend: "wasm" });
+  const wasmBackend = await createEngine(config, { backend: "wasm" });
   wasmBackend.load({ params: wasm.params, h, c });
   const start = wasm.params.slice();
   wasm.dispose();
@@ -180,9 +181,9 @@ async function threeSteps(config: CoreConfig, options: Omit<TrainStepOptions, "s
     }
     if (config.dropout > 0) {
       // Masks of the last step (step index 2), hashed the same way on both.
-      const core = (wasmBackend as unknown as { core: WasmLstm }).core;
+      const core = (wasmBackend as unknown as { core: WasmCore }).core;
       for (let l = 0; l < config.layers; l++) {
-        assert.deepEqual(await gpu.readDropoutMask(l), core.dropoutMask(l));
+        assert.deepEqual(await gpu.readDropoutMask(l), dropoutMask(core, l));
       }
     }
     await gpu.sync();
@@ -289,7 +290,7 @@ Deno.test({
           for (let l = 0; l < L; l++) {
             checks.push(
               [`hT[${l}]`, await gpu.readState(l, "h", T), wasm.hT(l)],
-              [`dh0[${l}]`, await gpu.readState(l, "dh0"), wasm.dh0(l)],
+              [`dh0[${l}]`, await gpu.readState(l, "dh0"), dh0(wasm, l)],
             );
           }
           const grads = await gpu.readGrads();
@@ -472,13 +473,13 @@ Deno.test({
       layers: 1,
       dropout: 0,
       seed: 2,
-      backend: "webgpu",
     });
     const losses: number[] = [];
     let backend = "";
     let valLoss = NaN;
     await train(model, text, {
       ...trainOptions,
+      backend: "webgpu",
       steps: 30,
       valEvery: 30,
       onEvent: (e) => {
@@ -491,7 +492,7 @@ Deno.test({
     assert.ok(losses.at(-1)! < losses[0] - 0.5, `loss ${losses[0]} → ${losses.at(-1)}`);
     const held = text.slice(Math.floor(text.length * 0.9));
     const onGpu = await evaluate(model, held, { batch: 2, seq: 10, backend: "webgpu" });
-    const onWasm = evaluate(model, held, { batch: 2, seq: 10 });
+    const onWasm = await evaluate(model, held, { batch: 2, seq: 10 });
     assertClose("evaluate", [onGpu], [onWasm], 1e-4, 1e-6);
     assert.ok(Number.isFinite(valLoss));
   },
@@ -502,18 +503,18 @@ Deno.test("No adapter: webgpu is a clear error, auto falls back to WASM and says
   try {
     const config = { ...stepConfig, batch: 512 };
     await assert.rejects(
-      () => WebGpuLstm.create(config),
+      () => WebGpuCore.create(config),
       (e: Error) =>
         e instanceof WebGpuUnavailableError &&
         /^WebGPU backend unavailable: no adapter/.test(e.message),
     );
     const notes: string[] = [];
-    const core = await createBackend(config, { backend: "auto", onNote: (m) => notes.push(m) });
+    const core = await createEngine(config, { backend: "auto", onNote: (m) => notes.push(m) });
     assert.equal(core.kind, "wasm");
     core.dispose();
     assert.deepEqual(notes, ["WebGPU not used: no adapter found: training on WASM"]);
     // Said once per process.
-    const again = await createBackend(config, { backend: "auto", onNote: (m) => notes.push(m) });
+    const again = await createEngine(config, { backend: "auto", onNote: (m) => notes.push(m) });
     again.dispose();
     assert.equal(notes.length, 1);
   } finally {
@@ -526,7 +527,7 @@ Deno.test({
   ignore: noAdapter,
   async fn() {
     for (const cell of ["lstm", "gru", "rnn"] as const) {
-      const core = await createBackend({ ...stepConfig, cell, embedding: 8 }, {
+      const core = await createEngine({ ...stepConfig, cell, embedding: 8 }, {
         backend: "webgpu",
       });
       assert.equal(core.kind, "webgpu");
@@ -534,7 +535,7 @@ Deno.test({
       core.dispose();
     }
     const notes: string[] = [];
-    const small = await createBackend({ ...stepConfig, cell: "gru", embedding: 8 }, {
+    const small = await createEngine({ ...stepConfig, cell: "gru", embedding: 8 }, {
       backend: "auto",
       onNote: (m) => notes.push(m),
     });
@@ -550,7 +551,7 @@ Deno.test({
   async fn() {
     const notes: string[] = [];
     // A GRU with an embedding: once refused by name, now declined only for the adapter.
-    const core = await createBackend({ ...stepConfig, cell: "gru", embedding: 8, batch: 1024 }, {
+    const core = await createEngine({ ...stepConfig, cell: "gru", embedding: 8, batch: 1024 }, {
       backend: "auto",
       onNote: (m) => notes.push(m),
     });
@@ -599,11 +600,13 @@ Deno.test({
   },
 });
 
-async function trainCli(args: string[], env: Record<string, string> = {}) {
+// `noAdapter`: train.ts's main with the adapter request replaced by one that finds none.
+async function trainCli(args: string[], noAdapter = false) {
+  const entry = noAdapter ? "tests/_train_no_adapter.ts" : "train.ts";
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "train.ts", ...args],
+    args: ["run", "-A", entry, ...args],
     cwd: new URL("../", import.meta.url),
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -617,7 +620,7 @@ Deno.test("train.ts --backend webgpu without an adapter: one-line error, exit co
     const child = await trainCli([
       ...["--data", `${dir}/t.txt`, "--hidden", "8", "--layers", "1", "--batch", "4"],
       ...["--seq", "8", "--steps", "2", "--out", `${dir}/out`, "--backend", "webgpu"],
-    ], { CHARLSTM_TEST_NO_ADAPTER: "1" });
+    ], true);
     const stderr = child.stderr;
     assert.equal(child.code, 2, stderr);
     assert.match(

@@ -11,8 +11,8 @@ import { sample } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents } from "../train/train.ts";
 import { type FlagSpec, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
 import { Progress } from "./_progress.ts";
-import { defaultThreads } from "../backend/threads.ts";
-import { WebGpuUnavailableError } from "../backend/webgpu.ts";
+import { defaultThreads } from "../engine/threads.ts";
+import { WebGpuUnavailableError } from "../engine/webgpu_core.ts";
 
 /** Named sets of defaults; explicit flags override them. */
 export const PRESETS = {

@@ -4,13 +4,7 @@
 // and `state.`. Writes are atomic: a temporary file in the same folder, then a rename.
 
 import { Vocab } from "../data/vocab.ts";
-import {
-  type CharModel,
-  type CharModelConfig,
-  checkBackend,
-  type TrainState,
-} from "../model/model.ts";
-import type { BackendChoice } from "../backend/backend.ts";
+import type { CharModel, CharModelConfig, TrainState } from "../model/model.ts";
 import { CELLS, validateCoreConfig } from "../model/config.ts";
 import { paramLayout } from "../model/params.ts";
 import {
@@ -383,9 +377,10 @@ export function isSaveTemporary(name: string): boolean {
 
 /**
  * Loads a model from a file path, a `file:`/`http(s):` URL, or checkpoint bytes. A checkpoint
- * is the same whichever backend wrote it; `options.backend` picks the engine that trains next.
+ * is the same whichever engine wrote it: `train`'s `backend` option picks the one that trains
+ * next.
  *
- * @example
+ * @example Loading checkpoint bytes
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { load, toBytes } from "./checkpoint.ts";
@@ -393,22 +388,7 @@ export function isSaveTemporary(name: string): boolean {
  * console.log(model.vocab.size); // 3
  * ```
  */
-export async function load(
-  source: string | URL | Uint8Array,
-  options: LoadOptions = {},
-): Promise<CharModel> {
-  const model = await loadModel(source);
-  if (options.backend !== undefined) model.backend = checkBackend(options.backend);
-  return model;
-}
-
-/** Options for {@linkcode load}. */
-export interface LoadOptions {
-  /** The engine `train` uses for the loaded model (default `auto`); any engine resumes any. */
-  backend?: BackendChoice;
-}
-
-async function loadModel(source: string | URL | Uint8Array): Promise<CharModel> {
+export async function load(source: string | URL | Uint8Array): Promise<CharModel> {
   if (source instanceof Uint8Array) return fromBytes(source);
   let bytes: Uint8Array;
   const url = source instanceof URL ? source : /^https?:\/\//.test(source) ? new URL(source) : null;
@@ -421,7 +401,7 @@ async function loadModel(source: string | URL | Uint8Array): Promise<CharModel> 
       bytes = await Deno.readFile(url ?? (source as string));
     }
   } catch (e) {
-    const reason = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+    const reason = (e as Error).name === "NotFound" ? "no such file" : (e as Error).message;
     throw new CheckpointError(`Cannot read checkpoint ${String(source)}: ${reason}`, { cause: e });
   }
   try {

@@ -2,7 +2,6 @@
 // resume. Compute cores are created from it for a given (batch, seq) and write back into it.
 
 import { Random } from "../_random.ts";
-import type { BackendChoice } from "../backend/backend.ts";
 import { Vocab } from "../data/vocab.ts";
 import { type Cell, CELLS, type ModelConfig, validateCoreConfig } from "./config.ts";
 import { type ParamLayout, paramLayout } from "./params.ts";
@@ -30,8 +29,6 @@ export interface ModelOptions {
   dropout?: number;
   /** Seed for initialisation, dropout and data order (default 0). */
   seed?: number;
-  /** The engine `train` uses unless its options say otherwise (default `auto`). */
-  backend?: BackendChoice;
 }
 
 /** A model's full configuration, as stored in checkpoints. */
@@ -84,8 +81,6 @@ export interface CharModel {
   params: Float32Array;
   /** Present once the model has been trained (or loaded from a training checkpoint). */
   trainState: TrainState | null;
-  /** The engine `train` uses unless its options say otherwise (absent: `auto`). */
-  backend?: BackendChoice;
 }
 
 /**
@@ -164,17 +159,5 @@ export function createModel(
       for (let j = 0; j < H; j++) params[w.offset + j * H + j] = 1;
     }
   }
-  const model: CharModel = { config, vocab, layout, params, trainState: null };
-  if (options.backend !== undefined) model.backend = checkBackend(options.backend);
-  return model;
-}
-
-/** Returns `backend` when it names an engine; throws a RangeError otherwise. */
-export function checkBackend(backend: BackendChoice): BackendChoice {
-  if (backend !== "auto" && backend !== "wasm" && backend !== "webgpu") {
-    throw new RangeError(
-      `Invalid option: backend must be auto, wasm or webgpu, got ${JSON.stringify(backend)}`,
-    );
-  }
-  return backend;
+  return { config, vocab, layout, params, trainState: null };
 }

@@ -2,9 +2,9 @@
 // softmax of the logits, reshaped by temperature, top-k and top-p, or take the argmax.
 
 import { Random } from "../_random.ts";
-import { WasmLstm } from "../backend/wasm.ts";
+import { WasmEngine } from "../engine/wasm_engine.ts";
 import type { CharModel } from "../model/model.ts";
-import { defaultThreads } from "../backend/threads.ts";
+import { defaultThreads } from "../engine/threads.ts";
 
 /** Options for {@linkcode sample} and {@linkcode sampleStream}. */
 export interface SampleOptions {
@@ -79,19 +79,23 @@ export function* sampleStream(model: CharModel, options: SampleOptions = {}): Ge
   const o = checkOptions(model, options);
   // Below about 64K weights a character is too little work to share between threads.
   const threads = options.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1);
-  using core = WasmLstm.create({ ...model.config, batch: 1, seq: 1 }, { threads });
-  core.params.set(model.params);
+  // Batch 1 always runs on WASM: a GPU step per character would wait on a read-back each time.
+  using engine = WasmEngine.create({ ...model.config, batch: 1, seq: 1 }, { threads });
+  engine.load({ params: model.params });
   const V = model.config.vocabSize;
   const random = new Random(o.seed);
   const probs = new Float64Array(V);
   const order = Array.from({ length: V }, (_, i) => i);
-  const step = (token: number) => core.sampleStep(token);
+  let logits: Float32Array = new Float32Array(V);
+  const step = (token: number) => {
+    logits = engine.next(token);
+  };
   const primeIds = model.vocab.encode(o.prime);
   let token = primeIds.length > 0 ? primeIds[primeIds.length - 1] : Math.floor(random.next() * V);
   for (let i = 0; i < primeIds.length - 1; i++) step(primeIds[i]);
   const stop = options.stop ?? "";
   const chars = model.vocab.chars;
-  const pick = () => o.greedy ? argmax(core.logits) : draw(core.logits, probs, order, o, random);
+  const pick = () => o.greedy ? argmax(logits) : draw(logits, probs, order, o, random);
   // Without a prime, the random first character is the first generated one.
   let pending = primeIds.length === 0 && o.length > 0 ? chars[token] : "";
   let generated = pending.length > 0 ? 1 : 0;

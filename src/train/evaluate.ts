@@ -1,11 +1,10 @@
-// Mean cross-entropy of a model on a text, without training it.
+// evaluate: the mean cross-entropy of a model on a text, without training it, on any engine.
 
-import { WasmLstm } from "../backend/wasm.ts";
+import { type BackendChoice, checkBackend } from "../engine/engine.ts";
+import { createEngine } from "../engine/create.ts";
+import { defaultThreads } from "../engine/threads.ts";
 import { batchCount, getBatch } from "../data/batches.ts";
 import type { CharModel } from "../model/model.ts";
-import { defaultThreads } from "../backend/threads.ts";
-import type { BackendChoice } from "../backend/backend.ts";
-import { createBackend } from "../backend/select.ts";
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -15,10 +14,7 @@ export interface EvaluateOptions {
   seq?: number;
   /** Threads for the WASM core (default: the number of cores). */
   threads?: number;
-  /**
-   * The engine (default `wasm`, and then `evaluate` returns the number itself); `webgpu` or
-   * `auto` make it return a Promise, since GPU results come back asynchronously.
-   */
+  /** The engine: `wasm` (default), `webgpu` or `auto`; every engine gives the same figure. */
   backend?: BackendChoice;
 }
 
@@ -29,70 +25,35 @@ export interface EvaluateOptions {
  * (the tutorial's get_batches: whole batches only, the last target of each row wraps to the
  * row's first character).
  *
- * @example
+ * @example Loss of an untrained model
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { evaluate } from "./evaluate.ts";
  * const model = createModel("abcd", { hidden: 8, layers: 1 });
- * console.log(evaluate(model, "abcdabcdabcd")); // about ln 4 before training
- * console.log(await evaluate(model, "abcdabcdabcd", { backend: "auto" })); // same, any engine
+ * console.log(await evaluate(model, "abcdabcdabcd")); // about ln 4 before training
  * ```
  */
-export function evaluate(
-  model: CharModel,
-  text: string,
-  options?: EvaluateOptions & { backend?: "wasm" },
-): number;
-/** Mean cross-entropy per character on the engine `options.backend` names (see above). */
-export function evaluate(
-  model: CharModel,
-  text: string,
-  options: EvaluateOptions & { backend: BackendChoice },
-): number | Promise<number>;
-export function evaluate(
+export async function evaluate(
   model: CharModel,
   text: string,
   options: EvaluateOptions = {},
-): number | Promise<number> {
+): Promise<number> {
+  const backend = checkBackend(options.backend ?? "wasm");
   const encoded = model.vocab.encode(text);
   if (encoded.length < 2) {
     throw new RangeError(
-      `Text too short: ${encoded.length} characters: evaluation needs at least 2`,
+      `Cannot evaluate: the text has ${encoded.length} characters: evaluation needs at least 2`,
     );
   }
   const seq = Math.min(options.seq ?? 100, encoded.length - 1);
   const batch = Math.max(1, Math.min(options.batch ?? 32, Math.floor(encoded.length / seq)));
   const batches = batchCount(encoded.length, batch, seq);
-  if ((options.backend ?? "wasm") !== "wasm") {
-    return evaluateOn(model, options, batch, seq, batches, encoded);
-  }
-  using core = WasmLstm.create({ ...model.config, batch, seq }, {
+  using engine = await createEngine({ ...model.config, batch, seq }, {
+    backend,
     threads: options.threads ?? defaultThreads(),
   });
-  core.params.set(model.params);
-  let total = 0;
-  for (let i = 0; i < batches; i++) {
-    getBatch(encoded, batch, seq, i, core.inputs, core.targets);
-    total += core.forward({ training: false, reuseWeights: true });
-    core.carryState();
-  }
-  return total / batches;
-}
-
-async function evaluateOn(
-  model: CharModel,
-  options: EvaluateOptions,
-  batch: number,
-  seq: number,
-  batches: number,
-  encoded: Int32Array,
-): Promise<number> {
-  using core = await createBackend({ ...model.config, batch, seq }, {
-    backend: options.backend,
-    threads: options.threads ?? defaultThreads(),
-  });
-  core.load({ params: model.params });
-  return await core.evaluateBatches(
+  engine.load({ params: model.params });
+  return await engine.evaluateBatches(
     batches,
     (i, x, y) => getBatch(encoded, batch, seq, i, x, y),
     false,

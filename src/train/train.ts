@@ -3,12 +3,12 @@
 // at each epoch (truncated BPTT), validation on the last part of the text with its own carried
 // state and dropout off.
 
-import type { BackendChoice } from "../backend/backend.ts";
-import { createBackend } from "../backend/select.ts";
+import type { BackendChoice } from "../engine/engine.ts";
+import { createEngine } from "../engine/create.ts";
 import { batchCount, getBatch, splitValidation } from "../data/batches.ts";
 import { getLineBatch, linePermutation, splitLines } from "../data/lines.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
-import { defaultThreads } from "../backend/threads.ts";
+import { defaultThreads } from "../engine/threads.ts";
 import { cosineCycle, scheduledLr, type ScheduleOptions, validateSchedule } from "./schedule.ts";
 
 /** Options for {@linkcode train} and {@linkcode trainEvents}. */
@@ -50,7 +50,7 @@ export interface TrainOptions extends ScheduleOptions {
   /** Threads for the WASM core (default: the number of cores). Results do not depend on it. */
   threads?: number;
   /**
-   * The engine: `wasm`, `webgpu`, or `auto` (default: the model's `backend`, else `auto`:
+   * The engine: `wasm`, `webgpu`, or `auto` (default `auto`:
    * WebGPU on a hardware adapter for large batches, WASM otherwise). On WebGPU the model's
    * arrays (parameters, moments, carried state) are copied back from the GPU before every
    * validation, epoch, cycle, diverged and done event and every `snapshotEvery` steps, not after
@@ -242,8 +242,8 @@ export async function* trainEvents(
     : positiveInt("epochs", options.epochs ?? 10) * batchesPerEpoch;
 
   const notes: string[] = [];
-  const core = await createBackend({ ...model.config, batch, seq }, {
-    backend: options.backend ?? model.backend ?? "auto",
+  const core = await createEngine({ ...model.config, batch, seq }, {
+    backend: options.backend,
     threads: options.threads ?? defaultThreads(),
     onNote: (message) => notes.push(message),
   });

@@ -16,22 +16,11 @@ type AdapterRequest = () => Promise<GPUAdapter | null>;
 const defaultRequest: AdapterRequest = async () => {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return null;
-  // Tests of the no-adapter path set this in a child process they spawn.
-  if (envFlag("CHARLSTM_TEST_NO_ADAPTER")) return null;
   return await gpu.requestAdapter({ powerPreference: "high-performance" });
 };
 
 let request: AdapterRequest = defaultRequest;
 let context: Promise<GpuContext | null> | null = null;
-
-function envFlag(name: string): boolean {
-  try {
-    const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
-    return state === "granted" && Boolean(Deno.env.get(name));
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Replaces how the adapter is requested (tests: a request that finds none); `null` restores

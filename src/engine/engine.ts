@@ -6,8 +6,27 @@
 import type { CoreConfig } from "../model/config.ts";
 import type { ParamLayout } from "../model/params.ts";
 
-/** Which engine trains: `auto` chooses (see {@linkcode chooseBackend}). */
-export type BackendChoice = "auto" | "wasm" | "webgpu";
+/** The engine names the `backend` options and `--backend` accept. */
+export const BACKEND_CHOICES = ["auto", "wasm", "webgpu"] as const;
+
+/** Which engine trains or evaluates: `auto` chooses (see `createEngine`). */
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/**
+ * Returns `backend` when it names an engine (undefined: `auto`); throws a RangeError otherwise.
+ * The one check of a backend name: the library's options and the CLI's `--backend` use it.
+ */
+export function checkBackend(backend: BackendChoice | undefined): BackendChoice {
+  if (backend === undefined) return "auto";
+  if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    throw new RangeError(
+      `Invalid option: backend must be ${BACKEND_CHOICES.join(", ")}, got ${
+        JSON.stringify(backend)
+      }`,
+    );
+  }
+  return backend;
+}
 
 /** One training step's settings. */
 export interface TrainStepOptions {
@@ -36,7 +55,7 @@ export interface StepResult {
 }
 
 /** Host copies of a backend's training state; any subset may be given to `load`. */
-export interface BackendState {
+export interface EngineState {
   /** Parameters, in the layout of `paramLayout`. */
   params?: Float32Array;
   /** Adam's first moments (SGD's momentum buffer). */
@@ -50,7 +69,7 @@ export interface BackendState {
 }
 
 /** A compute engine laid out for one config (model plus batch and seq). */
-export interface LstmBackend extends Disposable {
+export interface Engine extends Disposable {
   /** Which engine this is. */
   readonly kind: "wasm" | "webgpu";
   /** The config it is laid out for. */
@@ -68,7 +87,7 @@ export interface LstmBackend extends Disposable {
   /** Adam's second moments, like `params`. */
   readonly adamV: Float32Array;
   /** Writes the given parts of the state into the engine (and the host arrays). */
-  load(state: BackendState): void;
+  load(state: EngineState): void;
   /** Brings the host arrays and the carried state (`readCarried`) up to date. */
   sync(): Promise<void>;
   /** Copies the carried state as of the last `sync()` into `h` and `c`, `[layers, batch, H]`. */

@@ -5,7 +5,7 @@
 // when the main thread's call returns, every thread's share is done. No message per call:
 // after start-up the only traffic is Atomics on shared memory.
 
-import type { CoreExports, CoreVariant } from "./_wasm_module.ts";
+import type { CoreExports, CoreVariant } from "./wasm_module.ts";
 
 /** Bytes of the synchronisation block (barrier, command, arguments). */
 export const SYNC_BYTES = 256;

@@ -11,9 +11,10 @@ import {
   type CoreVariant,
   instantiateCore,
   resolveVariant,
-} from "./_wasm_module.ts";
+} from "./wasm_module.ts";
+import { probes } from "./_wasm_probe.ts";
 import { KERNELS, SYNC_BYTES, ThreadPool } from "./_thread_pool.ts";
-import { checkTokens } from "./backend.ts";
+import { checkTokens } from "./engine.ts";
 
 const PAGE = 65536;
 const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
@@ -26,8 +27,8 @@ const ALIGN = 64;
 // u32 fields per layer in sampleStep's table (assembly/recurrent.ts).
 const SAMPLE_DESC = 8;
 
-/** Options for {@linkcode WasmLstm.create}. */
-export interface WasmLstmOptions {
+/** Options for {@linkcode WasmCore.create}. */
+export interface WasmCoreOptions {
   /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
   variant?: CoreVariant | "auto";
   /**
@@ -37,7 +38,7 @@ export interface WasmLstmOptions {
   threads?: number;
 }
 
-/** Options for {@linkcode WasmLstm.forward}. */
+/** Options for {@linkcode WasmCore.forward}. */
 export interface ForwardOptions {
   /** Apply dropout and keep what backward needs (default true). */
   training?: boolean;
@@ -212,8 +213,8 @@ function estimateBytes(config: Required<CoreConfig>, paramFloats: number): numbe
  *
  * @example
  * ```ts
- * import { WasmLstm } from "./wasm.ts";
- * const net = WasmLstm.create({ vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 });
+ * import { WasmCore } from "./wasm_core.ts";
+ * const net = WasmCore.create({ vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 });
  * net.params.fill(0.1);
  * net.inputs.set([0, 1, 2, 3, 4, 0]);
  * net.targets.set([1, 2, 3, 4, 0, 1]);
@@ -222,7 +223,7 @@ function estimateBytes(config: Required<CoreConfig>, paramFloats: number): numbe
  * console.log(loss, net.grad("fc.bias"));
  * ```
  */
-export class WasmLstm {
+export class WasmCore {
   /** The validated config this core is laid out for. */
   readonly config: Readonly<Required<CoreConfig>>;
   /** Which compiled core runs. */
@@ -305,10 +306,19 @@ export class WasmLstm {
     this.inputs = new Int32Array(buf, p.inputs, B * T);
     this.targets = new Int32Array(buf, p.targets, B * T);
     this.logits = new Float32Array(buf, p.logits, T * B * V);
+    const H = config.hidden;
+    probes.set(this, {
+      dh0: (layer) => this.#state(layer, "dh", 0),
+      dc0: (layer) => new Float32Array(this.memory.buffer, p.layers[layer].dc, B * H),
+      dropoutMask: (layer) => {
+        const at = p.layers[layer]?.mask;
+        return at ? new Float32Array(this.memory.buffer, at, T * B * H) : null;
+      },
+    });
   }
 
   /** Validates `config` (before allocating anything) and lays out a core for it. */
-  static create(config: CoreConfig, options: WasmLstmOptions = {}): WasmLstm {
+  static create(config: CoreConfig, options: WasmCoreOptions = {}): WasmCore {
     validateCoreConfig(config);
     const threads = options.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
@@ -320,7 +330,7 @@ export class WasmLstm {
       embedding: config.embedding ?? 0,
       seed: config.seed ?? 0,
     };
-    return new WasmLstm(full, resolveVariant(options.variant), threads);
+    return new WasmCore(full, resolveVariant(options.variant), threads);
   }
 
   /**
@@ -411,7 +421,7 @@ export class WasmLstm {
   // Until the workers have started, this thread runs every kernel alone.
   #run<K extends (typeof KERNELS)[number]>(name: K, ...args: Parameters<CoreExports[K]>): number {
     if (this.#disposed) {
-      throw new Error("Core disposed: create a new WasmLstm to run it again");
+      throw new Error("Core disposed: create a new WasmCore to run it again");
     }
     if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args as number[]);
     return (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
@@ -463,27 +473,6 @@ export class WasmLstm {
   /** Final cell state of `layer` after `forward` (LSTM only; other cells keep scratch here). */
   cT(layer: number): Float32Array {
     return this.#state(layer, "c", this.config.seq);
-  }
-
-  /** dLoss/dh0 of `layer` after `backward`. */
-  dh0(layer: number): Float32Array {
-    return this.#state(layer, "dh", 0);
-  }
-
-  /** dLoss/dc0 of `layer` after `backward` (LSTM only). */
-  dc0(layer: number): Float32Array {
-    const { batch: B, hidden: H } = this.config;
-    return new Float32Array(this.memory.buffer, this.#plan.layers[layer].dc, B * H);
-  }
-
-  /**
-   * The dropout mask last applied to `layer`'s output (`[seq, batch, hidden]`, entries 0 or
-   * 1/(1-p)), or null when the config has no dropout.
-   */
-  dropoutMask(layer: number): Float32Array | null {
-    const { batch: B, seq: T, hidden: H } = this.config;
-    const at = this.#plan.layers[layer]?.mask;
-    return at ? new Float32Array(this.memory.buffer, at, T * B * H) : null;
   }
 
   /** Makes the final state the next initial state (truncated BPTT across batches). */

@@ -15,7 +15,7 @@ import {
   SYNC_BYTES,
   type WorkerInit,
 } from "./_thread_pool.ts";
-import { instantiateCore } from "./_wasm_module.ts";
+import { instantiateCore } from "./wasm_module.ts";
 
 const SPINS = 20_000;
 

@@ -8,13 +8,13 @@
 import { type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
 import {
-  type BackendState,
   checkTokens,
-  type LstmBackend,
+  type Engine,
+  type EngineState,
   type StepResult,
   type TrainStepOptions,
-} from "./backend.ts";
-import { type GpuContext, gpuContext } from "./_gpu_device.ts";
+} from "./engine.ts";
+import { type GpuContext, gpuContext } from "./gpu_device.ts";
 import * as wgsl from "./_wgsl.ts";
 import { type Kernel, MAX_LAYERS, SCALAR, SITE_STRIDE, STEP_UNIFORM_BYTES } from "./_wgsl.ts";
 
@@ -72,8 +72,8 @@ function pipelineFor(device: GPUDevice, k: Kernel): Promise<GPUComputePipeline> 
   return p;
 }
 
-/** Options for {@linkcode WebGpuLstm.create}. */
-export interface WebGpuLstmOptions {
+/** Options for {@linkcode WebGpuCore.create}. */
+export interface WebGpuCoreOptions {
   /** The device to run on (default: the process's, from `navigator.gpu`). */
   context?: GpuContext;
 }
@@ -81,15 +81,15 @@ export interface WebGpuLstmOptions {
 /**
  * A stacked LSTM, GRU or tanh RNN with one-hot or embedded input and a linear softmax output on
  * WebGPU, laid out for a fixed (batch, seq): the same semantics, parameter layout and dropout
- * masks as `WasmLstm`.
+ * masks as `WasmCore`.
  *
  * Compute methods record and submit GPU work without waiting; the `read…` methods and
  * `trainStep` wait for it.
  *
  * @example
  * ```ts
- * import { WebGpuLstm } from "./webgpu.ts";
- * const net = await WebGpuLstm.create({
+ * import { WebGpuCore } from "./webgpu_core.ts";
+ * const net = await WebGpuCore.create({
  *   vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3,
  * });
  * net.inputs.set([0, 1, 2, 3, 4, 0]);
@@ -101,7 +101,7 @@ export interface WebGpuLstmOptions {
  * net.dispose();
  * ```
  */
-export class WebGpuLstm implements LstmBackend {
+export class WebGpuCore implements Engine {
   /** Always `webgpu`. */
   readonly kind = "webgpu" as const;
   /** The validated config. */
@@ -258,7 +258,7 @@ export class WebGpuLstm implements LstmBackend {
    * Rejects with {@linkcode WebGpuUnavailableError} when no adapter exists, and with a
    * RangeError when a buffer exceeds the adapter's limits.
    */
-  static async create(config: CoreConfig, options: WebGpuLstmOptions = {}): Promise<WebGpuLstm> {
+  static async create(config: CoreConfig, options: WebGpuCoreOptions = {}): Promise<WebGpuCore> {
     validateCoreConfig(config);
     if (config.layers > MAX_LAYERS) {
       throw new RangeError(
@@ -273,7 +273,7 @@ export class WebGpuLstm implements LstmBackend {
           "software Vulkan driver (apt-get install mesa-vulkan-drivers), or use --backend wasm",
       );
     }
-    const net = new WebGpuLstm({
+    const net = new WebGpuCore({
       ...config,
       cell: config.cell ?? "lstm",
       embedding: config.embedding ?? 0,
@@ -628,7 +628,7 @@ export class WebGpuLstm implements LstmBackend {
   }
 
   #check(): void {
-    if (this.#disposed) throw new Error("Core disposed: create a new WebGpuLstm to run it again");
+    if (this.#disposed) throw new Error("Core disposed: create a new WebGpuCore to run it again");
   }
 
   #encode(encoder: GPUCommandEncoder, ...programs: Dispatch[][]): void {
@@ -854,7 +854,7 @@ export class WebGpuLstm implements LstmBackend {
     return total / count;
   }
 
-  load(state: BackendState): void {
+  load(state: EngineState): void {
     this.#check();
     const q = this.#device.queue;
     const b = this.#buf;

@@ -1,0 +1,37 @@
+// Readers of a WasmCore's backward scratch that only the tests need (the gradients of the
+// initial state and the dropout masks): kept off the public class, reached through this map,
+// which each core fills when it is created.
+
+/** The scratch readers of one core. */
+export interface CoreProbe {
+  /** dLoss/dh0 of `layer` after `backward`, `[batch, hidden]`. */
+  dh0(layer: number): Float32Array;
+  /** dLoss/dc0 of `layer` after `backward` (LSTM only), `[batch, hidden]`. */
+  dc0(layer: number): Float32Array;
+  /** The dropout mask last applied to `layer`'s output, `[seq, batch, hidden]`, or null. */
+  dropoutMask(layer: number): Float32Array | null;
+}
+
+/** Every live core's readers, by core. */
+export const probes: WeakMap<object, CoreProbe> = new WeakMap();
+
+function probe(core: object): CoreProbe {
+  const p = probes.get(core);
+  if (!p) throw new TypeError("Cannot probe: not a WasmCore");
+  return p;
+}
+
+/** dLoss/dh0 of `layer` after `backward`. */
+export function dh0(core: object, layer: number): Float32Array {
+  return probe(core).dh0(layer);
+}
+
+/** dLoss/dc0 of `layer` after `backward` (LSTM only). */
+export function dc0(core: object, layer: number): Float32Array {
+  return probe(core).dc0(layer);
+}
+
+/** The dropout mask last applied to `layer`'s output, or null without dropout. */
+export function dropoutMask(core: object, layer: number): Float32Array | null {
+  return probe(core).dropoutMask(layer);
+}

@@ -1,0 +1,149 @@
+// The WASM core behind the engine interface (host arrays are views of its memory), plus the
+// batch-1 step that sampling runs one character at a time.
+
+import type { Engine, EngineState, StepResult, TrainStepOptions } from "./engine.ts";
+import { WasmCore, type WasmCoreOptions } from "./wasm_core.ts";
+import type { CoreConfig } from "../model/config.ts";
+
+/** The WASM core behind the backend interface: host arrays are views of its memory. */
+export class WasmEngine implements Engine {
+  /** Always `wasm`. */
+  readonly kind = "wasm" as const;
+  /** The core it drives. */
+  readonly core: WasmCore;
+
+  /** Wraps `core`; disposing the engine disposes it. */
+  constructor(core: WasmCore) {
+    this.core = core;
+  }
+
+  /**
+   * Creates the core for `config` and wraps it.
+   *
+   * @example Creating a WASM engine
+   * ```ts
+   * import { WasmEngine } from "./wasm_engine.ts";
+   * using engine = WasmEngine.create(
+   *   { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 1, seq: 1 },
+   *   { threads: 1 },
+   * );
+   * console.log(engine.kind); // "wasm"
+   * ```
+   */
+  static create(config: CoreConfig, options: WasmCoreOptions = {}): WasmEngine {
+    return new WasmEngine(WasmCore.create(config, options));
+  }
+
+  /**
+   * One step of batch 1 without dropout: feeds `token` to the carried state and returns the
+   * next character's logits (a view, overwritten by the next call). What sampling runs.
+   */
+  next(token: number): Float32Array {
+    this.core.sampleStep(token);
+    return this.core.logits;
+  }
+
+  get config(): WasmCore["config"] {
+    return this.core.config;
+  }
+  get layout(): WasmCore["layout"] {
+    return this.core.layout;
+  }
+  get inputs(): Int32Array {
+    return this.core.inputs;
+  }
+  get targets(): Int32Array {
+    return this.core.targets;
+  }
+  get params(): Float32Array {
+    return this.core.params;
+  }
+  get adamM(): Float32Array {
+    return this.core.adamM;
+  }
+  get adamV(): Float32Array {
+    return this.core.adamV;
+  }
+
+  load(state: EngineState): void {
+    const c = this.core;
+    if (state.params) {
+      c.params.set(state.params);
+      c.weightsChanged();
+    }
+    if (state.adamM) c.adamM.set(state.adamM);
+    if (state.adamV) c.adamV.set(state.adamV);
+    const size = c.config.batch * c.config.hidden;
+    for (let l = 0; l < c.config.layers; l++) {
+      if (state.h) c.h0(l).set(state.h.subarray(l * size, (l + 1) * size));
+      if (state.c) c.c0(l).set(state.c.subarray(l * size, (l + 1) * size));
+    }
+  }
+
+  #started = false;
+
+  async sync(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.core.whenReady().catch(() => {}); // without workers, it runs on one thread
+  }
+
+  readCarried(h: Float32Array, c: Float32Array): void {
+    const size = this.core.config.batch * this.core.config.hidden;
+    // Only the LSTM has a cell state; the other cells keep scratch in the c region.
+    const lstm = this.core.config.cell === "lstm";
+    for (let l = 0; l < this.core.config.layers; l++) {
+      h.set(this.core.h0(l), l * size);
+      if (lstm) c.set(this.core.c0(l), l * size);
+    }
+  }
+
+  resetState(): void {
+    this.core.resetState();
+  }
+
+  trainStep(o: TrainStepOptions): Promise<StepResult> {
+    const c = this.core;
+    const loss = c.forward({ step: o.step });
+    c.backward();
+    const gradNorm = c.clipGradNorm(o.clip > 0 && o.clipMode === "norm" ? o.clip : Infinity);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      return Promise.resolve({ loss, gradNorm, applied: false });
+    }
+    if (o.clip > 0 && o.clipMode === "value") c.clipGradValue(o.clip);
+    if (o.optimizer === "adam") c.adamStep(o.step + 1, { lr: o.lr });
+    else c.sgdStep(o.step + 1, { lr: o.lr, momentum: o.momentum });
+    c.carryState();
+    return Promise.resolve({ loss, gradNorm, applied: true });
+  }
+
+  evaluateBatches(
+    count: number,
+    fill: (index: number, inputs: Int32Array, targets: Int32Array) => void,
+    independentRows: boolean,
+  ): Promise<number> {
+    const c = this.core;
+    const { layers: L, batch: B, hidden: H } = c.config;
+    const h = new Float32Array(L * B * H), cs = new Float32Array(L * B * H);
+    this.readCarried(h, cs);
+    c.resetState();
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      fill(i, c.inputs, c.targets);
+      if (independentRows) c.resetState();
+      total += c.forward({ training: false, reuseWeights: true });
+      c.carryState();
+    }
+    this.load({ h, c: cs });
+    return Promise.resolve(total / count);
+  }
+
+  dispose(): void {
+    this.core.dispose();
+  }
+
+  /** Disposes the core (`using` calls this). */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
