@@ -349,7 +349,7 @@ export class WasmCore {
     const p = this.#plan;
     if (!this.#packedValid) {
       const desc = new Uint32Array(this.memory.buffer, p.sampleDesc, L * SAMPLE_DESC + 3);
-      const table = this.config.embedding ? this.#at(p.params, "encoder.weight") : 0;
+      const table = this.#embeddingAt(p.params);
       for (let l = 0; l < L; l++) {
         const buf = p.layers[l];
         const w = this.#layerParams(p.params, l);
@@ -360,8 +360,8 @@ export class WasmCore {
           l * SAMPLE_DESC,
         );
       }
-      const fcW = this.#at(p.params, "fc.weight");
-      const fcB = this.#at(p.params, "fc.bias");
+      const fcW = p.params + this.layout.fcWeight.offset * 4;
+      const fcB = p.params + this.layout.fcBias.offset * 4;
       this.#run("packB", fcW, H, 1, H, V, p.fcPacked);
       desc.set([p.fcPacked, fcB, p.logits], L * SAMPLE_DESC);
       this.#packedValid = true;
@@ -514,7 +514,7 @@ export class WasmCore {
       this.#run(
         "embeddingForward",
         p.inputs,
-        this.#at(p.params, "encoder.weight"),
+        this.#embeddingAt(p.params),
         p.embedded,
         T,
         B,
@@ -551,8 +551,8 @@ export class WasmCore {
         x = buf.dropped;
       }
     }
-    const fcW = this.#at(p.params, "fc.weight");
-    const fcB = this.#at(p.params, "fc.bias");
+    const fcW = p.params + this.layout.fcWeight.offset * 4;
+    const fcB = p.params + this.layout.fcBias.offset * 4;
     this.#run("linearForward", x, fcW, fcB, p.logits, p.fcPacked, repack, rows, V, H);
     this.#packedValid = true;
     this.#lastForward = { training: dropping, withGrad: training && withLoss };
@@ -577,8 +577,8 @@ export class WasmCore {
     this.grads.fill(0);
     const top = p.layers[L - 1];
     const y = dropping ? top.dropped : top.h + slot1;
-    const fc = this.layout.byName.get("fc.weight")!.offset * 4;
-    const fcb = this.layout.byName.get("fc.bias")!.offset * 4;
+    const fc = this.layout.fcWeight.offset * 4;
+    const fcb = this.layout.fcBias.offset * 4;
     this.#run(
       "linearBackward",
       y,
@@ -629,7 +629,7 @@ export class WasmCore {
       }
     }
     if (N) {
-      const dTable = this.#at(p.grads, "encoder.weight");
+      const dTable = this.#embeddingAt(p.grads);
       this.#run("embeddingBackward", p.inputs, p.dEmbedded, dTable, T, B, N);
     }
   }
@@ -697,18 +697,20 @@ export class WasmCore {
     return CELLS.indexOf(this.config.cell);
   }
 
-  // Byte address of tensor `name` in the parameter-layout region at `base`.
-  #at(base: number, name: string): number {
-    return base + this.layout.byName.get(name)!.offset * 4;
+  // Byte address of the embedding table in the parameter-layout region at `base` (0: none).
+  #embeddingAt(base: number): number {
+    const t = this.layout.embedding;
+    return t ? base + t.offset * 4 : 0;
   }
 
+  // Byte addresses of layer `l`'s tensors in the parameter-layout region at `base`.
   #layerParams(base: number, l: number) {
-    const cell = this.config.cell;
+    const t = this.layout.layers[l];
     return {
-      wih: this.#at(base, `${cell}.weight_ih_l${l}`),
-      whh: this.#at(base, `${cell}.weight_hh_l${l}`),
-      bih: this.#at(base, `${cell}.bias_ih_l${l}`),
-      bhh: this.#at(base, `${cell}.bias_hh_l${l}`),
+      wih: base + t.wih.offset * 4,
+      whh: base + t.whh.offset * 4,
+      bih: base + t.bih.offset * 4,
+      bhh: base + t.bhh.offset * 4,
     };
   }
 }

@@ -312,15 +312,12 @@ export class WebGpuCore implements Engine {
     const gru = cell === "gru";
     // The GRU's b_hn belongs inside the reset product (the step kernel adds it), not the gates.
     const bhhCols = gru ? 2 * H : G;
-    const off = (name: string) => this.layout.byName.get(name)!.offset;
-    const encoder = N ? off("encoder.weight") : -1;
-    const w = (l: number) => ({
-      wih: off(`${cell}.weight_ih_l${l}`),
-      whh: off(`${cell}.weight_hh_l${l}`),
-      bih: off(`${cell}.bias_ih_l${l}`),
-      bhh: off(`${cell}.bias_hh_l${l}`),
-    });
-    const fcW = off("fc.weight"), fcB = off("fc.bias");
+    const encoder = this.layout.embedding?.offset ?? -1;
+    const w = (l: number) => {
+      const t = this.layout.layers[l];
+      return { wih: t.wih.offset, whh: t.whh.offset, bih: t.bih.offset, bhh: t.bhh.offset };
+    };
+    const fcW = this.layout.fcWeight.offset, fcB = this.layout.fcBias.offset;
     const pending: Promise<void>[] = [];
     const op = (k: Kernel, buffers: GPUBuffer[], t = 0): Dispatch => {
       const d = { grid: k.grid } as Dispatch;

@@ -13,7 +13,7 @@
 
 import type { CharModel } from "../model/model.ts";
 import { gateBlocks } from "../model/config.ts";
-import { layerInputSize } from "../model/params.ts";
+import { layerInputSize, type TensorSpec } from "../model/params.ts";
 import { CheckpointError } from "./checkpoint.ts";
 
 /** What {@linkcode tfjsArtifacts} returns: the model.json object and the weights' bytes. */
@@ -59,10 +59,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
   }
   const G = gateBlocks(cell) * H;
   const lstm = cell === "lstm";
-  const param = (name: string) => {
-    const t = model.layout.byName.get(name)!;
-    return model.params.subarray(t.offset, t.offset + t.size);
-  };
+  const param = (t: TensorSpec) => model.params.subarray(t.offset, t.offset + t.size);
   const layers: Record<string, unknown>[] = [];
   const specs: { name: string; shape: number[]; dtype: "float32" }[] = [];
   const data: Float32Array[] = [];
@@ -89,7 +86,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
       },
     });
     specs.push({ name: "encoder/embeddings", shape: [V, N], dtype: "float32" });
-    data.push(param("encoder.weight").slice());
+    data.push(param(model.layout.embedding!).slice());
   }
   for (let l = 0; l < L; l++) {
     const name = `${cell}_${l + 1}`;
@@ -125,15 +122,16 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
         unroll: false,
       },
     });
-    const bih = param(`${cell}.bias_ih_l${l}`), bhh = param(`${cell}.bias_hh_l${l}`);
+    const tensors = model.layout.layers[l];
+    const bih = param(tensors.bih), bhh = param(tensors.bhh);
     specs.push(
       { name: `${name}/kernel`, shape: [inSize, G], dtype: "float32" },
       { name: `${name}/recurrent_kernel`, shape: [H, G], dtype: "float32" },
       { name: `${name}/bias`, shape: [G], dtype: "float32" },
     );
     data.push(
-      transposed(param(`${cell}.weight_ih_l${l}`), G, inSize),
-      transposed(param(`${cell}.weight_hh_l${l}`), G, H),
+      transposed(param(tensors.wih), G, inSize),
+      transposed(param(tensors.whh), G, H),
       bih.map((b, i) => b + bhh[i]),
     );
   }
@@ -159,7 +157,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
     { name: "fc/kernel", shape: [H, V], dtype: "float32" },
     { name: "fc/bias", shape: [V], dtype: "float32" },
   );
-  data.push(transposed(param("fc.weight"), V, H), param("fc.bias").slice());
+  data.push(transposed(param(model.layout.fcWeight), V, H), param(model.layout.fcBias).slice());
 
   const total = data.reduce((n, d) => n + d.length, 0);
   const floats = new Float32Array(total);

@@ -154,7 +154,7 @@ export function createModel(
   if (init === "identity") {
     const H = config.hidden;
     for (let l = 0; l < config.layers; l++) {
-      const w = layout.byName.get(`rnn.weight_hh_l${l}`)!;
+      const w = layout.layers[l].whh;
       params.fill(0, w.offset, w.offset + w.size);
       for (let j = 0; j < H; j++) params[w.offset + j * H + j] = 1;
     }

@@ -16,12 +16,32 @@ export interface TensorSpec {
   size: number;
 }
 
+/** The four tensors of one recurrent layer. */
+export interface LayerTensors {
+  /** W_ih, `[gates × H, in]`. */
+  wih: TensorSpec;
+  /** W_hh, `[gates × H, H]`. */
+  whh: TensorSpec;
+  /** b_ih, `[gates × H]`. */
+  bih: TensorSpec;
+  /** b_hh, `[gates × H]`. */
+  bhh: TensorSpec;
+}
+
 /** All tensors of a model and the total floats they span (with 16-byte alignment padding). */
 export interface ParamLayout {
   /** Every tensor, in state_dict order. */
   tensors: TensorSpec[];
   /** The tensors by name. */
   byName: Map<string, TensorSpec>;
+  /** Each recurrent layer's tensors, bottom first: the one place their names are built. */
+  layers: LayerTensors[];
+  /** The output layer's weight `fc.weight`, `[V, H]`. */
+  fcWeight: TensorSpec;
+  /** The output layer's bias `fc.bias`, `[V]`. */
+  fcBias: TensorSpec;
+  /** The input embedding `encoder.weight`, `[V, N]`, or null for one-hot input. */
+  embedding: TensorSpec | null;
   /** Floats the parameter array holds (alignment padding included). */
   size: number;
 }
@@ -45,19 +65,34 @@ export function paramLayout(config: ModelConfig): ParamLayout {
   const G = gateBlocks(cell) * H;
   const tensors: TensorSpec[] = [];
   let offset = 0;
-  const add = (name: string, shape: number[]) => {
+  const add = (name: string, shape: number[]): TensorSpec => {
     const size = shape.reduce((a, b) => a * b, 1);
-    tensors.push({ name, shape, offset, size });
+    const spec = { name, shape, offset, size };
+    tensors.push(spec);
     offset += Math.ceil(size / 4) * 4;
+    return spec;
   };
-  if (config.embedding) add("encoder.weight", [config.vocabSize, config.embedding]);
+  const embedding = config.embedding
+    ? add("encoder.weight", [config.vocabSize, config.embedding])
+    : null;
+  const layers: LayerTensors[] = [];
   for (let l = 0; l < config.layers; l++) {
-    add(`${cell}.weight_ih_l${l}`, [G, layerInputSize(config, l)]);
-    add(`${cell}.weight_hh_l${l}`, [G, H]);
-    add(`${cell}.bias_ih_l${l}`, [G]);
-    add(`${cell}.bias_hh_l${l}`, [G]);
+    layers.push({
+      wih: add(`${cell}.weight_ih_l${l}`, [G, layerInputSize(config, l)]),
+      whh: add(`${cell}.weight_hh_l${l}`, [G, H]),
+      bih: add(`${cell}.bias_ih_l${l}`, [G]),
+      bhh: add(`${cell}.bias_hh_l${l}`, [G]),
+    });
   }
-  add("fc.weight", [config.vocabSize, H]);
-  add("fc.bias", [config.vocabSize]);
-  return { tensors, byName: new Map(tensors.map((t) => [t.name, t])), size: offset };
+  const fcWeight = add("fc.weight", [config.vocabSize, H]);
+  const fcBias = add("fc.bias", [config.vocabSize]);
+  return {
+    tensors,
+    byName: new Map(tensors.map((t) => [t.name, t])),
+    layers,
+    fcWeight,
+    fcBias,
+    embedding,
+    size: offset,
+  };
 }
