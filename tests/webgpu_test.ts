@@ -14,6 +14,7 @@ import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, closeness, fillUniform, rng } from "./_helpers.ts";
 import { tfjsReference } from "./_tfjs_reference.ts";
 import { dh0, dropoutMask } from "../src/engine/_wasm_probe.ts";
+import * as gpuProbe from "../src/engine/_webgpu_probe.ts";
 
 const gpu = await gpuContext();
 const noAdapter = gpu === null;
@@ -72,31 +73,31 @@ async function tfjsParity(config: CoreConfig, seed: number, name: string) {
   const { wasm, gpu } = await pair(config, seed);
   try {
     const ref = tfjsReference(wasm);
-    gpu.forward();
-    gpu.backward();
+    gpuProbe.forward(gpu);
+    gpuProbe.backward(gpu);
     const { batch: B, seq: T, vocabSize: V } = config;
-    const logits = await gpu.readLogits();
+    const logits = await gpuProbe.readLogits(gpu);
     const logitsBTV = new Float32Array(B * T * V);
     for (let t = 0; t < T; t++) {
       for (let b = 0; b < B; b++) {
         logitsBTV.set(logits.subarray((t * B + b) * V, (t * B + b + 1) * V), (b * T + t) * V);
       }
     }
-    const grads = await gpu.readGrads();
+    const grads = await gpuProbe.readGrads(gpu);
     const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
       ["logits", logitsBTV, ref.logits],
-      ["loss", [await gpu.readLoss()], [ref.loss]],
+      ["loss", [await gpuProbe.readLoss(gpu)], [ref.loss]],
     ];
     const lstm = (config.cell ?? "lstm") === "lstm";
     for (let l = 0; l < config.layers; l++) {
       checks.push(
-        [`hT[${l}]`, await gpu.readState(l, "h", T), ref.hT[l]],
-        [`dh0[${l}]`, await gpu.readState(l, "dh0"), ref.dh0[l]],
+        [`hT[${l}]`, await gpuProbe.readState(gpu, l, "h", T), ref.hT[l]],
+        [`dh0[${l}]`, await gpuProbe.readState(gpu, l, "dh0"), ref.dh0[l]],
       );
       if (lstm) {
         checks.push(
-          [`cT[${l}]`, await gpu.readState(l, "c", T), ref.cT[l]],
-          [`dc0[${l}]`, await gpu.readState(l, "dc0"), ref.dc0[l]],
+          [`cT[${l}]`, await gpuProbe.readState(gpu, l, "c", T), ref.cT[l]],
+          [`dc0[${l}]`, await gpuProbe.readState(gpu, l, "dc0"), ref.dc0[l]],
         );
       }
     }
@@ -183,7 +184,7 @@ async function threeSteps(config: CoreConfig, options: Omit<TrainStepOptions, "s
       // Masks of the last step (step index 2), hashed the same way on both.
       const core = (wasmBackend as unknown as { core: WasmCore }).core;
       for (let l = 0; l < config.layers; l++) {
-        assert.deepEqual(await gpu.readDropoutMask(l), dropoutMask(core, l));
+        assert.deepEqual(await gpuProbe.readDropoutMask(gpu, l), dropoutMask(core, l));
       }
     }
     await gpu.sync();
@@ -281,19 +282,19 @@ Deno.test({
           const { seq: T, layers: L } = config;
           const loss = wasm.forward();
           wasm.backward();
-          gpu.forward();
-          gpu.backward();
+          gpuProbe.forward(gpu);
+          gpuProbe.backward(gpu);
           const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
-            ["logits", await gpu.readLogits(), wasm.logits],
-            ["loss", [await gpu.readLoss()], [loss]],
+            ["logits", await gpuProbe.readLogits(gpu), wasm.logits],
+            ["loss", [await gpuProbe.readLoss(gpu)], [loss]],
           ];
           for (let l = 0; l < L; l++) {
             checks.push(
-              [`hT[${l}]`, await gpu.readState(l, "h", T), wasm.hT(l)],
-              [`dh0[${l}]`, await gpu.readState(l, "dh0"), dh0(wasm, l)],
+              [`hT[${l}]`, await gpuProbe.readState(gpu, l, "h", T), wasm.hT(l)],
+              [`dh0[${l}]`, await gpuProbe.readState(gpu, l, "dh0"), dh0(wasm, l)],
             );
           }
-          const grads = await gpu.readGrads();
+          const grads = await gpuProbe.readGrads(gpu);
           for (const spec of gpu.layout.tensors) {
             const g = grads.subarray(spec.offset, spec.offset + spec.size);
             checks.push([`d ${spec.name}`, g, wasm.grad(spec.name)]);
