@@ -17,10 +17,8 @@ const NR = 8;
 const KC = 256;
 const MC = 120;
 
-/** Bytes `packB` writes for a K×N matrix. */
-export function packedBytes(K: i32, N: i32): usize {
-  return <usize>((N + NR - 1) / NR) * NR * <usize>K * 4;
-}
+// The packed layout. Panel p of a K×N matrix holds columns [p·NR, p·NR + NR) as K rows of NR
+// floats; the panels follow one another.
 
 /** Number of 8-column panels of an N-column matrix. */
 // @ts-ignore: decorator
@@ -29,15 +27,43 @@ export function packedBytes(K: i32, N: i32): usize {
 }
 
 /**
+ * First column of panel p, at most N: panels [p0, p1) cover columns
+ * [panelStart(p0, N), panelStart(p1, N)).
+ */
+// @ts-ignore: decorator
+@inline export function panelStart(p: i32, N: i32): i32 {
+  return min(p * NR, N);
+}
+
+// Columns of panel p that lie inside the matrix (NR but for the last panel).
+// @ts-ignore: decorator
+@inline function panelWidth(p: i32, N: i32): i32 {
+  return min(NR, N - p * NR);
+}
+
+// Address of row k of panel p in a packed K-row matrix.
+// @ts-ignore: decorator
+@inline function panelRow(packed: usize, p: i32, K: i32, k: i32): usize {
+  return packed + (<usize>p * <usize>K + <usize>k) * NR * 4;
+}
+
+/** Bytes `packB` writes for a K×N matrix. */
+export function packedBytes(K: i32, N: i32): usize {
+  return <usize>panelsOf(N) * NR * <usize>K * 4;
+}
+
+/**
  * Packs panels [p0, p1) of B[K,N] (or B^T when `transB`, i.e. b holds [N,K]): panel p holds
  * columns 8p..8p+7 as K rows of 8 floats, columns past N zero. One thread, no barrier.
  */
-export function packPanels(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usize, p0: i32, p1: i32): void {
+export function packPanels(
+  b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usize, p0: i32, p1: i32,
+): void {
   const ldbBytes = <usize>ldb * 4;
   for (let p = p0; p < p1; p++) {
     const n0 = p * NR;
-    const nv = min(NR, N - n0);
-    const d0 = dst + <usize>p * <usize>K * NR * 4;
+    const nv = panelWidth(p, N);
+    const d0 = panelRow(dst, p, K, 0);
     if (!transB) {
       let src = b + <usize>n0 * 4;
       let d = d0;
@@ -175,7 +201,9 @@ export function packB(b: usize, ldb: i32, transB: bool, K: i32, N: i32, dst: usi
 // One row: the M remainder, and the whole of a batch-1 (sampling) product. Four k-steps per
 // iteration keep eight independent accumulators in flight to cover the FMA latency.
 // @ts-ignore: decorator
-@inline function kernel1x8(a: usize, cs: usize, b: usize, kc: i32, c: usize, accumulate: bool, nv: i32): void {
+@inline function kernel1x8(
+  a: usize, cs: usize, b: usize, kc: i32, c: usize, accumulate: bool, nv: i32,
+): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let d0 = f32x4.splat(0), d1 = f32x4.splat(0);
   let e0 = f32x4.splat(0), e1 = f32x4.splat(0);
@@ -234,9 +262,9 @@ export function gemmBlock(
   const ldcBytes = <usize>ldc * 4;
   if (K == 0) {
     if (!accumulate) {
-      const n0 = p0 * NR, n1 = min(p1 * NR, N);
+      const n0 = panelStart(p0, N), n1 = panelStart(p1, N);
       for (let i = m0; i < m1; i++) {
-        memory.fill(c + <usize>i * ldcBytes + <usize>n0 * 4, 0, <usize>max(0, n1 - n0) * 4);
+        memory.fill(c + <usize>i * ldcBytes + <usize>n0 * 4, 0, <usize>(n1 - n0) * 4);
       }
     }
     return;
@@ -249,12 +277,13 @@ export function gemmBlock(
       const a0 = a + <usize>mb * rs + <usize>k0 * cs;
       const c0 = c + <usize>mb * ldcBytes;
       for (let p = p0; p < p1; p++) {
-        const nv = min(NR, N - p * NR);
-        const bp = packed + (<usize>p * <usize>K + <usize>k0) * NR * 4;
+        const nv = panelWidth(p, N);
+        const bp = panelRow(packed, p, K, k0);
         const cp = c0 + <usize>p * NR * 4;
         let i = 0;
         for (; i + MR <= mc; i += MR) {
-          kernel6x8(a0 + <usize>i * rs, rs, cs, bp, kc, cp + <usize>i * ldcBytes, ldcBytes, acc, nv);
+          const ai = a0 + <usize>i * rs, ci = cp + <usize>i * ldcBytes;
+          kernel6x8(ai, rs, cs, bp, kc, ci, ldcBytes, acc, nv);
         }
         for (; i < mc; i++) {
           kernel1x8(a0 + <usize>i * rs, cs, bp, kc, cp + <usize>i * ldcBytes, acc, nv);
@@ -283,7 +312,8 @@ export function gemmPacked(
   const panels = panelsOf(N);
   const tiles = (M + MR - 1) / MR;
   if (panels >= tiles || panels >= 4 * threadsOf()) {
-    gemmBlock(a, lda, transA, packed, c, ldc, N, K, accumulate, 0, M, share(panels), shareEnd(panels));
+    const p0 = share(panels), p1 = shareEnd(panels);
+    gemmBlock(a, lda, transA, packed, c, ldc, N, K, accumulate, 0, M, p0, p1);
   } else {
     const m0 = min(M, share(tiles) * MR), m1 = min(M, shareEnd(tiles) * MR);
     gemmBlock(a, lda, transA, packed, c, ldc, N, K, accumulate, m0, m1, 0, panels);

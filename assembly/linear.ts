@@ -1,12 +1,11 @@
 // The output layer: y[M, N] = x[M, K] · W[N, K]^T + b (PyTorch nn.Linear layout).
 
-import { gemmPacked, packB, packedBytes } from "./gemm";
+import { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 import { broadcastRows, sumRowsInto } from "./ops";
 
-/** Bytes of `scratch` that linearBackward needs. */
+/** Bytes of `scratch` that linearBackward needs: x packed, and later W packed. */
 export function linearScratchBytes(M: i32, N: i32, K: i32): usize {
-  const kPad = <usize>((K + 7) & ~7);
-  return max(<usize>M * kPad, <usize>N * kPad) * 4;
+  return max(packedBytes(M, K), packedBytes(N, K));
 }
 
 /** Bytes of the packed W^T that linearForward keeps. */
@@ -15,7 +14,9 @@ export function linearPackedBytes(N: i32, K: i32): usize {
 }
 
 /** y = x · W^T + b; with `repack`, first packs W^T into `packed` (else reuses it). */
-export function linearForward(x: usize, w: usize, b: usize, y: usize, packed: usize, repack: bool, M: i32, N: i32, K: i32): void {
+export function linearForward(
+  x: usize, w: usize, b: usize, y: usize, packed: usize, repack: bool, M: i32, N: i32, K: i32,
+): void {
   if (repack) packB(w, K, true, K, N, packed);
   broadcastRows(y, b, M, N, false);
   gemmPacked(x, K, false, packed, y, N, M, N, K, true);
@@ -34,11 +35,7 @@ export function linearBackward(
   N: i32,
   K: i32,
 ): void {
-  packB(x, K, false, M, K, scratch);
-  gemmPacked(dy, N, true, scratch, dw, K, N, K, M, true);
+  gemm(dy, N, true, x, K, false, dw, K, N, K, M, true, scratch);
   sumRowsInto(db, dy, M, N);
-  if (dx != 0) {
-    packB(w, K, false, N, K, scratch);
-    gemmPacked(dy, N, false, scratch, dx, K, M, K, N, false);
-  }
+  if (dx != 0) gemm(dy, N, false, w, K, false, dx, K, M, K, N, false, scratch);
 }

@@ -1,7 +1,7 @@
 // Output layer loss: log-softmax and cross-entropy fused, one pass for the row maximum, one for
 // the exponentials (kept as the gradient), no log-probabilities materialised.
 
-import { exp4 } from "./simd";
+import { exp1, exp4, max4, sum4 } from "./simd";
 import { barrier, share, shareEnd, tid } from "./threads";
 
 /**
@@ -11,7 +11,9 @@ import { barrier, share, shareEnd, tid } from "./threads";
  * Returns NaN when every row is padding. rowLoss: f64 [T·B] scratch, so that thread 0 sums the
  * rows in one fixed order whatever the thread count; other threads return 0.
  */
-export function crossEntropy(logits: usize, targets: usize, dlogits: usize, rowLoss: usize, T: i32, B: i32, V: i32): f64 {
+export function crossEntropy(
+  logits: usize, targets: usize, dlogits: usize, rowLoss: usize, T: i32, B: i32, V: i32,
+): f64 {
   const rows = T * B;
   let counted = 0;
   for (let i = 0; i < rows; i++) if (load<i32>(targets + <usize>i * 4) >= 0) counted++;
@@ -30,7 +32,7 @@ export function crossEntropy(logits: usize, targets: usize, dlogits: usize, rowL
     let j = 0;
     let mx4 = f32x4.splat(-Infinity);
     for (; j + 4 <= V; j += 4) mx4 = f32x4.max(mx4, v128.load(z + <usize>j * 4));
-    let mx = max(max(f32x4.extract_lane(mx4, 0), f32x4.extract_lane(mx4, 1)), max(f32x4.extract_lane(mx4, 2), f32x4.extract_lane(mx4, 3)));
+    let mx = max4(mx4);
     for (; j < V; j++) mx = max(mx, load<f32>(z + <usize>j * 4));
     const m4 = f32x4.splat(mx);
     let s4 = f32x4.splat(0);
@@ -44,22 +46,26 @@ export function crossEntropy(logits: usize, targets: usize, dlogits: usize, rowL
         s4 = f32x4.add(s4, e);
       }
       for (; j < V; j++) {
-        const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(z + <usize>j * 4) - mx)), 0);
+        const e = exp1(load<f32>(z + <usize>j * 4) - mx);
         store<f32>(d + <usize>j * 4, e);
         s += e;
       }
     } else {
-      for (; j + 4 <= V; j += 4) s4 = f32x4.add(s4, exp4(f32x4.sub(v128.load(z + <usize>j * 4), m4)));
-      for (; j < V; j++) s += f32x4.extract_lane(exp4(f32x4.splat(load<f32>(z + <usize>j * 4) - mx)), 0);
+      for (; j + 4 <= V; j += 4) {
+        s4 = f32x4.add(s4, exp4(f32x4.sub(v128.load(z + <usize>j * 4), m4)));
+      }
+      for (; j < V; j++) s += exp1(load<f32>(z + <usize>j * 4) - mx);
     }
-    s += (f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1)) + (f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3));
+    s += sum4(s4);
     const lse = <f64>mx + Math.log(<f64>s);
     store<f64>(rowLoss + <usize>r * 8, lse - <f64>load<f32>(z + <usize>target * 4));
     if (dlogits != 0) {
       const d = dlogits + <usize>r * rowBytes;
       const k = f32x4.splat(invRows / s);
       j = 0;
-      for (; j + 4 <= V; j += 4) v128.store(d + <usize>j * 4, f32x4.mul(v128.load(d + <usize>j * 4), k));
+      for (; j + 4 <= V; j += 4) {
+        v128.store(d + <usize>j * 4, f32x4.mul(v128.load(d + <usize>j * 4), k));
+      }
       for (; j < V; j++) store<f32>(d + <usize>j * 4, load<f32>(d + <usize>j * 4) * (invRows / s));
       const dt = d + <usize>target * 4;
       store<f32>(dt, load<f32>(dt) - invRows);

@@ -2,24 +2,16 @@
 // products. Rows may be any length; the tails run lane by lane. Each is shared among the
 // threads (rows, column groups or elements) and returns after a barrier.
 
-import { barrier, share, shareEnd } from "./threads";
+import { addInto } from "./simd";
+import { barrier, share, share4, share4End, shareEnd } from "./threads";
 
 /** y[i, :] = b for every row i of y[M, N]; with `accumulate`, y[i, :] += b. */
 export function broadcastRows(y: usize, b: usize, M: i32, N: i32, accumulate: bool): void {
   const rowBytes = <usize>N * 4;
   for (let i = share(M), end = shareEnd(M); i < end; i++) {
     const row = y + <usize>i * rowBytes;
-    let j = 0;
-    for (; j + 4 <= N; j += 4) {
-      const off = <usize>j * 4;
-      let v = v128.load(b + off);
-      if (accumulate) v = f32x4.add(v128.load(row + off), v);
-      v128.store(row + off, v);
-    }
-    for (; j < N; j++) {
-      const off = <usize>j * 4;
-      store<f32>(row + off, accumulate ? load<f32>(row + off) + load<f32>(b + off) : load<f32>(b + off));
-    }
+    if (accumulate) addInto(row, b, N);
+    else memory.copy(row, b, rowBytes);
   }
   barrier();
 }
@@ -32,9 +24,8 @@ export function sumRowsInto(db: usize, dy: usize, M: i32, N: i32): void {
 /** db[j] += Σ_i dy[i, j] over the first N columns of dy[M, ldy]. */
 export function sumRowsStrided(db: usize, dy: usize, ldy: i32, M: i32, N: i32): void {
   const rowBytes = <usize>ldy * 4;
-  const groups = (N + 3) / 4;
-  const j0 = min(N, share(groups) * 4), j1 = min(N, shareEnd(groups) * 4);
-  let j = j0;
+  let j = share4(N);
+  const j1 = share4End(N);
   for (; j + 4 <= j1; j += 4) {
     const off = <usize>j * 4;
     let acc = f32x4.splat(0);
@@ -65,9 +56,8 @@ export function transpose(src: usize, M: i32, N: i32, dst: usize, accumulate: bo
 
 /** out[i] = a[i] * b[i] for n elements; out may alias a or b. */
 export function multiply(out: usize, a: usize, b: usize, n: i32): void {
-  const groups = (n + 3) / 4;
-  const i0 = share(groups) * 4, i1 = min(n, shareEnd(groups) * 4);
-  let i = i0;
+  let i = share4(n);
+  const i1 = share4End(n);
   for (; i + 4 <= i1; i += 4) {
     const off = <usize>i * 4;
     v128.store(out + off, f32x4.mul(v128.load(a + off), v128.load(b + off)));

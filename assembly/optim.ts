@@ -1,7 +1,7 @@
 // Optimizer kernels: one flat loop over the parameter array, since gradients and moments share
 // its layout. Shared among the threads by element ranges.
 
-import { barrier, share, shareEnd } from "./threads";
+import { barrier, share, share4, share4End, shareEnd } from "./threads";
 
 /** Fixed number of partial sums, so the total's rounding does not depend on the thread count. */
 const CHUNKS = 64;
@@ -44,10 +44,11 @@ export function sumSquares(g: usize, n: i32, partials: usize): f64 {
 /** g *= s over n floats. */
 export function scale(g: usize, n: i32, s: f32): void {
   const s4 = f32x4.splat(s);
-  const groups = (n + 3) / 4;
-  let i = share(groups) * 4;
-  const end = min(n, shareEnd(groups) * 4);
-  for (; i + 4 <= end; i += 4) v128.store(g + <usize>i * 4, f32x4.mul(v128.load(g + <usize>i * 4), s4));
+  let i = share4(n);
+  const end = share4End(n);
+  for (; i + 4 <= end; i += 4) {
+    v128.store(g + <usize>i * 4, f32x4.mul(v128.load(g + <usize>i * 4), s4));
+  }
   for (; i < end; i++) store<f32>(g + <usize>i * 4, load<f32>(g + <usize>i * 4) * s);
   barrier();
 }
@@ -75,9 +76,8 @@ export function adamStep(
   const b1 = f32x4.splat(beta1), b1c = f32x4.splat(1 - beta1);
   const b2 = f32x4.splat(beta2), b2c = f32x4.splat(1 - beta2);
   const e = f32x4.splat(eps);
-  const groups = (n + 3) / 4;
-  let i = share(groups) * 4;
-  const end = min(n, shareEnd(groups) * 4);
+  let i = share4(n);
+  const end = share4End(n);
   for (; i + 4 <= end; i += 4) {
     const off = <usize>i * 4;
     const gv = v128.load(g + off);
@@ -105,11 +105,12 @@ export function adamStep(
  * One SGD step, torch.optim.SGD arithmetic (dampening 0, no Nesterov): with momentum,
  * buf = g on the first step and momentum·buf + g after, then p -= lr·buf; without, p -= lr·g.
  */
-export function sgdStep(p: usize, g: usize, buf: usize, n: i32, lr: f32, momentum: f32, first: bool): void {
+export function sgdStep(
+  p: usize, g: usize, buf: usize, n: i32, lr: f32, momentum: f32, first: bool,
+): void {
   const lr4 = f32x4.splat(lr), mu4 = f32x4.splat(momentum);
-  const groups = (n + 3) / 4;
-  let i = share(groups) * 4;
-  const end = min(n, shareEnd(groups) * 4);
+  let i = share4(n);
+  const end = share4End(n);
   for (; i + 4 <= end; i += 4) {
     const off = <usize>i * 4;
     let d = v128.load(g + off);
@@ -134,9 +135,8 @@ export function sgdStep(p: usize, g: usize, buf: usize, n: i32, lr: f32, momentu
 /** g = clamp(g, -c, c) element-wise (the exercises' np.clip(gradient, -c, c)). */
 export function clipValue(g: usize, n: i32, c: f32): void {
   const hi = f32x4.splat(c), lo = f32x4.splat(-c);
-  const groups = (n + 3) / 4;
-  let i = share(groups) * 4;
-  const end = min(n, shareEnd(groups) * 4);
+  let i = share4(n);
+  const end = share4End(n);
   for (; i + 4 <= end; i += 4) {
     const off = <usize>i * 4;
     v128.store(g + off, f32x4.min(f32x4.max(v128.load(g + off), lo), hi));

@@ -23,10 +23,19 @@
 // h_{t-1} W_hh^T stays inside the time loop; backward collects d(a) for every timestep, then
 // forms dW_ih and dW_hh each as one GEMM over all T·B rows.
 
-import { gemmBlock, gemmPacked, packB, packPanels, panelsOf } from "./gemm";
-import { barrier, share, shareEnd } from "./threads";
+import {
+  gemm,
+  gemmBlock,
+  gemmPacked,
+  packB,
+  packedBytes,
+  packPanels,
+  panelsOf,
+  panelStart,
+} from "./gemm";
+import { barrier, share, share4, share4End, shareEnd } from "./threads";
 import { broadcastRows, sumRowsInto, sumRowsStrided, transpose } from "./ops";
-import { madd, sigmoid4, tanh4 } from "./simd";
+import { addInto, dsigmoid4, dtanh4, madd, sigmoid4, tanh4 } from "./simd";
 import { embeddingBackward, embeddingForward } from "./embedding";
 
 export const LSTM: i32 = 0;
@@ -51,10 +60,17 @@ export const RNN: i32 = 2;
   else store<f32>(p, f32x4.extract_lane(v, 0));
 }
 
-// LSTM gate pointwise forward for one group of lanes; g points at a_i, the other gates follow
-// at multiples of hb = H·4 bytes.
+// The cell functions below compute one group of lanes (four, or one when not `full`) from unit
+// j of a row; every pointer is at unit 0 of the row. g points at the row's first gate block,
+// the other blocks follow at multiples of hb = H·4 bytes.
+
+// LSTM gate pointwise forward.
 // @ts-ignore: decorator
-@inline function lstmCellForward(g: usize, hb: usize, cPrev: usize, cNext: usize, hNext: usize, full: bool): void {
+@inline function lstmCellForward(
+  g: usize, hb: usize, cPrev: usize, cNext: usize, hNext: usize, j: i32, full: bool,
+): void {
+  const u = <usize>j * 4;
+  g += u;
   const i = sigmoid4(ld(g, full));
   const f = sigmoid4(ld(g + hb, full));
   const gg = tanh4(ld(g + hb * 2, full));
@@ -63,56 +79,69 @@ export const RNN: i32 = 2;
   st(g + hb, f, full);
   st(g + hb * 2, gg, full);
   st(g + hb * 3, o, full);
-  const c = madd(f, ld(cPrev, full), f32x4.mul(i, gg));
-  st(cNext, c, full);
-  st(hNext, f32x4.mul(o, tanh4(c)), full);
+  const c = madd(f, ld(cPrev + u, full), f32x4.mul(i, gg));
+  st(cNext + u, c, full);
+  st(hNext + u, f32x4.mul(o, tanh4(c)), full);
 }
 
 // LSTM gate pointwise backward: reads the activated gates at g and writes d(a) over them; dc
 // holds dLoss/dc_t on entry and dLoss/dc_{t-1} on exit.
 // @ts-ignore: decorator
-@inline function lstmCellBackward(g: usize, hb: usize, cPrev: usize, cNext: usize, dh: usize, dc: usize, full: bool): void {
-  const one = f32x4.splat(1);
+@inline function lstmCellBackward(
+  g: usize, hb: usize, cPrev: usize, cNext: usize, dh: usize, dc: usize, j: i32, full: bool,
+): void {
+  const u = <usize>j * 4;
+  g += u;
+  dc += u;
   const i = ld(g, full);
   const f = ld(g + hb, full);
   const gg = ld(g + hb * 2, full);
   const o = ld(g + hb * 3, full);
-  const tc = tanh4(ld(cNext, full));
-  const dhv = ld(dh, full);
-  const dcv = madd(f32x4.mul(dhv, o), f32x4.sub(one, f32x4.mul(tc, tc)), ld(dc, full));
+  const tc = tanh4(ld(cNext + u, full));
+  const dhv = ld(dh + u, full);
+  const dcv = madd(f32x4.mul(dhv, o), dtanh4(tc), ld(dc, full));
   const dOut = f32x4.mul(dhv, tc);
-  st(g, f32x4.mul(f32x4.mul(dcv, gg), f32x4.mul(i, f32x4.sub(one, i))), full);
-  st(g + hb, f32x4.mul(f32x4.mul(dcv, ld(cPrev, full)), f32x4.mul(f, f32x4.sub(one, f))), full);
-  st(g + hb * 2, f32x4.mul(f32x4.mul(dcv, i), f32x4.sub(one, f32x4.mul(gg, gg))), full);
-  st(g + hb * 3, f32x4.mul(dOut, f32x4.mul(o, f32x4.sub(one, o))), full);
+  st(g, f32x4.mul(f32x4.mul(dcv, gg), dsigmoid4(i)), full);
+  st(g + hb, f32x4.mul(f32x4.mul(dcv, ld(cPrev + u, full)), dsigmoid4(f)), full);
+  st(g + hb * 2, f32x4.mul(f32x4.mul(dcv, i), dtanh4(gg)), full);
+  st(g + hb * 3, f32x4.mul(dOut, dsigmoid4(o)), full);
   st(dc, f32x4.mul(dcv, f), full);
 }
 
 // GRU pointwise forward: g holds a_r, a_z and the input part of a_n (biases included); hn
 // holds W_hn h_{t-1} + b_hn.
 // @ts-ignore: decorator
-@inline function gruCellForward(g: usize, hb: usize, hn: usize, hPrev: usize, hNext: usize, full: bool): void {
+@inline function gruCellForward(
+  g: usize, hb: usize, hn: usize, hPrev: usize, hNext: usize, j: i32, full: bool,
+): void {
+  const u = <usize>j * 4;
+  g += u;
   const r = sigmoid4(ld(g, full));
   const z = sigmoid4(ld(g + hb, full));
-  const n = tanh4(madd(r, ld(hn, full), ld(g + hb * 2, full)));
+  const n = tanh4(madd(r, ld(hn + u, full), ld(g + hb * 2, full)));
   st(g, r, full);
   st(g + hb, z, full);
   st(g + hb * 2, n, full);
-  st(hNext, madd(z, f32x4.sub(ld(hPrev, full), n), n), full);
+  st(hNext + u, madd(z, f32x4.sub(ld(hPrev + u, full), n), n), full);
 }
 
 // GRU pointwise backward: writes d(a_r), d(a_z), d(a_n) over the gates, d(W_hn h + b_hn) over
 // hn, and adds the direct path z ⊙ dh_t into dh_{t-1}.
 // @ts-ignore: decorator
-@inline function gruCellBackward(g: usize, hb: usize, hn: usize, hPrev: usize, dh: usize, dhPrev: usize, full: bool): void {
-  const one = f32x4.splat(1);
+@inline function gruCellBackward(
+  g: usize, hb: usize, hn: usize, hPrev: usize, dh: usize, dhPrev: usize, j: i32, full: bool,
+): void {
+  const u = <usize>j * 4;
+  g += u;
+  hn += u;
+  dhPrev += u;
   const r = ld(g, full);
   const z = ld(g + hb, full);
   const n = ld(g + hb * 2, full);
-  const dhv = ld(dh, full);
-  const dan = f32x4.mul(f32x4.mul(dhv, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
-  const dar = f32x4.mul(f32x4.mul(dan, ld(hn, full)), f32x4.mul(r, f32x4.sub(one, r)));
-  const daz = f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hPrev, full), n)), f32x4.mul(z, f32x4.sub(one, z)));
+  const dhv = ld(dh + u, full);
+  const dan = f32x4.mul(f32x4.mul(dhv, f32x4.sub(f32x4.splat(1), z)), dtanh4(n));
+  const dar = f32x4.mul(f32x4.mul(dan, ld(hn, full)), dsigmoid4(r));
+  const daz = f32x4.mul(f32x4.mul(dhv, f32x4.sub(ld(hPrev + u, full), n)), dsigmoid4(z));
   st(hn, f32x4.mul(dan, r), full);
   st(g, dar, full);
   st(g + hb, daz, full);
@@ -122,55 +151,58 @@ export const RNN: i32 = 2;
 
 // RNN pointwise forward: h_t = tanh(a), kept in the gates too for backward.
 // @ts-ignore: decorator
-@inline function rnnCellForward(g: usize, hNext: usize, full: bool): void {
-  const h = tanh4(ld(g, full));
-  st(g, h, full);
-  st(hNext, h, full);
+@inline function rnnCellForward(g: usize, hNext: usize, j: i32, full: bool): void {
+  const u = <usize>j * 4;
+  const h = tanh4(ld(g + u, full));
+  st(g + u, h, full);
+  st(hNext + u, h, full);
 }
 
 // RNN pointwise backward: d(a) = dh ⊙ (1 - h²) over the gates.
 // @ts-ignore: decorator
-@inline function rnnCellBackward(g: usize, dh: usize, full: bool): void {
-  const h = ld(g, full);
-  st(g, f32x4.mul(ld(dh, full), f32x4.sub(f32x4.splat(1), f32x4.mul(h, h))), full);
+@inline function rnnCellBackward(g: usize, dh: usize, j: i32, full: bool): void {
+  const u = <usize>j * 4;
+  const h = ld(g + u, full);
+  st(g + u, f32x4.mul(ld(dh + u, full), dtanh4(h)), full);
 }
 
-// Forward pointwise over units [j0, j1) of one row (pointers at unit 0 of the row): four
-// lanes at a time, then the tail. One branch on the cell per row, none per lane group.
+// Forward pointwise over units [j0, j1) of one row: four lanes at a time, then the tail. One
+// branch on the cell per row, none per lane group.
 // @ts-ignore: decorator
-@inline function rowForward(cell: i32, g: usize, hb: usize, hPrev: usize, cPrev: usize, hNext: usize, cNext: usize, j0: i32, j1: i32): void {
+@inline function rowForward(
+  cell: i32, g: usize, hb: usize, hPrev: usize, cPrev: usize, hNext: usize, cNext: usize,
+  j0: i32, j1: i32,
+): void {
   let j = j0;
   if (cell == LSTM) {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; lstmCellForward(g + o, hb, cPrev + o, cNext + o, hNext + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; lstmCellForward(g + o, hb, cPrev + o, cNext + o, hNext + o, false); }
+    for (; j + 4 <= j1; j += 4) lstmCellForward(g, hb, cPrev, cNext, hNext, j, true);
+    for (; j < j1; j++) lstmCellForward(g, hb, cPrev, cNext, hNext, j, false);
   } else if (cell == GRU) {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; gruCellForward(g + o, hb, cNext + o, hPrev + o, hNext + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; gruCellForward(g + o, hb, cNext + o, hPrev + o, hNext + o, false); }
+    for (; j + 4 <= j1; j += 4) gruCellForward(g, hb, cNext, hPrev, hNext, j, true);
+    for (; j < j1; j++) gruCellForward(g, hb, cNext, hPrev, hNext, j, false);
   } else {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; rnnCellForward(g + o, hNext + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; rnnCellForward(g + o, hNext + o, false); }
+    for (; j + 4 <= j1; j += 4) rnnCellForward(g, hNext, j, true);
+    for (; j < j1; j++) rnnCellForward(g, hNext, j, false);
   }
 }
 
 // Backward pointwise over units [j0, j1) of one row, as rowForward.
 // @ts-ignore: decorator
-@inline function rowBackward(cell: i32, g: usize, hb: usize, hPrev: usize, cPrev: usize, cNext: usize, dh: usize, dhPrev: usize, dc: usize, j0: i32, j1: i32): void {
+@inline function rowBackward(
+  cell: i32, g: usize, hb: usize, hPrev: usize, cPrev: usize, cNext: usize, dh: usize,
+  dhPrev: usize, dc: usize, j0: i32, j1: i32,
+): void {
   let j = j0;
   if (cell == LSTM) {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; lstmCellBackward(g + o, hb, cPrev + o, cNext + o, dh + o, dc + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; lstmCellBackward(g + o, hb, cPrev + o, cNext + o, dh + o, dc + o, false); }
+    for (; j + 4 <= j1; j += 4) lstmCellBackward(g, hb, cPrev, cNext, dh, dc, j, true);
+    for (; j < j1; j++) lstmCellBackward(g, hb, cPrev, cNext, dh, dc, j, false);
   } else if (cell == GRU) {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; gruCellBackward(g + o, hb, cNext + o, hPrev + o, dh + o, dhPrev + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; gruCellBackward(g + o, hb, cNext + o, hPrev + o, dh + o, dhPrev + o, false); }
+    for (; j + 4 <= j1; j += 4) gruCellBackward(g, hb, cNext, hPrev, dh, dhPrev, j, true);
+    for (; j < j1; j++) gruCellBackward(g, hb, cNext, hPrev, dh, dhPrev, j, false);
   } else {
-    for (; j + 4 <= j1; j += 4) { const o = <usize>j * 4; rnnCellBackward(g + o, dh + o, true); }
-    for (; j < j1; j++) { const o = <usize>j * 4; rnnCellBackward(g + o, dh + o, false); }
+    for (; j + 4 <= j1; j += 4) rnnCellBackward(g, dh, j, true);
+    for (; j < j1; j++) rnnCellBackward(g, dh, j, false);
   }
-}
-
-// @ts-ignore: decorator
-@inline function pad8(n: i32): usize {
-  return <usize>((n + 7) & ~7);
 }
 
 /**
@@ -180,8 +212,8 @@ export const RNN: i32 = 2;
  */
 export function recurrentPackedBytes(cell: i32, inSize: i32, oneHot: bool, H: i32): usize {
   const blocks = <usize>blocksOf(cell);
-  const input = oneHot ? <usize>inSize * blocks * <usize>H : blocks * <usize>inSize * pad8(H);
-  return (blocks * <usize>H * pad8(H) + input) * 4;
+  const input = oneHot ? <usize>inSize * blocks * <usize>H * 4 : blocks * packedBytes(inSize, H);
+  return blocks * packedBytes(H, H) + input;
 }
 
 /**
@@ -189,19 +221,22 @@ export function recurrentPackedBytes(cell: i32, inSize: i32, oneHot: bool, H: i3
  * W_ih^T as gate blocks of [K, H] panels; for one-hot input, W_ih^T [V, G] as plain rows.
  * Each thread packs the panels of its own hidden units.
  */
-export function recurrentPack(cell: i32, oneHot: bool, inSize: i32, wih: usize, whh: usize, packed: usize, H: i32): void {
+export function recurrentPack(
+  cell: i32, oneHot: bool, inSize: i32, wih: usize, whh: usize, packed: usize, H: i32,
+): void {
   const blocks = blocksOf(cell);
   const G = blocks * H;
-  const blockBytes = <usize>H * pad8(H) * 4;
+  const blockBytes = packedBytes(H, H);
   const packedIn = packed + <usize>blocks * blockBytes;
-  const inBlockBytes = <usize>inSize * pad8(H) * 4;
+  const inBlockBytes = packedBytes(inSize, H);
   const panels = panelsOf(H);
   const p0 = share(panels), p1 = shareEnd(panels);
   for (let k = 0; k < blocks; k++) {
     const rowsK = <usize>k * <usize>H;
     packPanels(whh + rowsK * <usize>H * 4, H, true, H, H, packed + <usize>k * blockBytes, p0, p1);
     if (!oneHot) {
-      packPanels(wih + rowsK * <usize>inSize * 4, inSize, true, inSize, H, packedIn + <usize>k * inBlockBytes, p0, p1);
+      const dst = packedIn + <usize>k * inBlockBytes;
+      packPanels(wih + rowsK * <usize>inSize * 4, inSize, true, inSize, H, dst, p0, p1);
     }
   }
   // W_ih is [G, V]: its transpose makes each token's column a contiguous row to copy.
@@ -210,17 +245,19 @@ export function recurrentPack(cell: i32, oneHot: bool, inSize: i32, wih: usize, 
 }
 
 /** Bytes of `scratch` that recurrentBackward needs. */
-export function recurrentScratchBytes(cell: i32, inSize: i32, oneHot: bool, T: i32, B: i32, H: i32): usize {
+export function recurrentScratchBytes(
+  cell: i32, inSize: i32, oneHot: bool, T: i32, B: i32, H: i32,
+): usize {
   const G = blocksOf(cell) * H;
-  let bytes = <usize>G * pad8(H); // W_hh packed for dh
-  bytes = max(bytes, <usize>T * <usize>B * pad8(H)); // h_{0..T-1} packed for dW_hh
+  let bytes = packedBytes(G, H); // W_hh packed for dh
+  bytes = max(bytes, packedBytes(T * B, H)); // h_{0..T-1} packed for dW_hh
   if (oneHot) {
-    bytes = max(bytes, <usize>inSize * <usize>G); // dW_ih^T rows
+    bytes = max(bytes, <usize>inSize * <usize>G * 4); // dW_ih^T rows
   } else {
-    bytes = max(bytes, <usize>T * <usize>B * pad8(inSize)); // x packed for dW_ih
-    bytes = max(bytes, <usize>G * pad8(inSize)); // W_ih packed for dx
+    bytes = max(bytes, packedBytes(T * B, inSize)); // x packed for dW_ih
+    bytes = max(bytes, packedBytes(G, inSize)); // W_ih packed for dx
   }
-  return bytes * 4;
+  return bytes;
 }
 
 /**
@@ -249,11 +286,12 @@ export function recurrentForward(
   const blocks = blocksOf(cell);
   const G = blocks * H;
   const rows = T * B;
+  const hb = <usize>H * 4;
   const gateRow = <usize>G * 4;
-  const stateStep = <usize>B * <usize>H * 4;
-  const blockBytes = <usize>H * pad8(H) * 4;
+  const stateStep = <usize>B * hb;
+  const blockBytes = packedBytes(H, H);
   const packedIn = packed + <usize>blocks * blockBytes;
-  const inBlockBytes = <usize>inSize * pad8(H) * 4;
+  const inBlockBytes = packedBytes(inSize, H);
   const panels = panelsOf(H);
   const p0 = share(panels), p1 = shareEnd(panels);
   if (repack) recurrentPack(cell, oneHot, inSize, wih, whh, packed, H);
@@ -265,7 +303,7 @@ export function recurrentForward(
     broadcastRows(gates, bih, rows, G, false);
     for (let k = 0; k < blocks; k++) {
       const block = packedIn + <usize>k * inBlockBytes;
-      gemmPacked(x, inSize, false, block, gates + <usize>k * <usize>H * 4, G, rows, H, inSize, true);
+      gemmPacked(x, inSize, false, block, gates + <usize>k * hb, G, rows, H, inSize, true);
     }
   }
   // The GRU's b_hn belongs inside the reset product: it joins W_hn h in c, not the gates.
@@ -273,26 +311,28 @@ export function recurrentForward(
   else broadcastRows(gates, bhh, rows, G, true);
 
   // This thread's hidden units: [j0, j1), whole panels of the gate blocks.
-  const j0 = p0 * 8, j1 = min(p1 * 8, H);
-  const mine = <usize>max(0, j1 - j0) * 4;
-  const hb = <usize>H * 4;
+  const j0 = panelStart(p0, H), j1 = panelStart(p1, H);
+  const mine = <usize>(j1 - j0) * 4;
   const bhn = bhh + 2 * hb;
   for (let t = 0; t < T; t++) {
     const gt = gates + <usize>t * <usize>B * gateRow;
-    const hPrev = h + <usize>t * stateStep;
-    const cPrev = c + <usize>t * stateStep;
+    const hPrev = h + <usize>t * stateStep, hNext = hPrev + stateStep;
+    const cPrev = c + <usize>t * stateStep, cNext = cPrev + stateStep;
     for (let k = 0; k < blocks; k++) {
       if (cell == GRU && k == 2) {
-        const hn = cPrev + stateStep;
-        for (let b = 0; b < B; b++) memory.copy(hn + <usize>b * hb + <usize>j0 * 4, bhn + <usize>j0 * 4, mine);
-        gemmBlock(hPrev, H, false, packed + 2 * blockBytes, hn, H, H, H, true, 0, B, p0, p1);
+        // The GRU's W_hn h_{t-1} + b_hn goes to c slot t+1 (cNext).
+        for (let b = 0; b < B; b++) {
+          memory.copy(cNext + <usize>b * hb + <usize>j0 * 4, bhn + <usize>j0 * 4, mine);
+        }
+        gemmBlock(hPrev, H, false, packed + 2 * blockBytes, cNext, H, H, H, true, 0, B, p0, p1);
       } else {
-        gemmBlock(hPrev, H, false, packed + <usize>k * blockBytes, gt + <usize>k * hb, G, H, H, true, 0, B, p0, p1);
+        const gk = gt + <usize>k * hb;
+        gemmBlock(hPrev, H, false, packed + <usize>k * blockBytes, gk, G, H, H, true, 0, B, p0, p1);
       }
     }
     for (let b = 0; b < B; b++) {
-      const s = <usize>b * hb;
-      rowForward(cell, gt + <usize>b * gateRow, hb, hPrev + s, cPrev + s, hPrev + stateStep + s, cPrev + stateStep + s, j0, j1);
+      const s = <usize>b * hb, g = gt + <usize>b * gateRow;
+      rowForward(cell, g, hb, hPrev + s, cPrev + s, hNext + s, cNext + s, j0, j1);
     }
     barrier();
   }
@@ -325,35 +365,37 @@ export function recurrentBackward(
   B: i32,
   H: i32,
 ): void {
-  const blocks = blocksOf(cell);
-  const G = blocks * H;
+  const G = blocksOf(cell) * H;
   const rows = T * B;
-  const gateRow = <usize>G * 4;
-  const stateStep = <usize>B * <usize>H * 4;
   const hb = <usize>H * 4;
+  const gateRow = <usize>G * 4;
+  const stateStep = <usize>B * hb;
   const panels = panelsOf(H);
   const p0 = share(panels), p1 = shareEnd(panels);
-  const j0 = p0 * 8, j1 = min(p1 * 8, H);
-  for (let b = 0; b < B; b++) memory.fill(dh + <usize>b * hb + <usize>j0 * 4, 0, <usize>max(0, j1 - j0) * 4);
+  const j0 = panelStart(p0, H), j1 = panelStart(p1, H);
+  const mine = <usize>(j1 - j0) * 4;
+  for (let b = 0; b < B; b++) memory.fill(dh + <usize>b * hb + <usize>j0 * 4, 0, mine);
   // W_hh packed for dh_{t-1} = d(a_t) W_hh. The GRU's third block multiplies d(W_hn h + b_hn)
   // (kept in c), not d(a_n), so its rows are packed apart.
   const split = cell == GRU ? 2 * H : G;
-  const whhRest = scratch + <usize>split * pad8(H) * 4;
+  const whhRest = scratch + packedBytes(split, H);
   packB(whh, H, false, split, H, scratch);
   if (cell == GRU) packB(whh + <usize>split * hb, H, false, H, H, whhRest);
   for (let t = T - 1; t >= 0; t--) {
     const gt = gates + <usize>t * <usize>B * gateRow;
     const hPrev = h + <usize>t * stateStep;
-    const cPrev = c + <usize>t * stateStep;
-    const dht = dh + <usize>(t + 1) * stateStep;
+    const cPrev = c + <usize>t * stateStep, cNext = cPrev + stateStep;
+    const dhPrev = dh + <usize>t * stateStep, dhNext = dhPrev + stateStep;
     for (let b = 0; b < B; b++) {
-      const s = <usize>b * hb;
-      rowBackward(cell, gt + <usize>b * gateRow, hb, hPrev + s, cPrev + s, cPrev + stateStep + s, dht + s, dht - stateStep + s, dc + s, j0, j1);
+      const s = <usize>b * hb, g = gt + <usize>b * gateRow;
+      rowBackward(
+        cell, g, hb, hPrev + s, cPrev + s, cNext + s, dhNext + s, dhPrev + s, dc + s, j0, j1,
+      );
     }
     barrier();
     // dh_{t-1}[:, my units] += d(a_t) · W_hh[:, my units]: needs every unit's d(a_t).
-    gemmBlock(gt, G, false, scratch, dht - stateStep, H, H, split, true, 0, B, p0, p1);
-    if (cell == GRU) gemmBlock(cPrev + stateStep, H, false, whhRest, dht - stateStep, H, H, H, true, 0, B, p0, p1);
+    gemmBlock(gt, G, false, scratch, dhPrev, H, H, split, true, 0, B, p0, p1);
+    if (cell == GRU) gemmBlock(cNext, H, false, whhRest, dhPrev, H, H, H, true, 0, B, p0, p1);
   }
   barrier();
 
@@ -373,17 +415,16 @@ export function recurrentBackward(
     // dW_ih[:, v] += Σ d(a) rows whose token is v: the one-hot layer is an embedding of W_ih^T,
     // so sum rows into dW_ih^T as an embedding's gradient (each thread its own columns, the
     // same split for the zeroing), then transpose once.
-    const groups = (G + 3) / 4;
-    const c0 = min(G, share(groups) * 4), c1 = min(G, shareEnd(groups) * 4);
-    for (let v = 0; v < inSize; v++) memory.fill(scratch + <usize>v * gateRow + <usize>c0 * 4, 0, <usize>(c1 - c0) * 4);
+    const c0 = share4(G), c1 = share4End(G);
+    for (let v = 0; v < inSize; v++) {
+      memory.fill(scratch + <usize>v * gateRow + <usize>c0 * 4, 0, <usize>(c1 - c0) * 4);
+    }
     embeddingBackward(x, gates, scratch, T, B, G);
     transpose(scratch, inSize, G, dwih, true);
   } else {
-    packB(x, inSize, false, rows, inSize, scratch);
-    gemmPacked(gates, G, true, scratch, dwih, inSize, G, inSize, rows, true);
+    gemm(gates, G, true, x, inSize, false, dwih, inSize, G, inSize, rows, true, scratch);
     if (dx != 0) {
-      packB(wih, inSize, false, G, inSize, scratch);
-      gemmPacked(gates, G, false, scratch, dx, inSize, rows, inSize, G, false);
+      gemm(gates, G, false, wih, inSize, false, dx, inSize, rows, inSize, G, false, scratch);
     }
   }
 }
@@ -405,36 +446,40 @@ export function sampleStep(cell: i32, token: i32, layers: i32, H: i32, V: i32, d
   const blocks = blocksOf(cell);
   const G = blocks * H;
   const hb = <usize>H * 4;
-  const blockBytes = <usize>H * pad8(H) * 4;
+  const blockBytes = packedBytes(H, H);
   const panels = panelsOf(H);
   const p0 = share(panels), p1 = shareEnd(panels);
-  const j0 = p0 * 8, j1 = min(p1 * 8, H);
-  const mine = <usize>max(0, j1 - j0) * 4;
+  const j0 = panelStart(p0, H), j1 = panelStart(p1, H);
+  const mine = <usize>(j1 - j0) * 4;
   for (let l = 0; l < layers; l++) {
     const d = desc + <usize>l * DESC * 4;
     const packed = <usize>load<u32>(d), bih = <usize>load<u32>(d, 4), bhh = <usize>load<u32>(d, 8);
     const gates = <usize>load<u32>(d, 12), h = <usize>load<u32>(d, 16), c = <usize>load<u32>(d, 20);
     const inSize = <i32>load<u32>(d, 24), table = <usize>load<u32>(d, 28);
     const packedIn = packed + <usize>blocks * blockBytes;
-    const inBlockBytes = <usize>inSize * pad8(H) * 4;
+    const inBlockBytes = packedBytes(inSize, H);
     const oneHot = l == 0 && table == 0;
     // The layer's input vector: a row of the embedding table, or the layer below's new h.
-    const input = l == 0 ? table + <usize>token * <usize>inSize * 4 : <usize>load<u32>(desc + <usize>(l - 1) * DESC * 4, 16) + hb;
+    const input = l == 0
+      ? table + <usize>token * <usize>inSize * 4
+      : <usize>load<u32>(desc + <usize>(l - 1) * DESC * 4, 16) + hb;
     for (let k = 0; k < blocks; k++) {
       const col = <usize>(k * H + j0) * 4;
+      const gk = gates + <usize>k * hb, whhK = packed + <usize>k * blockBytes;
       if (oneHot) {
         memory.copy(gates + col, packedIn + <usize>token * <usize>G * 4 + col, mine);
         addInto(gates + col, bih + col, j1 - j0);
       } else {
         memory.copy(gates + col, bih + col, mine);
-        gemmBlock(input, inSize, false, packedIn + <usize>k * inBlockBytes, gates + <usize>k * hb, G, H, inSize, true, 0, 1, p0, p1);
+        const wihK = packedIn + <usize>k * inBlockBytes;
+        gemmBlock(input, inSize, false, wihK, gk, G, H, inSize, true, 0, 1, p0, p1);
       }
       if (cell == GRU && k == 2) {
         memory.copy(c + hb + <usize>j0 * 4, bhh + col, mine);
-        gemmBlock(h, H, false, packed + <usize>k * blockBytes, c + hb, H, H, H, true, 0, 1, p0, p1);
+        gemmBlock(h, H, false, whhK, c + hb, H, H, H, true, 0, 1, p0, p1);
       } else {
         addInto(gates + col, bhh + col, j1 - j0);
-        gemmBlock(h, H, false, packed + <usize>k * blockBytes, gates + <usize>k * hb, G, H, H, true, 0, 1, p0, p1);
+        gemmBlock(h, H, false, whhK, gk, G, H, H, true, 0, 1, p0, p1);
       }
     }
     rowForward(cell, gates, hb, h, c, h + hb, c + hb, j0, j1);
@@ -444,11 +489,13 @@ export function sampleStep(cell: i32, token: i32, layers: i32, H: i32, V: i32, d
   // (every thread has finished reading slot 0 at the last barrier).
   const top = <usize>load<u32>(desc + <usize>(layers - 1) * DESC * 4, 16) + hb;
   const f = desc + <usize>layers * DESC * 4;
-  const fcPacked = <usize>load<u32>(f), fcBias = <usize>load<u32>(f, 4), logits = <usize>load<u32>(f, 8);
+  const fcPacked = <usize>load<u32>(f);
+  const fcBias = <usize>load<u32>(f, 4);
+  const logits = <usize>load<u32>(f, 8);
   const vPanels = panelsOf(V);
   const v0 = share(vPanels), v1 = shareEnd(vPanels);
-  const c0 = v0 * 8, c1 = min(v1 * 8, V);
-  memory.copy(logits + <usize>c0 * 4, fcBias + <usize>c0 * 4, <usize>max(0, c1 - c0) * 4);
+  const c0 = panelStart(v0, V), c1 = panelStart(v1, V);
+  memory.copy(logits + <usize>c0 * 4, fcBias + <usize>c0 * 4, <usize>(c1 - c0) * 4);
   gemmBlock(top, H, false, fcPacked, logits, V, V, H, true, 0, 1, v0, v1);
   for (let l = 0; l < layers; l++) {
     const d = desc + <usize>l * DESC * 4;
@@ -459,22 +506,10 @@ export function sampleStep(cell: i32, token: i32, layers: i32, H: i32, V: i32, d
   barrier();
 }
 
-// y[i] += x[i] for n floats.
-// @ts-ignore: decorator
-@inline function addInto(y: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i * 4;
-    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i * 4;
-    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
-  }
-}
-
 // y[i, 0:N] += b for rows i of a [M, ldy] matrix, shared by rows; returns after a barrier.
 function addRowsStrided(y: usize, ldy: i32, b: usize, M: i32, N: i32): void {
-  for (let i = share(M), end = shareEnd(M); i < end; i++) addInto(y + <usize>i * <usize>ldy * 4, b, N);
+  for (let i = share(M), end = shareEnd(M); i < end; i++) {
+    addInto(y + <usize>i * <usize>ldy * 4, b, N);
+  }
   barrier();
 }

@@ -51,6 +51,18 @@
   return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.625)));
 }
 
+/** σ'(a) from s = σ(a): s (1 - s). */
+// @ts-ignore: decorator
+@inline export function dsigmoid4(s: v128): v128 {
+  return f32x4.mul(s, f32x4.sub(f32x4.splat(1), s));
+}
+
+/** tanh'(a) from t = tanh(a): 1 - t². */
+// @ts-ignore: decorator
+@inline export function dtanh4(t: v128): v128 {
+  return f32x4.sub(f32x4.splat(1), f32x4.mul(t, t));
+}
+
 // Scalar forms for loop tails: the same lane arithmetic, so a value never depends on where a
 // vector boundary falls.
 // @ts-ignore: decorator
@@ -66,4 +78,36 @@
 // @ts-ignore: decorator
 @inline export function exp1(x: f32): f32 {
   return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+/** Sum of the four lanes, in the order (l0 + l1) + (l2 + l3). */
+// @ts-ignore: decorator
+@inline export function sum4(v: v128): f32 {
+  const lo = f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1);
+  const hi = f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+  return lo + hi;
+}
+
+/** Largest of the four lanes, as max(max(l0, l1), max(l2, l3)). */
+// @ts-ignore: decorator
+@inline export function max4(v: v128): f32 {
+  const lo = max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1));
+  const hi = max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3));
+  return max(lo, hi);
+}
+
+// Flat loops over f32 arrays shared by the kernels: four lanes at a time, then lane by lane.
+
+/** y[i] += x[i] for n floats (n ≤ 0: nothing). */
+// @ts-ignore: decorator
+@inline export function addInto(y: usize, x: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i * 4;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
 }

@@ -41,6 +41,20 @@ export function setThread(id: i32, count: i32, barrier: usize): void {
   return <i32>((<i64>n * <i64>(threadId + 1)) / <i64>threadCount);
 }
 
+/**
+ * This thread's share of n floats split in whole groups of four (one f32x4 each, the last
+ * group possibly short): floats [share4(n), share4End(n)).
+ */
+// @ts-ignore: decorator
+@inline export function share4(n: i32): i32 {
+  return min(n, share((n + 3) / 4) * 4);
+}
+
+// @ts-ignore: decorator
+@inline export function share4End(n: i32): i32 {
+  return min(n, shareEnd((n + 3) / 4) * 4);
+}
+
 /** Waits until every thread has arrived (a sense-counting barrier: count, then generation). */
 export function barrier(): void {
   if (threadCount == 1) return;
