@@ -1,10 +1,10 @@
-// The WASM backend: owns one WebAssembly.Memory laid out once per config, and runs a stacked
-// LSTM's, GRU's or tanh RNN's forward, loss and backward over it. Parameters, gradients and activations are
-// Float32Array views at fixed offsets; a training step allocates nothing and copies nothing
-// per timestep.
+// The WASM core: owns one WebAssembly.Memory laid out once per config (see _wasm_plan.ts) and
+// runs a stacked LSTM's, GRU's or tanh RNN's forward, loss, backward and optimizer over it.
+// Parameters, gradients and activations are Float32Array views at fixed offsets; a training
+// step allocates nothing and copies nothing per timestep.
 
-import { CELLS, type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
-import { layerInputSize, type ParamLayout, paramLayout } from "../model/params.ts";
+import { CELLS, type CoreConfig, validateCoreConfig } from "../model/config.ts";
+import { type ParamLayout, paramLayout } from "../model/params.ts";
 import {
   type CoreExports,
   coreMemory,
@@ -13,200 +13,26 @@ import {
   resolveVariant,
 } from "./wasm_module.ts";
 import { probes } from "./_wasm_probe.ts";
-import { KERNELS, SYNC_BYTES, ThreadPool } from "./_thread_pool.ts";
+import type { AdamOptions, ForwardOptions, WasmCoreOptions } from "./wasm_options.ts";
+import { KERNELS, ThreadPool } from "./_thread_pool.ts";
+import {
+  estimateBytes,
+  MAX_BYTES,
+  type MemoryPlan,
+  PAGE,
+  planMemory,
+  SAMPLE_DESC,
+} from "./_wasm_plan.ts";
 import { checkTokens } from "./engine.ts";
 
-const PAGE = 65536;
 const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
   (typeof KERNELS)[number],
   number
 >;
-// wasm32 addresses 4 GiB; V8 caps a memory at 65536 pages.
-const MAX_BYTES = 65536 * PAGE;
-const ALIGN = 64;
-// u32 fields per layer in sampleStep's table (assembly/recurrent.ts).
-const SAMPLE_DESC = 8;
-
-/** Options for {@linkcode WasmCore.create}. */
-export interface WasmCoreOptions {
-  /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
-  variant?: CoreVariant | "auto";
-  /**
-   * Threads that share every kernel (default 1). Results are bitwise identical for any count;
-   * more threads than cores is slower. Call `dispose()` to stop the worker threads.
-   */
-  threads?: number;
-}
-
-/** Options for {@linkcode WasmCore.forward}. */
-export interface ForwardOptions {
-  /** Apply dropout and keep what backward needs (default true). */
-  training?: boolean;
-  /** Optimizer step: selects the dropout mask (default 0). */
-  step?: number;
-  /** Compute the loss against `targets` (default true); false only fills `logits`. */
-  loss?: boolean;
-  /**
-   * The parameters have not changed since the last forward: reuse their packed copies
-   * (sampling, one character at a time). Ignored after `adamStep` or on the first forward.
-   */
-  reuseWeights?: boolean;
-}
-
-/** Adam's hyper-parameters (PyTorch defaults apart from lr). */
-export interface AdamOptions {
-  /** Learning rate. */
-  lr: number;
-  /** Decay of the first moment (default 0.9). */
-  beta1?: number;
-  /** Decay of the second moment (default 0.999). */
-  beta2?: number;
-  /** Added to the denominator (default 1e-8). */
-  eps?: number;
-}
-
-interface LayerBuffers {
-  inSize: number;
-  packed: number; // the layer's packed weights (recurrentPackedBytes)
-  gates: number;
-  h: number;
-  c: number;
-  dh: number;
-  dc: number;
-  mask: number; // dropout mask on this layer's output, 0 without dropout
-  dropped: number; // masked output, 0 without dropout
-}
-
-/** Byte offsets of every region, computed from the config alone. */
-interface MemoryPlan {
-  sync: number;
-  sampleDesc: number; // sampleStep's table of pointers
-  rowLoss: number;
-  partials: number;
-  fcPacked: number;
-  params: number;
-  grads: number;
-  adamM: number;
-  adamV: number;
-  inputs: number;
-  targets: number;
-  logits: number;
-  dlogits: number;
-  scratch: number;
-  embedded: number; // [T·B, N] the first layer's input with an embedding, else 0
-  dEmbedded: number; // its gradient
-  layers: LayerBuffers[];
-  bytes: number;
-}
-
-function planMemory(
-  config: Required<CoreConfig>,
-  layout: ParamLayout,
-  core: SizeQueries,
-): MemoryPlan {
-  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, embedding: N } = config;
-  const cell = CELLS.indexOf(config.cell);
-  const G = gateBlocks(config.cell) * H;
-  let top = PAGE; // the first page holds the module's static data (checked against heapBase)
-  const alloc = (bytes: number) => {
-    const at = top;
-    top += Math.ceil(bytes / ALIGN) * ALIGN;
-    return at;
-  };
-  const state = B * H * 4;
-  const sync = alloc(SYNC_BYTES);
-  const sampleDesc = alloc(L * SAMPLE_DESC * 4 + 12);
-  const rowLoss = alloc(T * B * 8);
-  const partials = alloc(core.sumSquaresScratchBytes());
-  const fcPacked = alloc(core.linearPackedBytes(V, H));
-  const params = alloc(layout.size * 4);
-  const grads = alloc(layout.size * 4);
-  const adamM = alloc(layout.size * 4);
-  const adamV = alloc(layout.size * 4);
-  const inputs = alloc(B * T * 4);
-  const targets = alloc(B * T * 4);
-  const logits = alloc(T * B * V * 4);
-  const dlogits = alloc(T * B * V * 4);
-  const embedded = N ? alloc(T * B * N * 4) : 0;
-  const dEmbedded = N ? alloc(T * B * N * 4) : 0;
-  const layers: LayerBuffers[] = [];
-  let scratchBytes = core.linearScratchBytes(T * B, V, H);
-  for (let l = 0; l < L; l++) {
-    const inSize = layerInputSize(config, l);
-    const oneHot = l === 0 && !N ? 1 : 0;
-    scratchBytes = Math.max(
-      scratchBytes,
-      core.recurrentScratchBytes(cell, inSize, oneHot, T, B, H),
-    );
-    layers.push({
-      inSize,
-      packed: alloc(core.recurrentPackedBytes(cell, inSize, oneHot, H)),
-      gates: alloc(T * B * G * 4),
-      h: alloc((T + 1) * state),
-      c: alloc((T + 1) * state),
-      dh: alloc((T + 1) * state),
-      dc: alloc(state),
-      mask: config.dropout > 0 ? alloc(T * state) : 0,
-      dropped: config.dropout > 0 ? alloc(T * state) : 0,
-    });
-  }
-  const scratch = alloc(scratchBytes);
-  return {
-    sync,
-    sampleDesc,
-    rowLoss,
-    partials,
-    fcPacked,
-    params,
-    grads,
-    adamM,
-    adamV,
-    inputs,
-    targets,
-    logits,
-    dlogits,
-    scratch,
-    embedded,
-    dEmbedded,
-    layers,
-    bytes: top,
-  };
-}
-
-type SizeQueries = Pick<
-  CoreExports,
-  | "linearScratchBytes"
-  | "recurrentScratchBytes"
-  | "recurrentPackedBytes"
-  | "linearPackedBytes"
-  | "sumSquaresScratchBytes"
->;
-
-// Every size the plan needs, in f64 arithmetic, so an oversized config is reported before the
-// core (32-bit) is asked anything.
-function estimateBytes(config: Required<CoreConfig>, paramFloats: number): number {
-  const { hidden: H, layers: L, batch: B, seq: T, vocabSize: V, embedding: N } = config;
-  const G = gateBlocks(config.cell) * H;
-  const rows = T * B;
-  const pad8 = (n: number) => Math.ceil(n / 8) * 8;
-  const scratch = Math.max(
-    V * G,
-    rows * pad8(Math.max(H, V, N)),
-    G * pad8(Math.max(H, N)),
-    H * pad8(G),
-    V * pad8(H),
-  );
-  const perLayer = rows * G + 3 * (T + 1) * B * H + B * H +
-    (config.dropout > 0 ? 2 * rows * H : 0);
-  const packed = 2 * paramFloats; // W_hh blocks, W_ih^T and fc, padded
-  return 4 * (4 * paramFloats + packed + 4 * rows + 2 * rows * V + 2 * rows * N +
-        L * perLayer + scratch) + PAGE;
-}
 
 /**
  * A stacked LSTM, GRU or tanh RNN (`config.cell`) with one-hot or embedded input and a linear
- * softmax output, laid out in one WebAssembly.Memory for a fixed (batch, seq). (The name is
- * the first cell's; the core runs all three.)
+ * softmax output, laid out in one WebAssembly.Memory for a fixed (batch, seq).
  *
  * Inputs and targets are `[batch, seq]` token ids (row b is one sequence); logits are
  * time-major `[seq, batch, vocab]`. Parameters follow the PyTorch CharRNN state_dict.

@@ -2,7 +2,8 @@
 // batch-1 step that sampling runs one character at a time.
 
 import type { Engine, EngineState, StepResult, TrainStepOptions } from "./engine.ts";
-import { WasmCore, type WasmCoreOptions } from "./wasm_core.ts";
+import { WasmCore } from "./wasm_core.ts";
+import type { WasmCoreOptions } from "./wasm_options.ts";
 import type { CoreConfig } from "../model/config.ts";
 
 /** The WASM core behind the backend interface: host arrays are views of its memory. */

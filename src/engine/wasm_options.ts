@@ -1,0 +1,41 @@
+// The options of the WASM core's methods (WasmCore.create, forward, adamStep).
+
+import type { CoreVariant } from "./wasm_module.ts";
+
+/** Options for `WasmCore.create`. */
+export interface WasmCoreOptions {
+  /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
+  variant?: CoreVariant | "auto";
+  /**
+   * Threads that share every kernel (default 1). Results are bitwise identical for any count;
+   * more threads than cores is slower. Call `dispose()` to stop the worker threads.
+   */
+  threads?: number;
+}
+
+/** Options for `WasmCore.forward`. */
+export interface ForwardOptions {
+  /** Apply dropout and keep what backward needs (default true). */
+  training?: boolean;
+  /** Optimizer step: selects the dropout mask (default 0). */
+  step?: number;
+  /** Compute the loss against `targets` (default true); false only fills `logits`. */
+  loss?: boolean;
+  /**
+   * The parameters have not changed since the last forward: reuse their packed copies
+   * (sampling, one character at a time). Ignored after `adamStep` or on the first forward.
+   */
+  reuseWeights?: boolean;
+}
+
+/** Adam's hyper-parameters (PyTorch defaults apart from lr). */
+export interface AdamOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Decay of the first moment (default 0.9). */
+  beta1?: number;
+  /** Decay of the second moment (default 0.999). */
+  beta2?: number;
+  /** Added to the denominator (default 1e-8). */
+  eps?: number;
+}
