@@ -215,7 +215,7 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
 
   const cases: [string, string[], RegExp][] = [
     ["train.ts", ["--data", `${dir}/nope.txt`], /Cannot read .*nope\.txt: no such file/],
-    ["train.ts", ["--data", empty], /Empty corpus/],
+    ["train.ts", ["--data", empty], /Cannot read .*empty\.txt: the file has no characters/],
     ["train.ts", ["--data", short, "--batch", "4", "--seq", "16"], /needs 64/],
     ["train.ts", ["--data", badUtf8], /Invalid UTF-8 .* offset 4 \(line 2, column 2\)/],
     ["train.ts", ["--bogus"], /Unknown option '--bogus'/],
