@@ -29,6 +29,9 @@ export interface SampleOptions {
   threads?: number;
 }
 
+/** The defaults of {@linkcode SampleOptions} (threads: see there): their one home. */
+export const SAMPLE_DEFAULTS = { length: 200, temperature: 1, topK: 0, topP: 1, seed: 0 } as const;
+
 /**
  * Checks `options` for sampling from `model` and fills in the defaults; throws a RangeError
  * naming the first problem (what {@linkcode sampleStream} does before drawing anything).
@@ -37,23 +40,24 @@ export function checkSampleOptions(
   model: CharModel,
   o: SampleOptions = {},
 ): Required<Omit<SampleOptions, "stop">> {
-  const length = o.length ?? 200;
+  const d = SAMPLE_DEFAULTS;
+  const length = o.length ?? d.length;
   if (!Number.isInteger(length) || length < 0) {
     throw new RangeError(`Invalid option: length must be an integer ≥ 0, got ${length}`);
   }
-  const temperature = o.temperature ?? 1;
+  const temperature = o.temperature ?? d.temperature;
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`Invalid option: temperature must be > 0, got ${temperature}`);
   }
-  const topK = o.topK ?? 0;
+  const topK = o.topK ?? d.topK;
   if (!Number.isInteger(topK) || topK < 0) {
     throw new RangeError(`Invalid option: topK must be an integer ≥ 0, got ${topK}`);
   }
-  const topP = o.topP ?? 1;
+  const topP = o.topP ?? d.topP;
   if (!(topP > 0 && topP <= 1)) {
     throw new RangeError(`Invalid option: topP must be in (0, 1], got ${topP}`);
   }
-  const seed = o.seed ?? 0;
+  const seed = o.seed ?? d.seed;
   if (!isSeed(seed)) {
     throw new RangeError(`Invalid option: seed must be an integer in [0, 2^32), got ${seed}`);
   }
