@@ -43,4 +43,9 @@ export { WebGpuCore, type WebGpuCoreOptions, WebGpuUnavailableError } from "./we
 export type { GpuContext } from "./gpu_device.ts";
 export { defaultThreads } from "./threads.ts";
 export type { Cell, CoreConfig, ModelConfig } from "../model/config.ts";
-export { type ParamLayout, paramLayout, type TensorSpec } from "../model/params.ts";
+export {
+  type LayerTensors,
+  type ParamLayout,
+  paramLayout,
+  type TensorSpec,
+} from "../model/params.ts";
