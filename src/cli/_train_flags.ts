@@ -48,6 +48,8 @@ export const PRESETS = {
 } as const;
 
 const DEFAULT_DATA = new URL("../../data/anna.txt", import.meta.url);
+/** The CLI's own settings' defaults. */
+const RUN = { out: "checkpoints", printEvery: 10, sampleLength: 300 } as const;
 const D = PRESETS.default, M = MODEL_DEFAULTS, T = TRAIN_DEFAULTS, S = SCHEDULE_DEFAULTS;
 const option = (help: string, dflt?: string | number): FlagSpec =>
   dflt === undefined ? { type: "string", help } : { type: "string", help, default: String(dflt) };
@@ -78,7 +80,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   dropout: option("dropout between layers and before the output", D.dropout),
   val: option("fraction of the text held out for validation", T.valFraction),
   "val-every": option("validate every N steps (0 = never)", D["val-every"]),
-  out: option("folder for last.safetensors and best.safetensors", "checkpoints"),
+  out: option("folder for last.safetensors and best.safetensors", RUN.out),
   "checkpoint-every": option("write last.safetensors every N steps", T.snapshotEvery),
   lines: {
     type: "boolean",
@@ -115,8 +117,8 @@ export const FLAGS: Record<string, FlagSpec> = {
     "auto",
   ),
   log: option("append every progress event to FILE as JSON lines"),
-  "print-every": option("progress line interval when not on a terminal", 10),
-  "sample-length": option("characters to sample at the end (0 = none)", 300),
+  "print-every": option("progress line interval when not on a terminal", RUN.printEvery),
+  "sample-length": option("characters to sample at the end (0 = none)", RUN.sampleLength),
   prime: option("text that starts the final sample", "first word of the text"),
   help: HELP_FLAG,
 };
@@ -218,11 +220,12 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       cycleMult: num("cycle-mult"),
       onDivergence: str("on-divergence"),
     },
-    out: str("out") ?? "checkpoints",
+    out: str("out") ?? RUN.out,
     checkpointEvery: int("checkpoint-every") ?? T.snapshotEvery,
     log: str("log"),
-    printEvery: numberFlag("print-every", values["print-every"], { integer: true, min: 1 }) ?? 10,
-    sampleLength: int("sample-length") ?? 300,
+    printEvery: numberFlag("print-every", values["print-every"], { integer: true, min: 1 }) ??
+      RUN.printEvery,
+    sampleLength: int("sample-length") ?? RUN.sampleLength,
     prime: str("prime"),
     exportDir: str("export-tfjs"),
     saveCycles,

@@ -5,9 +5,12 @@ import { SAMPLE_DEFAULTS, sampleStream } from "../sample/sample.ts";
 import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
 import { runCli } from "./_errors.ts";
 
+/** Characters generated unless --length says otherwise (the CLI's own default). */
+const LENGTH = 500;
+
 const FLAGS: Record<string, FlagSpec> = {
   prime: { type: "string", help: "text to start from (printed, then continued)", default: "" },
-  length: { type: "string", help: "characters to generate", default: "500" },
+  length: { type: "string", help: "characters to generate", default: String(LENGTH) },
   temperature: {
     type: "string",
     help: "softmax temperature (> 0)",
@@ -61,7 +64,7 @@ async function run(argv: string[]): Promise<number> {
   // Sampling's own options: its checks and defaults are the library's.
   const options = {
     prime: values.prime as string | undefined,
-    length: number("length", true) ?? 500,
+    length: number("length", true) ?? LENGTH,
     temperature: number("temperature"),
     topK: number("top-k", true),
     topP: number("top-p"),
