@@ -6,7 +6,7 @@
 
 import { parseArgs } from "node:util";
 import { type Cell, createModel, readText, sample, trainEvents } from "../mod.ts";
-import { PRESETS } from "../src/cli/train_cli.ts";
+import { PRESETS } from "../src/cli/_train_flags.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

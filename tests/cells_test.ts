@@ -105,13 +105,13 @@ Deno.test("init: PyTorch's ranges, a standard normal embedding, identity W_hh fo
   }
   assert.throws(
     () => createModel(TEXT, { cell: "gru", init: "identity" }),
-    /Invalid init: identity needs the rnn cell: the gru's W_hh is not square/,
+    /Invalid option: init identity needs cell rnn, got gru: the gru's W_hh is not square/,
   );
   assert.throws(
     () => createModel(TEXT, { cell: "lstmx" as Cell }),
     /Invalid config: cell must be one of lstm, gru, rnn, got "lstmx"/,
   );
-  assert.throws(() => createModel(""), /Empty vocabulary: the text has no characters/);
+  assert.throws(() => createModel(""), /Cannot create a model: the text has no characters/);
   assert.throws(
     () => createModel(TEXT, { embedding: 1.5 }),
     /Invalid config: embedding must be 0 \(one-hot\) or a width/,
@@ -142,12 +142,15 @@ Deno.test("lowercase and min-freq: one unknown symbol, kept by checkpoints and s
   // Without the options the vocabulary is the plain one, and an unknown character is an error.
   const plain = createModel(text, { hidden: 8, layers: 1 });
   assert.ok(plain.vocab.chars.includes("Q") && plain.vocab.unknown === null);
-  assert.throws(() => plain.vocab.encode("✓"), /Unknown character: "✓"/);
+  assert.throws(() => plain.vocab.encode("✓"), /Cannot encode the text: "✓" is not in/);
   assert.throws(
     () => createModel(new Vocab(["a"]), { lowercase: true }),
-    /Invalid options: lowercase and minFreq build a vocabulary from a text/,
+    /Invalid option: lowercase and minFreq need a text, got a vocabulary/,
   );
-  assert.throws(() => Vocab.fromText("abc", { minFreq: 0 }), /Invalid minFreq: 0/);
+  assert.throws(
+    () => Vocab.fromText("abc", { minFreq: 0 }),
+    /Invalid option: minFreq must be a positive integer/,
+  );
 });
 
 Deno.test("cosine cycles end where the schedule restarts, with one event each", async () => {

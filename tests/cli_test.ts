@@ -209,39 +209,48 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
   const readOnly = `${dir}/readonly`;
   await Deno.mkdir(readOnly);
   await Deno.writeTextFile(`${readOnly}/file`, "x");
+  const omega = `${dir}/omega.txt`;
+  await Deno.writeTextFile(omega, corpus(2000) + "Ω");
   const truncated = `${dir}/truncated.safetensors`;
   const good = await Deno.readFile(`${dir}/run1/last.safetensors`);
   await Deno.writeFile(truncated, good.subarray(0, good.length - 100));
 
   const cases: [string, string[], RegExp][] = [
     ["train.ts", ["--data", `${dir}/nope.txt`], /Cannot read .*nope\.txt: no such file/],
-    ["train.ts", ["--data", empty], /Empty corpus/],
+    ["train.ts", ["--data", empty], /Cannot read .*empty\.txt: the file has no characters/],
     ["train.ts", ["--data", short, "--batch", "4", "--seq", "16"], /needs 64/],
     ["train.ts", ["--data", badUtf8], /Invalid UTF-8 .* offset 4 \(line 2, column 2\)/],
     ["train.ts", ["--bogus"], /Unknown option '--bogus'/],
     ["train.ts", ["--hidden", "abc"], /Invalid --hidden: "abc" is not an integer/],
-    ["train.ts", ["--dropout", "1.5"], /Invalid --dropout: 1.5 is outside/],
+    ["train.ts", ["--dropout", "1.5"], /Invalid config: dropout must be in \[0, 1\), got 1.5/],
+    ["train.ts", ["--hidden", "0"], /Invalid config: hidden must be a positive integer, got 0/],
+    ["train.ts", ["--lr", "abc"], /Invalid --lr: "abc" is not a number/],
+    ["train.ts", ["--backend", "gpu"], /Invalid option: backend must be auto, wasm, webgpu/],
     ["train.ts", ["--preset", "huge"], /Invalid --preset: "huge"/],
     ["train.ts", ["--preset", "toString"], /Invalid --preset: "toString"/],
     [
       "train.ts",
       ["--optimizer", "rmsprop"],
-      /Invalid --optimizer: "rmsprop": expected adam or sgd/,
+      /Invalid option: optimizer must be adam or sgd, got "rmsprop"/,
     ],
-    ["train.ts", ["--cycle-len", "0"], /Invalid --cycle-len: 0 is outside/],
+    ["train.ts", ["--cycle-len", "0"], /Invalid option: cycleLen must be a positive number/],
     [
       "train.ts",
       [...small, "--prime", "Ω"],
-      /Invalid --prime: characters not in the vocabulary: "Ω"/,
+      /Cannot sample: the prime has characters the model does not know: "Ω"/,
     ],
     ["train.ts", [...small, "--export-tfjs", `${readOnly}/file/x`], /Invalid --export-tfjs/],
     ["train.ts", [...small, "--out", `${readOnly}/file/sub`], /Invalid --out: cannot write/],
     ["train.ts", [...small, "--resume", truncated], /Invalid checkpoint/],
-    ["train.ts", ["--cell", "lstmx"], /Invalid --cell: "lstmx": expected lstm or gru or rnn/],
-    ["train.ts", ["--init", "identity"], /Invalid --init: identity needs --cell rnn/],
-    ["train.ts", ["--init", "ones"], /Invalid --init: "ones"/],
+    [
+      "train.ts",
+      ["--cell", "lstmx"],
+      /Invalid config: cell must be one of lstm, gru, rnn, got "lstmx"/,
+    ],
+    ["train.ts", ["--init", "identity"], /Invalid option: init identity needs cell rnn/],
+    ["train.ts", ["--init", "ones"], /Invalid option: init must be default or identity/],
     ["train.ts", ["--embedding", "2.5"], /Invalid --embedding: "2.5" is not an integer/],
-    ["train.ts", ["--min-freq", "0"], /Invalid --min-freq: 0 is outside/],
+    ["train.ts", ["--min-freq", "0"], /Invalid option: minFreq must be a positive integer/],
     [
       "train.ts",
       ["--save-cycles"],
@@ -250,7 +259,7 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
     [
       "train.ts",
       [...small, "--cell", "gru", "--export-tfjs", `${dir}/unused-tfjs`],
-      /Invalid --export-tfjs with --cell gru/,
+      /Cannot export a gru to TensorFlow.js/,
     ],
     [
       "train.ts",
@@ -262,10 +271,19 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
       [...small, "--resume", `${dir}/run1/last.safetensors`, "--min-freq", "2"],
       /Invalid --min-freq with --resume/,
     ],
-    ["sample.ts", [], /Missing checkpoint/],
+    [
+      "train.ts",
+      ["--data", omega, "--resume", `${dir}/run1/last.safetensors`],
+      /Cannot encode the text: "Ω" is not in the model's vocabulary/,
+    ],
+    ["sample.ts", [], /Invalid command line: no checkpoint given/],
     ["sample.ts", [truncated], /Invalid checkpoint/],
     ["sample.ts", [`${dir}/run1/last.safetensors`, "--prime", "XYZ"], /"X", "Y", "Z"/],
-    ["sample.ts", [`${dir}/run1/last.safetensors`, "--temperature", "0"], /--temperature: 0/],
+    [
+      "sample.ts",
+      [`${dir}/run1/last.safetensors`, "--temperature", "0"],
+      /Invalid option: temperature must be > 0, got 0/,
+    ],
   ];
   for (const [script, given, pattern] of cases) {
     const args = script === "train.ts" && !given.includes("--out")

@@ -100,7 +100,7 @@ Deno.test("bad configs are rejected before anything is allocated", () => {
     [{ layers: -1 }, /layers must be a positive integer, got -1/],
     [{ batch: 2.5 }, /batch must be a positive integer, got 2.5/],
     [{ seq: NaN }, /seq must be a positive integer, got NaN/],
-    [{ vocabSize: 1e9 }, /vocabSize is 1000000000, over the limit/],
+    [{ vocabSize: 1e9 }, /vocabSize must be at most 2097152, got 1000000000/],
     [{ dropout: 1 }, /dropout must be in \[0, 1\), got 1/],
     [{ dropout: -0.1 }, /dropout must be in \[0, 1\)/],
     [{ seed: -3 }, /seed must be an integer/],

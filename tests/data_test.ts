@@ -123,12 +123,16 @@ Deno.test("readText rejects a missing file, an empty file and invalid UTF-8", as
     const empty = await Deno.makeTempFile({ dir });
     await assert.rejects(
       () => readText(empty),
-      (e) => e instanceof TextError && e.message === `Empty corpus: ${empty} has no characters`,
+      (e) =>
+        e instanceof TextError && e.message ===
+          `Cannot read ${empty}: the file has no characters: give a non-empty text`,
     );
     await Deno.writeFile(empty, bytesOf([0xef, 0xbb, 0xbf])); // a BOM alone is still empty
     await assert.rejects(
       () => readText(empty),
-      (e) => e instanceof TextError && e.message === `Empty corpus: ${empty} has no characters`,
+      (e) =>
+        e instanceof TextError && e.message ===
+          `Cannot read ${empty}: the file has no characters: give a non-empty text`,
     );
     const bad = await Deno.makeTempFile({ dir });
     await Deno.writeFile(bad, bytesOf("ab", [0x80]));
@@ -220,13 +224,14 @@ Deno.test("Vocab.encode lists unknown characters, deduplicated and capped at 10"
     (e) =>
       e instanceof VocabError &&
       e.message ===
-        `Unknown characters: "é", "🙂": not in the model's vocabulary of 83 characters`,
+        `Cannot encode the text: "é", "🙂" are not in the model's vocabulary of 83 characters`,
   );
   assert.throws(
     () => vocab.encode("ok\n"),
     (e) =>
       e instanceof VocabError &&
-      e.message === `Unknown character: "\\n": not in the model's vocabulary of 83 characters`,
+      e.message ===
+        `Cannot encode the text: "\\n" is not in the model's vocabulary of 83 characters`,
   );
   const many = "αβγδεζηθικλμν"; // 13 unknown
   assert.throws(
@@ -234,8 +239,8 @@ Deno.test("Vocab.encode lists unknown characters, deduplicated and capped at 10"
     (e) =>
       e instanceof VocabError &&
       e.message ===
-        `Unknown characters: "α", "β", "γ", "δ", "ε", "ζ", "η", "θ", "ι", "κ" and 3 more: ` +
-          `not in the model's vocabulary of 83 characters`,
+        `Cannot encode the text: "α", "β", "γ", "δ", "ε", "ζ", "η", "θ", "ι", "κ" and 3 more ` +
+          `are not in the model's vocabulary of 83 characters`,
   );
   assert.deepEqual(vocab.unknownChars(`a${many}${many}🙂`), [...many, "🙂"]);
   assert.deepEqual(vocab.unknownChars("plain"), []);

@@ -1,5 +1,6 @@
 // Flag parsing for the two CLIs: node:util's parseArgs (strict, so an unknown flag is an
-// error), then typed values with their ranges checked, every failure a UsageError (exit 2).
+// error), then typed values, every failure a UsageError (exit 2). A value's limits are the
+// library's to check; only the CLI's own settings give a range here.
 
 import { parseArgs } from "node:util";
 
@@ -15,6 +16,9 @@ export interface FlagSpec {
   default?: string;
   short?: string;
 }
+
+/** `-h`, `--help`. */
+export const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
 /** Parses argv against `specs`; throws UsageError for unknown flags and missing values. */
 export function parseFlags(
@@ -53,7 +57,7 @@ export function usage(command: string, specs: Record<string, FlagSpec>, intro = 
   return lines.join("\n");
 }
 
-/** A number flag within [min, max]; integer when `integer`. */
+/** A number flag (an integer when `integer`), within [min, max] when they are given. */
 export function numberFlag(
   name: string,
   raw: string | boolean | undefined,

@@ -36,6 +36,14 @@ export class Progress {
     if (this.#live && this.#lastLine) Deno.stderr.writeSync(encoder.encode(this.#lastLine));
   }
 
+  /** Takes the live bar off the terminal, so that an error line stands alone. */
+  clear(): void {
+    if (!this.#live || !this.#lastLine) return;
+    Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
+    this.#lastLine = "";
+  }
+
+  /** Shows one training event (and appends it to the log). */
   event(e: TrainEvent): void {
     this.#log?.writeSync(encoder.encode(JSON.stringify({ time: Date.now(), ...e }) + "\n"));
     switch (e.type) {

@@ -76,7 +76,7 @@ export function decodeText(bytes: Uint8Array, source = "input"): string {
  * @param path The file to read.
  * @returns The decoded, LF-normalised text; never empty.
  * @throws {TextError} If the file is missing or unreadable (`Cannot read ...`), not valid UTF-8,
- * or has no characters (`Empty corpus: ...`).
+ * or has no characters (`Cannot read ...: the file has no characters ...`).
  */
 export async function readText(path: string | URL): Promise<string> {
   const name = path instanceof URL ? path.href : path;
@@ -91,7 +91,9 @@ export async function readText(path: string | URL): Promise<string> {
     throw new TextError(`Cannot read ${name}: ${reason.split("\n")[0]}`);
   }
   const text = decodeText(bytes, name);
-  if (text.length === 0) throw new TextError(`Empty corpus: ${name} has no characters`);
+  if (text.length === 0) {
+    throw new TextError(`Cannot read ${name}: the file has no characters: give a non-empty text`);
+  }
   return text;
 }
 

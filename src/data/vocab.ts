@@ -116,8 +116,8 @@ export class Vocab {
     const minFreq = options.minFreq ?? 1;
     if (!Number.isInteger(minFreq) || minFreq < 1) {
       throw new VocabError(
-        `Invalid minFreq: ${String(minFreq)}: expected a positive integer (1 keeps every ` +
-          `character)`,
+        `Invalid option: minFreq must be a positive integer (1 keeps every character), got ` +
+          String(minFreq),
       );
     }
     if (lowercase) text = text.toLowerCase();
@@ -278,7 +278,7 @@ export class Vocab {
    * assert.deepEqual([...vocab.encode("abba")], [0, 1, 1, 0]);
    * assert.throws(
    *   () => vocab.encode("abc"),
-   *   /Unknown character: "c": not in the model's vocabulary of 2 characters$/,
+   *   /Cannot encode the text: "c" is not in the model's vocabulary of 2 characters$/,
    * );
    * ```
    *
@@ -392,10 +392,10 @@ export class Vocab {
     const unknown = this.unknownChars(text);
     const shown = unknown.slice(0, MAX_LISTED).map((ch) => JSON.stringify(ch)).join(", ");
     const more = unknown.length > MAX_LISTED ? ` and ${unknown.length - MAX_LISTED} more` : "";
-    const noun = unknown.length === 1 ? "character" : "characters";
+    const verb = unknown.length === 1 ? "is" : "are";
     const size = this.size;
     return new VocabError(
-      `Unknown ${noun}: ${shown}${more}: not in the model's vocabulary of ${size} ` +
+      `Cannot encode the text: ${shown}${more} ${verb} not in the model's vocabulary of ${size} ` +
         `character${size === 1 ? "" : "s"}`,
     );
   }

@@ -24,6 +24,7 @@ import {
   SAMPLE_DESC,
 } from "./_wasm_plan.ts";
 import { checkTokens } from "./engine.ts";
+import { checkThreads } from "./threads.ts";
 
 const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
   (typeof KERNELS)[number],
@@ -146,10 +147,7 @@ export class WasmCore {
   /** Validates `config` (before allocating anything) and lays out a core for it. */
   static create(config: CoreConfig, options: WasmCoreOptions = {}): WasmCore {
     validateCoreConfig(config);
-    const threads = options.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
-      throw new RangeError(`Invalid threads: ${threads}: expected an integer in [1, 64]`);
-    }
+    const threads = checkThreads(options.threads ?? 1);
     const full: Required<CoreConfig> = {
       ...config,
       cell: config.cell ?? "lstm",

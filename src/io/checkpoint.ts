@@ -53,7 +53,7 @@ export function toBytes(model: CharModel): Uint8Array {
   if (bad >= 0) {
     const t = model.layout.tensors.find((t) => bad >= t.offset && bad < t.offset + t.size);
     throw new CheckpointError(
-      `Refusing to save: ${t?.name ?? "a parameter"} has a non-finite value ` +
+      `Cannot save: ${t?.name ?? "a parameter"} has a non-finite value ` +
         `(${model.params[bad]}) at element ${bad - (t?.offset ?? 0)}: the weights diverged`,
     );
   }
@@ -98,6 +98,11 @@ export function toBytes(model: CharModel): Uint8Array {
   return encodeSafetensors(tensors, metadata);
 }
 
+// What a library error says is wrong, without its own "Invalid …: " or "Cannot …: " opening.
+function reason(e: unknown): string {
+  return (e as Error).message.replace(/^(?:Invalid|Cannot) [^:]*: /, "");
+}
+
 function parseJson(metadata: Record<string, string>, key: string): unknown {
   const text = metadata[key];
   if (text === undefined) {
@@ -136,7 +141,7 @@ function parseConfig(value: unknown): CharModelConfig {
   try {
     validateCoreConfig({ ...config, batch: 1, seq: 1 });
   } catch (e) {
-    throw new CheckpointError(`Invalid checkpoint: ${(e as Error).message}`);
+    throw new CheckpointError(`Invalid checkpoint: charlstm.config: ${reason(e)}`);
   }
   return config;
 }
@@ -159,7 +164,7 @@ function parseVocab(value: unknown, encoding: unknown, config: CharModelConfig):
   try {
     vocab = new Vocab(value, { lowercase: e.lowercase, unknown: e.unknown });
   } catch (e) {
-    throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${(e as Error).message}`);
+    throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${reason(e)}`);
   }
   if (vocab.size !== config.vocabSize) {
     throw new CheckpointError(
@@ -188,7 +193,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     file = decodeSafetensors(bytes);
   } catch (e) {
     if (e instanceof SafetensorsError) {
-      throw new CheckpointError(`Invalid checkpoint: ${e.message}`, { cause: e });
+      throw new CheckpointError(`Invalid checkpoint: ${reason(e)}`, { cause: e });
     }
     throw e;
   }
@@ -197,8 +202,8 @@ export function fromBytes(bytes: Uint8Array): CharModel {
   if (version === undefined) parseJson(metadata, "charlstm.format");
   if (version !== FORMAT_VERSION) {
     throw new CheckpointError(
-      `Unsupported checkpoint: format version ${JSON.stringify(version)}: this charlstm reads ` +
-        `version ${FORMAT_VERSION}; upgrade charlstm`,
+      `Cannot read checkpoint: format version ${JSON.stringify(version)} is not supported ` +
+        `(this charlstm reads version ${FORMAT_VERSION}): upgrade charlstm`,
     );
   }
   const config = parseConfig(parseJson(metadata, "charlstm.config"));
@@ -408,7 +413,9 @@ export async function load(source: string | URL | Uint8Array): Promise<CharModel
     return fromBytes(bytes);
   } catch (e) {
     if (e instanceof CheckpointError) {
-      throw new CheckpointError(`${String(source)}: ${e.message}`, { cause: e.cause });
+      // "Invalid checkpoint: …" becomes "Invalid checkpoint <source>: …".
+      const message = e.message.replace(/^([^:]*):/, (_, head) => `${head} ${String(source)}:`);
+      throw new CheckpointError(message, { cause: e.cause });
     }
     throw e;
   }

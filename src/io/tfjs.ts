@@ -168,7 +168,9 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
   }
   const weights = new Uint8Array(floats.buffer);
   if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) {
-    throw new Error("Unsupported platform: tfjs weights are little-endian, this engine is not");
+    throw new Error(
+      "Cannot export to TensorFlow.js: tfjs weights are little-endian and this platform is not",
+    );
   }
   const modelJson = {
     format: "layers-model",

@@ -45,6 +45,11 @@ const LIMITS: Record<string, number> = {
   seq: 1 << 16,
 };
 
+/** Whether `seed` is a usable seed (of the model, or of sampling): an integer in [0, 2^32). */
+export function isSeed(seed: unknown): seed is number {
+  return Number.isInteger(seed) && (seed as number) >= 0 && (seed as number) <= 0xffffffff;
+}
+
 /** Throws a RangeError naming the first field that is not a usable value. */
 export function validateCoreConfig(config: CoreConfig): void {
   if (config === null || typeof config !== "object") {
@@ -59,7 +64,7 @@ export function validateCoreConfig(config: CoreConfig): void {
     }
     if (value > LIMITS[field]) {
       throw new RangeError(
-        `Invalid config: ${field} is ${value}, over the limit of ${LIMITS[field]}`,
+        `Invalid config: ${field} must be at most ${LIMITS[field]}, got ${value}`,
       );
     }
   }
@@ -80,8 +85,7 @@ export function validateCoreConfig(config: CoreConfig): void {
   if (typeof p !== "number" || !(p >= 0 && p < 1)) {
     throw new RangeError(`Invalid config: dropout must be in [0, 1), got ${String(p)}`);
   }
-  const seed = config.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+  if (!isSeed(config.seed ?? 0)) {
     throw new RangeError(
       `Invalid config: seed must be an integer in [0, 2^32), got ${String(config.seed)}`,
     );

@@ -3,8 +3,21 @@
 
 import { Random } from "../_random.ts";
 import { Vocab } from "../data/vocab.ts";
-import { type Cell, CELLS, type ModelConfig, validateCoreConfig } from "./config.ts";
+import { type Cell, type ModelConfig, validateCoreConfig } from "./config.ts";
 import { type ParamLayout, paramLayout } from "./params.ts";
+
+/** The defaults of {@linkcode ModelOptions}: their one home. */
+export const MODEL_DEFAULTS = {
+  cell: "lstm",
+  embedding: 0,
+  init: "default",
+  lowercase: false,
+  minFreq: 1,
+  hidden: 256,
+  layers: 2,
+  dropout: 0.5,
+  seed: 0,
+} as const;
 
 /** Options for {@linkcode createModel}. */
 export interface ModelOptions {
@@ -99,48 +112,46 @@ export function createModel(
   source: string | Vocab | string[],
   options: ModelOptions = {},
 ): CharModel {
+  const d = MODEL_DEFAULTS;
   const fromText = typeof source === "string";
-  if (!fromText && (options.lowercase || (options.minFreq ?? 1) !== 1)) {
+  if (!fromText && (options.lowercase || (options.minFreq ?? d.minFreq) !== d.minFreq)) {
     throw new RangeError(
-      "Invalid options: lowercase and minFreq build a vocabulary from a text: pass the text, " +
+      "Invalid option: lowercase and minFreq need a text, got a vocabulary: pass the text, " +
         "or a Vocab built with Vocab.fromText(text, { lowercase, minFreq })",
     );
   }
   if (source === "") {
-    throw new RangeError("Empty vocabulary: the text has no characters: give a non-empty text");
+    throw new RangeError(
+      "Cannot create a model: the text has no characters: give a non-empty text",
+    );
   }
   const vocab = source instanceof Vocab
     ? source
     : Array.isArray(source)
     ? new Vocab(source)
     : Vocab.fromText(source, { lowercase: options.lowercase, minFreq: options.minFreq });
-  const cell = options.cell ?? "lstm";
-  if (!CELLS.includes(cell)) {
-    throw new RangeError(
-      `Invalid config: cell must be one of ${CELLS.join(", ")}, got ${JSON.stringify(cell)}`,
-    );
-  }
-  const init = options.init ?? "default";
-  if (init !== "default" && init !== "identity") {
-    throw new RangeError(
-      `Invalid init: ${JSON.stringify(init)}: expected "default" or "identity"`,
-    );
-  }
-  if (init === "identity" && cell !== "rnn") {
-    throw new RangeError(
-      `Invalid init: identity needs the rnn cell: the ${cell}'s W_hh is not square (use cell rnn)`,
-    );
-  }
   const config: CharModelConfig = {
-    cell,
-    embedding: options.embedding ?? 0,
+    cell: options.cell ?? d.cell,
+    embedding: options.embedding ?? d.embedding,
     vocabSize: vocab.size,
-    hidden: options.hidden ?? 256,
-    layers: options.layers ?? 2,
-    dropout: options.dropout ?? 0.5,
-    seed: options.seed ?? 0,
+    hidden: options.hidden ?? d.hidden,
+    layers: options.layers ?? d.layers,
+    dropout: options.dropout ?? d.dropout,
+    seed: options.seed ?? d.seed,
   };
   validateCoreConfig({ ...config, batch: 1, seq: 1 });
+  const init = options.init ?? d.init;
+  if (init !== "default" && init !== "identity") {
+    throw new RangeError(
+      `Invalid option: init must be default or identity, got ${JSON.stringify(init)}`,
+    );
+  }
+  if (init === "identity" && config.cell !== "rnn") {
+    throw new RangeError(
+      `Invalid option: init identity needs cell rnn, got ${config.cell}: the ${config.cell}'s ` +
+        "W_hh is not square",
+    );
+  }
   const layout = paramLayout(config);
   const params = new Float32Array(layout.size);
   const random = new Random(config.seed ^ 0x5eed1);

@@ -4,7 +4,8 @@
 import { Random } from "../_random.ts";
 import { WasmEngine } from "../engine/wasm_engine.ts";
 import type { CharModel } from "../model/model.ts";
-import { defaultThreads } from "../engine/threads.ts";
+import { checkThreads, defaultThreads } from "../engine/threads.ts";
+import { isSeed } from "../model/config.ts";
 
 /** Options for {@linkcode sample} and {@linkcode sampleStream}. */
 export interface SampleOptions {
@@ -28,37 +29,50 @@ export interface SampleOptions {
   threads?: number;
 }
 
-function checkOptions(model: CharModel, o: SampleOptions) {
-  const length = o.length ?? 200;
+/** The defaults of {@linkcode SampleOptions} (threads: see there): their one home. */
+export const SAMPLE_DEFAULTS = { length: 200, temperature: 1, topK: 0, topP: 1, seed: 0 } as const;
+
+/**
+ * Checks `options` for sampling from `model` and fills in the defaults; throws a RangeError
+ * naming the first problem (what {@linkcode sampleStream} does before drawing anything).
+ */
+export function checkSampleOptions(
+  model: CharModel,
+  o: SampleOptions = {},
+): Required<Omit<SampleOptions, "stop">> {
+  const d = SAMPLE_DEFAULTS;
+  const length = o.length ?? d.length;
   if (!Number.isInteger(length) || length < 0) {
     throw new RangeError(`Invalid option: length must be an integer ≥ 0, got ${length}`);
   }
-  const temperature = o.temperature ?? 1;
+  const temperature = o.temperature ?? d.temperature;
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`Invalid option: temperature must be > 0, got ${temperature}`);
   }
-  const topK = o.topK ?? 0;
+  const topK = o.topK ?? d.topK;
   if (!Number.isInteger(topK) || topK < 0) {
-    throw new RangeError(`Invalid option: topK must be a positive integer, got ${topK}`);
+    throw new RangeError(`Invalid option: topK must be an integer ≥ 0, got ${topK}`);
   }
-  const topP = o.topP ?? 1;
+  const topP = o.topP ?? d.topP;
   if (!(topP > 0 && topP <= 1)) {
     throw new RangeError(`Invalid option: topP must be in (0, 1], got ${topP}`);
   }
-  const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed)) {
-    throw new RangeError(`Invalid option: seed must be an integer, got ${seed}`);
+  const seed = o.seed ?? d.seed;
+  if (!isSeed(seed)) {
+    throw new RangeError(`Invalid option: seed must be an integer in [0, 2^32), got ${seed}`);
   }
+  // Below about 64K weights a character is too little work to share between threads.
+  const threads = checkThreads(o.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1));
   const prime = o.prime ?? "";
   const unknown = model.vocab.unknownChars(prime);
   if (unknown.length > 0) {
     throw new RangeError(
-      `Prime has characters the model does not know: ${
+      `Cannot sample: the prime has characters the model does not know: ${
         unknown.map((c) => JSON.stringify(c)).join(", ")
       }: use only characters of the training text`,
     );
   }
-  return { length, temperature, topK, topP, seed, prime, greedy: o.greedy ?? false };
+  return { length, temperature, topK, topP, seed, threads, prime, greedy: o.greedy ?? false };
 }
 
 /**
@@ -76,11 +90,9 @@ function checkOptions(model: CharModel, o: SampleOptions) {
  * ```
  */
 export function* sampleStream(model: CharModel, options: SampleOptions = {}): Generator<string> {
-  const o = checkOptions(model, options);
-  // Below about 64K weights a character is too little work to share between threads.
-  const threads = options.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1);
+  const o = checkSampleOptions(model, options);
   // Batch 1 always runs on WASM: a GPU step per character would wait on a read-back each time.
-  using engine = WasmEngine.create({ ...model.config, batch: 1, seq: 1 }, { threads });
+  using engine = WasmEngine.create({ ...model.config, batch: 1, seq: 1 }, { threads: o.threads });
   engine.load({ params: model.params });
   const V = model.config.vocabSize;
   const random = new Random(o.seed);

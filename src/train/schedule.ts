@@ -16,29 +16,38 @@ export interface ScheduleOptions {
   cycleMult?: number;
 }
 
+/** The defaults of {@linkcode ScheduleOptions}: their one home. */
+export const SCHEDULE_DEFAULTS = {
+  lrSchedule: "constant",
+  lrStepEvery: 1000,
+  lrGamma: 0.5,
+  cycleLen: 1,
+  cycleMult: 1,
+} as const;
+
 /** Throws a RangeError naming the first schedule option that is not usable. */
 export function validateSchedule(o: ScheduleOptions): void {
-  const kind = o.lrSchedule ?? "constant";
+  const kind = o.lrSchedule ?? SCHEDULE_DEFAULTS.lrSchedule;
   if (kind !== "constant" && kind !== "step" && kind !== "cosine") {
     throw new RangeError(
       `Invalid option: lrSchedule must be constant, step or cosine, got ${String(kind)}`,
     );
   }
-  const every = o.lrStepEvery ?? 1000;
+  const every = o.lrStepEvery ?? SCHEDULE_DEFAULTS.lrStepEvery;
   if (!Number.isInteger(every) || every < 1) {
     throw new RangeError(`Invalid option: lrStepEvery must be a positive integer, got ${every}`);
   }
-  const gamma = o.lrGamma ?? 0.5;
+  const gamma = o.lrGamma ?? SCHEDULE_DEFAULTS.lrGamma;
   if (!(gamma > 0 && gamma <= 1)) {
     throw new RangeError(`Invalid option: lrGamma must be in (0, 1], got ${gamma}`);
   }
-  const len = o.cycleLen ?? 1;
+  const len = o.cycleLen ?? SCHEDULE_DEFAULTS.cycleLen;
   if (!(len > 0) || !Number.isFinite(len)) {
     throw new RangeError(
       `Invalid option: cycleLen must be a positive number of epochs, got ${len}`,
     );
   }
-  const mult = o.cycleMult ?? 1;
+  const mult = o.cycleMult ?? SCHEDULE_DEFAULTS.cycleMult;
   if (!(mult >= 1) || !Number.isFinite(mult)) {
     throw new RangeError(`Invalid option: cycleMult must be ≥ 1, got ${mult}`);
   }
@@ -60,11 +69,12 @@ export function scheduledLr(
   batchesPerEpoch: number,
   o: ScheduleOptions = {},
 ): number {
-  switch (o.lrSchedule ?? "constant") {
+  const d = SCHEDULE_DEFAULTS;
+  switch (o.lrSchedule ?? d.lrSchedule) {
     case "constant":
       return lr;
     case "step":
-      return lr * (o.lrGamma ?? 0.5) ** Math.floor(step / (o.lrStepEvery ?? 1000));
+      return lr * (o.lrGamma ?? d.lrGamma) ** Math.floor(step / (o.lrStepEvery ?? d.lrStepEvery));
     case "cosine": {
       const { start, len } = cosineCycle(step, batchesPerEpoch, o);
       const epochs = step / batchesPerEpoch;
@@ -90,8 +100,8 @@ export function cosineCycle(
   o: ScheduleOptions = {},
 ): { index: number; start: number; len: number } {
   const epochs = step / batchesPerEpoch;
-  let start = 0, len = o.cycleLen ?? 1, index = 0;
-  const mult = o.cycleMult ?? 1;
+  let start = 0, len = o.cycleLen ?? SCHEDULE_DEFAULTS.cycleLen, index = 0;
+  const mult = o.cycleMult ?? SCHEDULE_DEFAULTS.cycleMult;
   // A small tolerance keeps a restart exactly at its step despite float division.
   while (epochs >= start + len - 1e-9) {
     start += len;
