@@ -38,7 +38,7 @@ const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record
  * Inputs and targets are `[batch, seq]` token ids (row b is one sequence); logits are
  * time-major `[seq, batch, vocab]`. Parameters follow the PyTorch CharRNN state_dict.
  *
- * @example
+ * @example Forward and backward by hand
  * ```ts
  * import { WasmCore } from "./wasm_core.ts";
  * const net = WasmCore.create({ vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 });

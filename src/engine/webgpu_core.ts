@@ -22,7 +22,25 @@ import { buildPrograms, encodeCarry, type Programs } from "./webgpu/step.ts";
 import { type StepUniform, StepUpload } from "./webgpu/upload.ts";
 import { MAX_LAYERS, SCALAR } from "./webgpu/_wgsl_common.ts";
 
-/** Raised when the WebGPU backend cannot run: no adapter was found. */
+/**
+ * Raised when the WebGPU backend cannot run: no adapter was found.
+ *
+ * @example Falling back to WASM by hand
+ * ```ts
+ * import { createEngine } from "./create.ts";
+ * import { WebGpuUnavailableError } from "./webgpu_core.ts";
+ * const config = { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 };
+ * let engine;
+ * try {
+ *   engine = await createEngine(config, { backend: "webgpu" });
+ * } catch (e) {
+ *   if (!(e instanceof WebGpuUnavailableError)) throw e;
+ *   engine = await createEngine(config, { backend: "wasm" });
+ * }
+ * console.log(engine.kind);
+ * engine.dispose();
+ * ```
+ */
 export class WebGpuUnavailableError extends Error {
   /** Always `WebGpuUnavailableError`. */
   override name = "WebGpuUnavailableError";
@@ -42,7 +60,7 @@ export interface WebGpuCoreOptions {
  * Compute methods record and submit GPU work without waiting; `sync`, `trainStep` and
  * `evaluateBatches` wait for what they read back.
  *
- * @example
+ * @example One training step on the GPU
  * ```ts
  * import { WebGpuCore } from "./webgpu_core.ts";
  * const net = await WebGpuCore.create({

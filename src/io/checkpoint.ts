@@ -17,7 +17,19 @@ import {
 /** The checkpoint format version this code writes and reads. */
 export const FORMAT_VERSION = "1";
 
-/** A checkpoint that cannot be used: names the problem. */
+/**
+ * A checkpoint that cannot be used: the message names the problem in one line.
+ *
+ * @example Telling a bad checkpoint from other errors
+ * ```ts
+ * import { CheckpointError, fromBytes } from "./checkpoint.ts";
+ * try {
+ *   fromBytes(new Uint8Array(4));
+ * } catch (e) {
+ *   console.log(e instanceof CheckpointError, (e as Error).message);
+ * }
+ * ```
+ */
 export class CheckpointError extends Error {
   /** The error's name. */
   override name = "CheckpointError";
@@ -38,7 +50,7 @@ interface TrainCounters {
  * The checkpoint bytes of `model` (weights, config, vocabulary and, when trained, the state
  * to resume from).
  *
- * @example
+ * @example Catching a bad checkpoint
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { fromBytes, toBytes } from "./checkpoint.ts";
@@ -179,7 +191,7 @@ function parseVocab(value: unknown, encoding: unknown, config: CharModelConfig):
  * Reads a model from checkpoint bytes, validating everything before using it: format version,
  * config, vocabulary, every tensor's presence, dtype and shape, finite weights.
  *
- * @example
+ * @example Checkpoint bytes
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { fromBytes, toBytes } from "./checkpoint.ts";
@@ -329,7 +341,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
  * Writes `model` to `path` atomically: a temporary file in the same folder, flushed, then
  * renamed over `path`, so a crash leaves either the old file or the new one.
  *
- * @example
+ * @example Saving to a file
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { load, save } from "./checkpoint.ts";

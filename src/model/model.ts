@@ -101,7 +101,7 @@ export interface CharModel {
  * bias uniform in ±1/√hidden, an embedding standard normal) for the characters of `source`: a
  * text, or a vocabulary given as a `Vocab` or an array of single characters.
  *
- * @example
+ * @example Creating a model from a text
  * ```ts
  * import { createModel } from "./model.ts";
  * const model = createModel("hello world", { hidden: 32, layers: 1 });

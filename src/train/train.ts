@@ -150,7 +150,7 @@ export interface TrainResult {
  * `batchInEpoch`) are current. A consumer that stops at such an event gets the model with that
  * running step taken too.
  *
- * @example
+ * @example Watching training events
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { trainEvents } from "./train.ts";
@@ -245,7 +245,7 @@ export async function* trainEvents(
  * Trains `model` on `text` (see {@linkcode trainEvents}); resolves when done or aborted. The
  * model's arrays are current once it has settled (also when `onEvent` threw).
  *
- * @example
+ * @example Training a model
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { train } from "./train.ts";
