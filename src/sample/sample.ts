@@ -120,6 +120,7 @@ export function* sampleStream(model: CharModel, options: SampleOptions = {}): Ge
     }
     return;
   }
+  if (pending === stop) return; // the random first character is the stop string
   while (generated < o.length) {
     step(token);
     token = pick();
