@@ -127,8 +127,9 @@ export class WasmEngine implements Engine {
       return Promise.resolve({ loss, gradNorm, applied: false });
     }
     if (o.clip > 0 && o.clipMode === "value") c.clipGradValue(o.clip);
-    if (o.optimizer === "adam") c.adamStep(o.step + 1, { lr: o.lr });
-    else c.sgdStep(o.step + 1, { lr: o.lr, momentum: o.momentum });
+    const weightDecay = o.weightDecay ?? 0;
+    if (o.optimizer === "adam") c.adamStep(o.step + 1, { lr: o.lr, weightDecay });
+    else c.sgdStep(o.step + 1, { lr: o.lr, momentum: o.momentum, weightDecay });
     c.carryState();
     return Promise.resolve({ loss, gradNorm, applied: true });
   }

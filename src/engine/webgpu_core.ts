@@ -241,6 +241,8 @@ export class WebGpuCore implements Engine {
       lr: o.lr,
       momentum: o.momentum,
       sgdFirst: t === 1,
+      // AdamW's factor in f64, rounded once (torch's param.mul_(1 - lr * weight_decay)).
+      decay: o.optimizer === "adam" ? 1 - o.lr * (o.weightDecay ?? 0) : o.weightDecay ?? 0,
     });
     const p = this.#programs;
     const staging = this.#readback.nextStepStaging();

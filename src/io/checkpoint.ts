@@ -44,6 +44,7 @@ interface TrainCounters {
   bestValLoss: number | null;
   lrScale?: number;
   optimizer?: "adam" | "sgd";
+  weightDecay?: number;
 }
 
 /**
@@ -92,6 +93,7 @@ export function toBytes(model: CharModel): Uint8Array {
       bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
       lrScale: s.lrScale,
       optimizer: s.optimizer ?? "adam",
+      weightDecay: s.weightDecay ?? 0,
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
@@ -297,6 +299,14 @@ export function fromBytes(bytes: Uint8Array): CharModel {
           "expected adam or sgd",
       );
     }
+    const weightDecay = c.weightDecay === undefined ? 0 : c.weightDecay;
+    if (typeof weightDecay !== "number" || !(weightDecay >= 0) || !Number.isFinite(weightDecay)) {
+      throw new CheckpointError(
+        `Invalid checkpoint: charlstm.train.weightDecay must be a number ≥ 0, got ${
+          JSON.stringify(weightDecay)
+        }`,
+      );
+    }
     const moments: [string, Float32Array][] = optimizer === "sgd"
       ? [["optim.momentum_buffer.", adamM]]
       : [["optim.exp_avg.", adamM], ["optim.exp_avg_sq.", adamV]];
@@ -321,6 +331,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
       lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
       optimizer,
+      weightDecay,
       adamM,
       adamV,
       h,

@@ -72,6 +72,11 @@ export interface TrainState {
   lrScale: number;
   /** The optimizer the moments belong to (absent in older states: adam). */
   optimizer?: "adam" | "sgd";
+  /**
+   * The weight decay training used (absent in older states: 0); a resume without
+   * `weightDecay` continues with it.
+   */
+  weightDecay?: number;
   /** Adam's first moments, or SGD's momentum buffer; same layout as the parameters. */
   adamM: Float32Array;
   /** Adam's second moments, same layout as the parameters. */
