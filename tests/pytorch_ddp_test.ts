@@ -7,7 +7,10 @@
 // processes take the steps one process takes with the same global batch.
 
 import assert from "node:assert/strict";
-import { type CharModel, createModel, evaluate, load, save, toBytes, train } from "../mod.ts";
+import { createModel, evaluate, load, save, toBytes, train } from "../mod.ts";
+
+/** A model, named by what the stable API returns (not by an internal type's name). */
+type CharModel = ReturnType<typeof createModel>;
 
 const SCRIPT = new URL("../scripts/pytorch_ddp.py", import.meta.url).pathname;
 const TRAIN_TS = new URL("../train.ts", import.meta.url).pathname;
