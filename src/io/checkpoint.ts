@@ -32,6 +32,8 @@ interface TrainCounters {
   bestValLoss: number | null;
   lrScale?: number;
   optimizer?: "adam" | "sgd";
+  trainTime?: number;
+  timeBudget?: number;
 }
 
 /**
@@ -80,6 +82,8 @@ export function toBytes(model: CharModel): Uint8Array {
       bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
       lrScale: s.lrScale,
       optimizer: s.optimizer ?? "adam",
+      trainTime: s.trainTime ?? 0,
+      timeBudget: s.timeBudget,
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
@@ -309,6 +313,8 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
       lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
       optimizer,
+      trainTime: seconds(c.trainTime),
+      timeBudget: c.timeBudget === undefined ? undefined : seconds(c.timeBudget) || undefined,
       adamM,
       adamV,
       h,
@@ -323,6 +329,11 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     );
   }
   return { config, vocab, layout, params, trainState };
+}
+
+// A recorded time in seconds: a finite number ≥ 0, anything else (absent: older files) 0.
+function seconds(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
 /**

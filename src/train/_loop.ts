@@ -1,14 +1,15 @@
 // The training loop: one optimizer step per batch, and the events around it (step, epoch,
-// cycle, validation, diverged, done). On WebGPU it runs one step ahead: step k+1 is submitted
-// before step k's loss is read back, so the wait for the read-back overlaps the GPU's work.
-// It never runs ahead past a step whose state the host needs (`needsHost`), and it brings the
-// host arrays up to date (`HostCopy`) at exactly those steps.
+// cycle, validation, sample, diverged, done), until the step count or the time budget is
+// reached. On WebGPU it runs one step ahead: step k+1 is submitted before step k's loss is read
+// back, so the wait for the read-back overlaps the GPU's work. It never runs ahead past a step
+// whose state the host needs (`needsHost`), and it brings the host arrays up to date
+// (`HostCopy`) at exactly those steps.
 
 import type { Engine, StepResult } from "../engine/engine.ts";
 import type { TrainState } from "../model/model.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
-import { cosineCycle, scheduledLr } from "./schedule.ts";
+import { cosineCycle, scheduledLr, timedCosineLr } from "./schedule.ts";
 import type { TrainEvent } from "./train.ts";
 
 /** Whether the host copies of the state (model arrays, carried state) match the engine. */
@@ -55,37 +56,62 @@ function advance(ts: TrainState, batchesPerEpoch: number): boolean {
   return true;
 }
 
+/** The seed of the sample drawn after `step` steps of a run sampling with `seed`. */
+export function sampleSeed(seed: number, step: number): number {
+  return (seed + Math.imul(step, 0x9e3779b9)) >>> 0;
+}
+
 /**
- * Trains from `ts` (loaded into `core`, host arrays current) to `o.totalSteps`, yielding every
- * event after `start`. When the consumer stops early, a step still running is waited for and
- * counted (or, when it was not finite, the last snapshot restored), and the host arrays are
- * brought up to date.
+ * Trains from `ts` (loaded into `core`, host arrays current) to `o.totalSteps` or the end of
+ * `o.timeBudget`, yielding every event after `start`; `draw` gives the text of a sample from
+ * the model's current arrays for a seed. When the consumer stops early, a step still running is
+ * waited for and counted (or, when it was not finite, the last snapshot restored), and the host
+ * arrays are brought up to date.
  */
 export async function* trainLoop(
   core: Engine,
   ts: TrainState,
   o: ResolvedOptions,
+  draw: (seed: number) => string,
 ): AsyncGenerator<TrainEvent> {
-  const { source, totalSteps, signal, schedule } = o;
+  const { source, totalSteps, signal, schedule, clock, sampling } = o;
   const perEpoch = source.batchesPerEpoch;
   const host = new HostCopy(core, ts);
   const divergence = new Divergence(core, ts, o.onDivergence);
 
-  const validatesAt = (step: number) =>
-    source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || step === totalSteps);
-  const endsCycle = (step: number) =>
+  // The clock: this run's start, the model's training time before it, the budget.
+  const step0 = ts.step;
+  const started = clock();
+  const priorMs = (ts.trainTime ?? 0) * 1000;
+  const budgetMs = o.timeBudget === null ? Infinity : o.timeBudget * 1000;
+  const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
+  const trainedMs = () => priorMs + clock() - started;
+  // Whether the budget leaves time for `steps` more steps at this run's mean pace so far.
+  const timeFor = (steps: number) =>
+    budgetMs - trainedMs() > steps * (clock() - started) / Math.max(1, ts.step - step0);
+
+  // `last`: the step that ends training (the step count, or the budget's last step).
+  const validatesAt = (step: number, last: boolean) =>
+    source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || last);
+  const samplesAt = (step: number) => sampling.every > 0 && step % sampling.every === 0;
+  const endsCycle = (step: number, last: boolean) =>
     schedule.lrSchedule === "cosine" &&
-    cosineCycle(step, perEpoch, schedule).index > cosineCycle(step - 1, perEpoch, schedule).index;
+    (timedCosine ? last : cosineCycle(step, perEpoch, schedule).index >
+      cosineCycle(step - 1, perEpoch, schedule).index);
   // Whether the host needs the state after `step` steps (the step ending at batch index
-  // `batchEnd` of its epoch): events that save or validate see it, and snapshots copy it.
+  // `batchEnd` of its epoch): events that save, validate or sample see it, and snapshots copy
+  // it. (The budget's last step is known only once it is taken: nothing runs ahead of it.)
   const needsHost = (step: number, batchEnd: number) =>
-    batchEnd === perEpoch || step === totalSteps || validatesAt(step) ||
-    step % o.snapshotEvery === 0 || endsCycle(step);
+    batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) ||
+    samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
   // Submits the step at (step, epoch, batchInEpoch).
   const submit = (step: number, epoch: number, batchInEpoch: number): Submitted => {
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
-    const lr = scheduledLr(o.lr, step, perEpoch, schedule) * ts.lrScale;
+    const lr =
+      (timedCosine
+        ? timedCosineLr(o.lr, trainedMs() / budgetMs)
+        : scheduledLr(o.lr, step, perEpoch, schedule)) * ts.lrScale;
     const { optimizer, momentum, clip, clipMode } = o;
     const result = core.trainStep({ step, optimizer, lr, momentum, clip, clipMode });
     result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
@@ -97,9 +123,7 @@ export async function* trainLoop(
   const pipelined = core.kind !== "wasm";
   let ahead: Submitted | null = null;
 
-  const step0 = ts.step;
-  const started = performance.now();
-  let lastPause = started;
+  let lastPause = performance.now();
   let aborted = false;
   let diverged = false;
   let valLoss: number | null = null;
@@ -110,9 +134,13 @@ export async function* trainLoop(
         aborted = true;
         break;
       }
+      if (!ahead && !timeFor(0)) break; // a resumed model whose budget is spent
       const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
       ahead = null;
-      if (pipelined && !signal?.aborted && !needsHost(ts.step + 1, ts.batchInEpoch + 1)) {
+      if (
+        pipelined && !signal?.aborted && !needsHost(ts.step + 1, ts.batchInEpoch + 1) &&
+        timeFor(2)
+      ) {
         ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1);
       }
       const { loss, gradNorm, applied } = await current.result;
@@ -130,8 +158,10 @@ export async function* trainLoop(
       }
       const epochDone = advance(ts, perEpoch);
       host.stepped();
-      if (needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
-      const elapsedMs = performance.now() - started;
+      const last = ts.step === totalSteps || (!ahead && !timeFor(1));
+      if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
+      const elapsedMs = clock() - started;
+      ts.trainTime = (priorMs + elapsedMs) / 1000;
       yield {
         type: "step",
         step: ts.step,
@@ -142,13 +172,14 @@ export async function* trainLoop(
         lr: current.lr,
         charsPerSec: (ts.step - step0) * o.batch * o.seq / (elapsedMs / 1000),
         elapsedMs,
+        trainTime: ts.trainTime,
       };
       if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
-      if (endsCycle(ts.step)) {
-        const cycle = cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
+      if (endsCycle(ts.step, last)) {
+        const cycle = timedCosine ? 1 : cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
         yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
       }
-      if (validatesAt(ts.step)) {
+      if (validatesAt(ts.step, last)) {
         valLoss = await core.evaluateBatches(
           source.valBatches,
           source.fillVal,
@@ -158,13 +189,20 @@ export async function* trainLoop(
         if (best) ts.bestValLoss = valLoss;
         yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
       }
+      if (samplesAt(ts.step)) {
+        // Its own engine and generator: training's state and randomness are not touched.
+        const seed = sampleSeed(sampling.seed, ts.step);
+        yield { type: "sample", step: ts.step, epoch: ts.epoch, seed, text: draw(seed) };
+      }
       if (ts.step % o.snapshotEvery === 0) divergence.take();
       // Let timers and signal handlers run now and then without a macrotask per tiny step.
       if (performance.now() - lastPause > 50) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastPause = performance.now();
       }
+      if (last) break;
     }
+    ts.trainTime = (priorMs + clock() - started) / 1000;
     await host.sync();
     yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
   } catch (e) {
