@@ -38,10 +38,11 @@ class HostCopy {
   }
 }
 
-/** A step under way: its result, and the learning rate it used. */
+/** A step under way: its result, the learning rate it used, and whether it ends training. */
 interface Submitted {
   result: Promise<StepResult>;
   lr: number;
+  last: boolean;
 }
 
 /** Counts a step that was applied; true when it ended an epoch (the position rolls over). */
@@ -86,9 +87,12 @@ export async function* trainLoop(
   const budgetMs = o.timeBudget === null ? Infinity : o.timeBudget * 1000;
   const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
   const trainedMs = () => priorMs + clock() - started;
-  // Whether the budget leaves time for `steps` more steps at this run's mean pace so far.
-  const timeFor = (steps: number) =>
-    budgetMs - trainedMs() > steps * (clock() - started) / Math.max(1, ts.step - step0);
+  // Whether the budget leaves time for `steps` more steps at this run's mean pace so far
+  // (everything between steps counted: validation, samples, the consumer's saves).
+  const timeFor = (steps: number) => {
+    const left = budgetMs - trainedMs();
+    return left > 0 && left >= steps * (clock() - started) / Math.max(1, ts.step - step0);
+  };
 
   // `last`: the step that ends training (the step count, or the budget's last step).
   const validatesAt = (step: number, last: boolean) =>
@@ -100,12 +104,14 @@ export async function* trainLoop(
       cosineCycle(step - 1, perEpoch, schedule).index);
   // Whether the host needs the state after `step` steps (the step ending at batch index
   // `batchEnd` of its epoch): events that save, validate or sample see it, and snapshots copy
-  // it. (The budget's last step is known only once it is taken: nothing runs ahead of it.)
+  // it. (The budget's last step is known when it is submitted: nothing runs ahead of it.)
   const needsHost = (step: number, batchEnd: number) =>
     batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) ||
     samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
-  // Submits the step at (step, epoch, batchInEpoch).
-  const submit = (step: number, epoch: number, batchInEpoch: number): Submitted => {
+  // Submits the step at (step, epoch, batchInEpoch), `queued` steps being under way already.
+  // It is the budget's last when the budget has no time for another one after it.
+  const submit = (step: number, epoch: number, batchInEpoch: number, queued = 0): Submitted => {
+    const last = step + 1 === totalSteps || !timeFor(2 + queued);
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
     const lr =
@@ -115,7 +121,7 @@ export async function* trainLoop(
     const { optimizer, momentum, clip, clipMode } = o;
     const result = core.trainStep({ step, optimizer, lr, momentum, clip, clipMode });
     result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
-    return { result, lr };
+    return { result, lr, last };
   };
   // On WebGPU the next step goes in before this one's scalars come back (the GPU skips a
   // non-finite update by itself); never past a point where the host needs the state, nor after
@@ -134,14 +140,15 @@ export async function* trainLoop(
         aborted = true;
         break;
       }
-      if (!ahead && !timeFor(0)) break; // a resumed model whose budget is spent
+      // No time for a step at all: a resumed model whose budget is spent.
+      if (!ahead && !timeFor(1)) break;
       const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
       ahead = null;
       if (
-        pipelined && !signal?.aborted && !needsHost(ts.step + 1, ts.batchInEpoch + 1) &&
-        timeFor(2)
+        pipelined && !signal?.aborted && !current.last &&
+        !needsHost(ts.step + 1, ts.batchInEpoch + 1)
       ) {
-        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1);
+        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1, 1);
       }
       const { loss, gradNorm, applied } = await current.result;
       if (!applied) {
@@ -158,7 +165,7 @@ export async function* trainLoop(
       }
       const epochDone = advance(ts, perEpoch);
       host.stepped();
-      const last = ts.step === totalSteps || (!ahead && !timeFor(1));
+      const last = current.last;
       if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
       const elapsedMs = clock() - started;
       ts.trainTime = (priorMs + elapsedMs) / 1000;
@@ -202,15 +209,15 @@ export async function* trainLoop(
       }
       if (last) break;
     }
-    ts.trainTime = (priorMs + clock() - started) / 1000;
     await host.sync();
     yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
   } catch (e) {
     failed = true;
     throw e;
   } finally {
-    // The consumer stopped early (an error in the engine leaves the state as it is).
+    // Done, or the consumer stopped early (an error in the engine leaves the state as it is).
     if (!failed) {
+      ts.trainTime = (priorMs + clock() - started) / 1000;
       if (ahead) {
         const { applied } = await ahead.result;
         if (applied) {
