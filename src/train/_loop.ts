@@ -140,8 +140,10 @@ export async function* trainLoop(
         aborted = true;
         break;
       }
-      // No time for a step at all: a resumed model whose budget is spent.
-      if (!ahead && !timeFor(1)) break;
+      // No time for a step at all: a resumed model whose budget is spent. (Later in a run, a
+      // step that found time short only after it was submitted as not the last is followed by
+      // one that is: the end of training always validates.)
+      if (!ahead && ts.step === step0 && !timeFor(1)) break;
       const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
       ahead = null;
       if (

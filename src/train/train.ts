@@ -29,10 +29,12 @@ export interface TrainOptions extends ScheduleOptions {
   /**
    * Train by the clock instead: stop once the model has trained this many **seconds** of wall
    * clock in all (its `trainState.trainTime`, so a resumed model trains for what is left of the
-   * budget). Training stops before a step that the budget has no time left for, at the pace of
-   * the steps so far. With `lrSchedule: "cosine"` the schedule follows the time spent: one
-   * cycle from `lr` down to 0 at the end of the budget (`cycleLen`, `cycleMult` do not apply).
-   * Not with `steps`; overrides `epochs`.
+   * budget). The last step is the one after which, at the pace of the run so far (validation,
+   * samples and the consumer's work included), the budget has no time for another: training
+   * ends within the budget, or one step past it when the last steps ran slower than the pace.
+   * That step validates, as the last one always does. With `lrSchedule: "cosine"` the schedule
+   * follows the time spent: one cycle from `lr` down to 0 at the end of the budget (`cycleLen`
+   * and `cycleMult` do not apply). Not with `steps`; overrides `epochs`.
    */
   timeBudget?: number;
   /** Sequences per batch (default 32). */
