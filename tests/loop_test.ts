@@ -150,29 +150,31 @@ async function timed(
 }
 
 Deno.test("timeBudget: training stops at the end of the budget; cosine follows the clock to 0", async () => {
-  // Each step takes 100 ms of the injected clock: a 5 s budget holds 50 steps.
+  // Each step takes 100 ms of the injected clock: a 5 s budget holds 50 steps, less one kept
+  // to spare.
   const { model, events } = await timed(5, { lrSchedule: "cosine", valEvery: 20 });
   const steps = ofType(events, "step");
-  assert.equal(steps.length, 50);
+  assert.equal(steps.length, 49);
   const start = ofType(events, "start")[0];
   assert.equal(start.totalSteps, Infinity);
   assert.equal(start.timeBudget, 5);
   assert.ok(steps.every((e) => e.trainTime <= 5));
-  // The time after the last step (the consumer's) counts too: the budget is spent.
-  assert.equal(model.trainState!.trainTime, 5);
+  // The time after the last step (the consumer's) counts too.
+  assert.equal(model.trainState!.trainTime, 4.9);
   assert.equal(model.trainState!.timeBudget, 5);
   // The lr of step k is the cosine at the time it began: (k - 1) × 100 ms into 5 s.
   steps.forEach((e, k) => assert.equal(e.lr, timedCosineLr(0.01, k * 100 / 5000), `step ${k + 1}`));
   assert.equal(steps[0].lr, 0.01);
-  assert.ok(steps[49].lr < 0.01 * 0.002, `last lr ${steps[49].lr}`);
+  assert.ok(steps[48].lr < 0.01 * 0.005, `last lr ${steps[48].lr}`);
+  assert.equal(timedCosineLr(0.01, 1), 0); // at the end of the budget
   // The last step validates, and ends the one cosine cycle.
-  assert.deepEqual(ofType(events, "validation").map((e) => e.step), [20, 40, 50]);
-  assert.deepEqual(ofType(events, "cycle"), [{ type: "cycle", step: 50, epoch: 1, cycle: 1 }]);
-  assert.equal(ofType(events, "done")[0].step, 50);
+  assert.deepEqual(ofType(events, "validation").map((e) => e.step), [20, 40, 49]);
+  assert.deepEqual(ofType(events, "cycle"), [{ type: "cycle", step: 49, epoch: 1, cycle: 1 }]);
+  assert.equal(ofType(events, "done")[0].step, 49);
 
   // A constant schedule stays constant; a step schedule still counts steps.
   const constant = ofType((await timed(1)).events, "step");
-  assert.equal(constant.length, 10);
+  assert.equal(constant.length, 9);
   assert.ok(constant.every((e) => e.lr === 0.01));
 });
 
@@ -190,10 +192,10 @@ Deno.test("timeBudget: the checkpoint keeps the time trained, and a resume train
   assert.equal(steps[0].lr, timedCosineLr(0.01, 2 / 5));
   // It ends where the straight run did, at the same time, on the same lr.
   assert.equal(saved.trainState!.step, ofType(straight.events, "step").length);
-  assert.equal(saved.trainState!.trainTime, 5);
+  assert.equal(saved.trainState!.trainTime, straight.model.trainState!.trainTime);
   assert.equal(steps.at(-1)!.lr, ofType(straight.events, "step").at(-1)!.lr);
   // A budget already spent trains nothing more.
-  const spent = await timed(5, {}, saved);
+  const spent = await timed(4.9, {}, saved);
   assert.equal(ofType(spent.events, "step").length, 0);
   assert.equal(ofType(spent.events, "done")[0].step, saved.trainState!.step);
 });

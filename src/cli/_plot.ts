@@ -137,7 +137,8 @@ export function lossSvg(events: Iterable<PlotEvent>): string {
   const [yLo, yHi] = losses.length > 0 ? niceRange(lowest(losses), highest(losses), 5) : [0, 1];
   const lossTicks = ticks(yLo, yHi, 5);
   const lrMax = Math.max(0, highest(s.lr.map(([, v]) => v)));
-  const [, lrHi] = niceRange(0, lrMax > 0 ? lrMax : 1, 4);
+  // Headroom above the highest lr, so that a constant one does not run along the frame.
+  const [, lrHi] = niceRange(0, lrMax > 0 ? lrMax * 1.05 : 1, 4);
   const lrTicks = ticks(0, lrHi, 4);
 
   const pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
@@ -212,7 +213,7 @@ export function lossSvg(events: Iterable<PlotEvent>): string {
   const t0 = s.time[0]?.[1] ?? 0, t1 = s.time.at(-1)?.[1] ?? 0;
   if (t1 > t0) {
     const unit = t1 < 120 ? 1 : 60;
-    let i = 0;
+    let i = 0, lastX = -Infinity;
     for (const u of ticks(t0 / unit, t1 / unit, 8)) {
       const seconds = u * unit;
       if (seconds < t0 || seconds > t1) continue;
@@ -220,6 +221,9 @@ export function lossSvg(events: Iterable<PlotEvent>): string {
       const [sa, ta] = s.time[i], [sb, tb] = s.time[i + 1];
       const step = tb > ta ? sa + (sb - sa) * (seconds - ta) / (tb - ta) : sb;
       const x = X(Math.min(x1, Math.max(x0, step)));
+      // Time that passed without steps (a long validation) would pile labels up: skip those.
+      if (x - lastX < 30) continue;
+      lastX = x;
       line(x, TOP, x, TOP - 5, `stroke="#444444"`);
       text(x, TOP - 9, label(u), ` text-anchor="middle"`);
     }

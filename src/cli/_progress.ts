@@ -2,6 +2,7 @@
 // otherwise, samples printed above it, the expected duration once the first steps have been
 // timed, and optionally every event as a JSON line appended to a log file.
 
+import { VALIDATION_BATCH_IN_STEPS } from "../train/_budget.ts";
 import type { TrainEvent } from "../train/train.ts";
 
 const encoder = new TextEncoder();
@@ -134,33 +135,34 @@ export class Progress {
   }
 
   // Once, after the first 20 steps or 5 seconds: how long the whole run will take at the pace
-  // so far, validation included (a validation batch costs about a third of a step: the
-  // forward pass without backward and update).
+  // so far, validation included (timed in steps: see VALIDATION_BATCH_IN_STEPS), or, by time,
+  // about how many steps the budget holds.
   #sayExpected(e: TrainEvent & { type: "step" }): void {
     const steps = e.step - this.#startStep;
     if (this.#expectedSaid || (steps < 20 && e.elapsedMs < 5000)) return;
     this.#expectedSaid = true;
     const perStep = e.elapsedMs / 1000 / steps;
     const pace = `${Math.round(e.charsPerSec)} chars/s`;
+    const every = this.#valEvery;
+    // A validation, in steps (0 when validation is off or the held-out part under a batch).
+    const valBatches = every > 0 ? Math.floor(this.#valChars / (e.charsPerSec * perStep)) : 0;
+    const validation = valBatches * VALIDATION_BATCH_IN_STEPS;
     if (this.#budget !== null) {
       const left = Math.max(0, this.#budget - this.#trainedBefore);
+      const held = (left / perStep - validation) / (1 + (every > 0 ? validation / every : 0));
       this.say(
         `expected duration: ${duration(left)} (the time budget; about ` +
-          `${Math.round(left / perStep)} steps at ${pace})`,
+          `${Math.max(1, Math.round(held))} steps at ${pace})`,
       );
       return;
     }
-    const left = this.#total - e.step;
-    const charsPerStep = e.charsPerSec * perStep;
-    const valBatches = Math.floor(this.#valChars / charsPerStep);
-    const every = this.#valEvery;
-    const validations = every > 0
-      ? Math.floor(this.#total / every) - Math.floor(e.step / every) + (this.#total % every ? 1 : 0)
+    const total = this.#total;
+    const validations = valBatches > 0
+      ? Math.floor(total / every) - Math.floor(e.step / every) + (total % every ? 1 : 0)
       : 0;
-    const seconds = e.elapsedMs / 1000 + (left + validations * valBatches / 3) * perStep;
+    const seconds = e.elapsedMs / 1000 + (total - e.step + validations * validation) * perStep;
     this.say(
-      `expected duration: ~${duration(seconds)} (${this.#total - this.#startStep} steps at ` +
-        `${pace})`,
+      `expected duration: ~${duration(seconds)} (${total - this.#startStep} steps at ${pace})`,
     );
   }
 }

@@ -7,6 +7,7 @@
 
 import type { Engine, StepResult } from "../engine/engine.ts";
 import type { TrainState } from "../model/model.ts";
+import { Budget } from "./_budget.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { cosineCycle, scheduledLr, timedCosineLr } from "./schedule.ts";
@@ -80,19 +81,15 @@ export async function* trainLoop(
   const host = new HostCopy(core, ts);
   const divergence = new Divergence(core, ts, o.onDivergence);
 
-  // The clock: this run's start, the model's training time before it, the budget.
   const step0 = ts.step;
-  const started = clock();
-  const priorMs = (ts.trainTime ?? 0) * 1000;
-  const budgetMs = o.timeBudget === null ? Infinity : o.timeBudget * 1000;
+  const budget = new Budget(clock, ts.trainTime ?? 0, o.timeBudget, {
+    valEvery: o.valEvery,
+    valBatches: source.valBatches,
+    sampleEvery: sampling.every,
+  });
   const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
-  const trainedMs = () => priorMs + clock() - started;
-  // Whether the budget leaves time for `steps` more steps at this run's mean pace so far
-  // (everything between steps counted: validation, samples, the consumer's saves).
-  const timeFor = (steps: number) => {
-    const left = budgetMs - trainedMs();
-    return left > 0 && left >= steps * (clock() - started) / Math.max(1, ts.step - step0);
-  };
+  // Whether the budget holds the steps numbered first..first+count-1 and a final validation.
+  const fits = (first: number, count: number) => budget.fits(first, count, ts.step - step0);
 
   // `last`: the step that ends training (the step count, or the budget's last step).
   const validatesAt = (step: number, last: boolean) =>
@@ -109,14 +106,14 @@ export async function* trainLoop(
     batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) ||
     samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
   // Submits the step at (step, epoch, batchInEpoch), `queued` steps being under way already.
-  // It is the budget's last when the budget has no time for another one after it.
+  // It is the budget's last when the budget holds no other one after it.
   const submit = (step: number, epoch: number, batchInEpoch: number, queued = 0): Submitted => {
-    const last = step + 1 === totalSteps || !timeFor(2 + queued);
+    const last = step + 1 === totalSteps || !fits(step + 1 - queued, queued + 2);
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
     const lr =
       (timedCosine
-        ? timedCosineLr(o.lr, trainedMs() / budgetMs)
+        ? timedCosineLr(o.lr, budget.spent())
         : scheduledLr(o.lr, step, perEpoch, schedule)) * ts.lrScale;
     const { optimizer, momentum, clip, clipMode } = o;
     const result = core.trainStep({ step, optimizer, lr, momentum, clip, clipMode });
@@ -134,16 +131,24 @@ export async function* trainLoop(
   let diverged = false;
   let valLoss: number | null = null;
   let failed = false;
+  // Validates after the step just taken (timed apart from the steps, for the budget's pace).
+  const validation = async (): Promise<TrainEvent> => {
+    const loss = await budget.validate(() =>
+      core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows)
+    );
+    valLoss = loss;
+    const best = loss < ts.bestValLoss;
+    if (best) ts.bestValLoss = loss;
+    return { type: "validation", step: ts.step, epoch: ts.epoch, valLoss: loss, best };
+  };
   try {
     while (ts.step < totalSteps) {
       if (!ahead && signal?.aborted) {
         aborted = true;
         break;
       }
-      // No time for a step at all: a resumed model whose budget is spent. (Later in a run, a
-      // step that found time short only after it was submitted as not the last is followed by
-      // one that is: the end of training always validates.)
-      if (!ahead && ts.step === step0 && !timeFor(1)) break;
+      // No time for a step at all: a resumed model whose budget is spent.
+      if (!ahead && ts.step === step0 && !fits(ts.step + 1, 1)) break;
       const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
       ahead = null;
       if (
@@ -169,8 +174,8 @@ export async function* trainLoop(
       host.stepped();
       const last = current.last;
       if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
-      const elapsedMs = clock() - started;
-      ts.trainTime = (priorMs + elapsedMs) / 1000;
+      const elapsedMs = budget.elapsedMs();
+      ts.trainTime = budget.trainedSeconds();
       yield {
         type: "step",
         step: ts.step,
@@ -188,20 +193,12 @@ export async function* trainLoop(
         const cycle = timedCosine ? 1 : cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
         yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
       }
-      if (validatesAt(ts.step, last)) {
-        valLoss = await core.evaluateBatches(
-          source.valBatches,
-          source.fillVal,
-          source.independentRows,
-        );
-        const best = valLoss < ts.bestValLoss;
-        if (best) ts.bestValLoss = valLoss;
-        yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
-      }
+      if (validatesAt(ts.step, last)) yield await validation();
       if (samplesAt(ts.step)) {
         // Its own engine and generator: training's state and randomness are not touched.
         const seed = sampleSeed(sampling.seed, ts.step);
-        yield { type: "sample", step: ts.step, epoch: ts.epoch, seed, text: draw(seed) };
+        const text = budget.sample(() => draw(seed));
+        yield { type: "sample", step: ts.step, epoch: ts.epoch, seed, text };
       }
       if (ts.step % o.snapshotEvery === 0) divergence.take();
       // Let timers and signal handlers run now and then without a macrotask per tiny step.
@@ -210,6 +207,14 @@ export async function* trainLoop(
         lastPause = performance.now();
       }
       if (last) break;
+      if (!ahead && !fits(ts.step + 1, 1)) {
+        // The budget ran short after this step went in as not the last: it is the last after
+        // all, and ends training as the last step does.
+        await host.sync();
+        if (!validatesAt(ts.step, false) && validatesAt(ts.step, true)) yield await validation();
+        if (timedCosine) yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: 1 };
+        break;
+      }
     }
     await host.sync();
     yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
@@ -219,7 +224,7 @@ export async function* trainLoop(
   } finally {
     // Done, or the consumer stopped early (an error in the engine leaves the state as it is).
     if (!failed) {
-      ts.trainTime = (priorMs + clock() - started) / 1000;
+      ts.trainTime = budget.trainedSeconds();
       if (ahead) {
         const { applied } = await ahead.result;
         if (applied) {
