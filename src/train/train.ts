@@ -29,10 +29,11 @@ export interface TrainOptions extends ScheduleOptions {
   /**
    * Train by the clock instead: stop once the model has trained this many **seconds** of wall
    * clock in all (its `trainState.trainTime`, so a resumed model trains for what is left of the
-   * budget). The last step is the one after which, at the pace of the run so far (validation,
-   * samples and the consumer's work included), the budget has no time for another: training
-   * ends within the budget, or one step past it when the last steps ran slower than the pace.
-   * That step validates, as the last one always does. With `lrSchedule: "cosine"` the schedule
+   * budget). The last step is the one after which, at the pace of the run so far (steps,
+   * validations and samples each timed, the consumer's work between steps included), the budget
+   * holds no other step and the final validation, with a step to spare: training ends within
+   * the budget unless the last steps run slower than those before them. It validates, as the
+   * last step always does. With `lrSchedule: "cosine"` the schedule
    * follows the time spent: one cycle from `lr` down to 0 at the end of the budget (`cycleLen`
    * and `cycleMult` do not apply). Not with `steps`; overrides `epochs`.
    */
