@@ -78,6 +78,11 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
     ["model.json", "weights.bin"],
   );
   assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ lr 0\.00200 \d+ chars\/s/);
+  // Once, after the first 20 steps (or 5 seconds): the duration expected at that pace.
+  assert.equal(
+    r.stderr.match(/expected duration: ~\dm\d\ds \(40 steps at \d+ chars\/s\)/g)?.length,
+    1,
+  );
   assert.match(r.stdout, /^alpha/);
   assert.equal([...r.stdout.replace(/\n$/, "")].length, 35);
   const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
