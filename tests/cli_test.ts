@@ -238,10 +238,18 @@ Deno.test("train.ts --time, --sample-every, --val-data: the run a person watches
     "3s",
     "--out",
     out,
+    "--log",
+    log,
     "--sample-length",
     "0",
   ]);
   assert.equal(resumed.code, 0, resumed.stderr);
+  // Its picture draws on from the first run's steps, which its log holds.
+  const all = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+  const svgAfter = await Deno.readTextFile(`${out}/loss.svg`);
+  const trainPoints = /<path id="train-loss" d="([^"]*)"/.exec(svgAfter)![1].split(" ").length;
+  assert.equal(trainPoints, all.filter((e) => e.type === "step").length);
+  assert.ok(trainPoints > steps.length);
   assert.match(resumed.stderr, /for 0m03s \(0m0\ds of it done\) \(resuming at step \d+\)/);
   const after = (await load(`${out}/last.safetensors`)).trainState!;
   assert.ok(after.step > model.trainState!.step);

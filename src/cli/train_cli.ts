@@ -13,7 +13,7 @@ import { checkSampleOptions, sample, type SampleOptions } from "../sample/sample
 import { type TrainEvent, trainEvents, type TrainOptions } from "../train/train.ts";
 import { usage, UsageError } from "./_args.ts";
 import { runCli } from "./_errors.ts";
-import { LossPlot, readLog, writeTextAtomic } from "./_loss_plot.ts";
+import { logHistory, LossPlot, readLog, writeTextAtomic } from "./_loss_plot.ts";
 import { lossSvg } from "./_plot.ts";
 import { Progress } from "./_progress.ts";
 import { FLAGS, parseTrainArgs, resumeOptions, type TrainArgs } from "./_train_flags.ts";
@@ -84,6 +84,8 @@ async function run(argv: string[]): Promise<number> {
     throw e;
   }
   let logFile: Deno.FsFile | null = null;
+  // The picture draws on from the runs the log already holds (a resumed run's among them).
+  const history = args.log ? await logHistory(args.log) : [];
   if (args.log) {
     try {
       logFile = await Deno.open(args.log, { append: true, create: true });
@@ -107,7 +109,7 @@ async function run(argv: string[]): Promise<number> {
     log: logFile,
     valEvery: options.valEvery,
   });
-  const plot = new LossPlot(`${args.out}/loss.svg`);
+  const plot = new LossPlot(`${args.out}/loss.svg`, history);
   const cfg = model.config;
   const state = model.trainState!;
   const engine = !first.done && first.value.type === "start" && first.value.backend === "webgpu"
