@@ -78,10 +78,15 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
     ["model.json", "weights.bin"],
   );
   assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ lr 0\.00200 \d+ chars\/s/);
+  // Once, after the first 20 steps (or 5 seconds): the duration expected at that pace.
+  assert.equal(
+    r.stderr.match(/expected duration: ~\dm\d\ds \(40 steps at \d+ chars\/s\)/g)?.length,
+    1,
+  );
   assert.match(r.stdout, /^alpha/);
   assert.equal([...r.stdout.replace(/\n$/, "")].length, 35);
   const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
-  assert.deepEqual(names, ["best.safetensors", "last.safetensors", "tfjs"]);
+  assert.deepEqual(names, ["best.safetensors", "last.safetensors", "loss.svg", "tfjs"]);
   const last = await load(`${out}/last.safetensors`);
   assert.equal(last.trainState!.step, 40);
   const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
@@ -152,6 +157,104 @@ Deno.test("train.ts: a GRU with an embedding, lowercase, min-freq and cycle save
   assert.ok(first.vocab.lowercase);
   assert.ok(first.trainState!.step < 30);
   assert.match(r.stdout, /^ALPHA/);
+});
+
+Deno.test("train.ts --time, --sample-every, --val-data: the run a person watches; --plot", async () => {
+  const out = `${dir}/watched`;
+  const log = `${dir}/watched.jsonl`;
+  const val = `${dir}/val.txt`;
+  await Deno.writeTextFile(val, corpus(3000));
+  const r = await run("train.ts", [
+    ...small,
+    "--time",
+    "2s",
+    "--lr-schedule",
+    "cosine",
+    "--sample-every",
+    "10",
+    "--sample-length",
+    "20",
+    "--prime",
+    "alpha",
+    "--val-data",
+    val,
+    "--val-every",
+    "15",
+    "--out",
+    out,
+    "--log",
+    log,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /training on 12000 characters, validating on 3000; .* for 0m02s/);
+  assert.match(
+    r.stderr,
+    /expected duration: 0m02s \(the time budget; about \d+ steps at \d+ chars\/s\)/,
+  );
+  assert.match(r.stderr, /sample at step 10:\nalpha.{20}\n/s);
+  assert.match(r.stdout, /^alpha/);
+  const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+  const steps = events.filter((e) => e.type === "step");
+  const samples = events.filter((e) => e.type === "sample");
+  assert.equal(samples.length, Math.floor(steps.length / 10));
+  assert.ok(samples.every((e) => e.text.startsWith("alpha") && [...e.text].length === 25));
+  const lastStep = steps.at(-1);
+  assert.ok(lastStep.trainTime <= 2.3, `trained ${lastStep.trainTime} s`);
+  // The cosine cycle is spent with the budget.
+  assert.ok(lastStep.lr < 0.002 * 0.05, `last lr ${lastStep.lr}`);
+  assert.equal(events.filter((e) => e.type === "cycle").length, 1);
+  const model = await load(`${out}/last.safetensors`);
+  assert.equal(model.trainState!.timeBudget, 2);
+  assert.ok(model.trainState!.trainTime! > 1 && model.trainState!.trainTime! < 3);
+  // loss.svg: a point per step and per validation.
+  const svg = await Deno.readTextFile(`${out}/loss.svg`);
+  const count = (id: string) => {
+    const d = new RegExp(`<path id="${id}" d="([^"]*)"`).exec(svg)![1];
+    return d.split(" ").filter((c) => c !== "").length;
+  };
+  assert.equal(count("train-loss"), steps.length);
+  assert.equal(count("lr"), steps.length);
+  assert.equal(count("val-loss"), events.filter((e) => e.type === "validation").length);
+  assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [
+    "best.safetensors",
+    "last.safetensors",
+    "loss.svg",
+  ]);
+
+  // --plot: the same picture from the log, beside it or in --out.
+  const p = await run("train.ts", ["--plot", log]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.stdout, `${dir}/loss.svg\n`);
+  assert.equal(await Deno.readTextFile(`${dir}/loss.svg`), svg);
+  const q = await run("train.ts", ["--plot", log, "--out", `${dir}/plots`]);
+  assert.equal(q.stdout, `${dir}/plots/loss.svg\n`);
+
+  // --resume with a longer budget trains what is left of it.
+  const resumed = await run("train.ts", [
+    ...small,
+    "--resume",
+    `${out}/last.safetensors`,
+    "--time",
+    "3s",
+    "--out",
+    out,
+    "--log",
+    log,
+    "--sample-length",
+    "0",
+  ]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  // Its picture draws on from the first run's steps, which its log holds.
+  const all = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+  const svgAfter = await Deno.readTextFile(`${out}/loss.svg`);
+  const trainPoints = /<path id="train-loss" d="([^"]*)"/.exec(svgAfter)![1].split(" ").length;
+  assert.equal(trainPoints, all.filter((e) => e.type === "step").length);
+  assert.ok(trainPoints > steps.length);
+  assert.match(resumed.stderr, /for 0m03s \(0m0\ds of it done\) \(resuming at step \d+\)/);
+  const after = (await load(`${out}/last.safetensors`)).trainState!;
+  assert.ok(after.step > model.trainState!.step);
+  assert.ok(after.trainTime! > 2.5 && after.trainTime! < 3.8, `trained ${after.trainTime} s`);
+  assert.equal(after.timeBudget, 3);
 });
 
 Deno.test("train.ts --lines: one example per line, samples whole lines", async () => {
@@ -276,6 +379,43 @@ Deno.test("train.ts and sample.ts: bad inputs give one clear line and exit 2", a
       ["--data", omega, "--resume", `${dir}/run1/last.safetensors`],
       /Cannot encode the text: "Ω" is not in the model's vocabulary/,
     ],
+    ["train.ts", ["--time", "10"], /Invalid --time: "10" is not a duration: write it like 90s/],
+    ["train.ts", ["--time=-5m"], /Invalid --time: "-5m" is not a duration/],
+    ["train.ts", ["--time", "0m"], /Invalid --time: "0m" is zero/],
+    ["train.ts", ["--time", "5m", "--steps", "10"], /Invalid --time with --steps/],
+    [
+      "train.ts",
+      [...small, "--val-data", `${dir}/nope-val.txt`],
+      /Invalid --val-data: cannot read .*nope-val\.txt: no such file/,
+    ],
+    [
+      "train.ts",
+      [...small, "--val-data", empty],
+      /Invalid --val-data: cannot read .*empty\.txt: the file has no characters/,
+    ],
+    [
+      "train.ts",
+      [...small, "--val-data", omega],
+      /Cannot validate: the validation text has characters the training text does not: "Ω"/,
+    ],
+    ["train.ts", ["--val", "0.2", "--val-data", data], /Invalid --val with --val-data/],
+    [
+      "train.ts",
+      [...small, "--sample-every", "10", "--sample-length", "0"],
+      /Invalid --sample-every: --sample-length is 0/,
+    ],
+    [
+      "train.ts",
+      [...small, "--sample-every=-5"],
+      /Invalid option: sampleEvery must be an integer ≥ 0, got -5/,
+    ],
+    [
+      "train.ts",
+      [...small, "--sample-every", "10", "--prime", "Ω"],
+      /Cannot sample: the prime has characters the model does not know: "Ω"/,
+    ],
+    ["train.ts", ["--plot", `${dir}/nope.jsonl`], /Invalid --plot: cannot read .*: no such file/],
+    ["train.ts", ["--plot", data], /Invalid --plot: .*corpus\.txt line 1 is not a training event/],
     ["sample.ts", [], /Invalid command line: no checkpoint given/],
     ["sample.ts", [truncated], /Invalid checkpoint/],
     ["sample.ts", [`${dir}/run1/last.safetensors`, "--prime", "XYZ"], /"X", "Y", "Z"/],

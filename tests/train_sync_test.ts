@@ -3,7 +3,7 @@
 // WASM (where the next step may already be running when a `step` event is seen).
 
 import assert from "node:assert/strict";
-import { createModel, trainEvents, type TrainOptions } from "../mod.ts";
+import { createModel, sample, trainEvents, type TrainOptions } from "../mod.ts";
 import { gpuContext } from "../src/engine/gpu_device.ts";
 import { assertClose } from "./_helpers.ts";
 
@@ -54,5 +54,46 @@ Deno.test({
     assertClose("adam m", s.adamM, c.adamM, 1e-4, 1e-6);
     assertClose("carried h", s.h, c.h, 1e-4, 1e-5);
     assertClose("carried c", s.c, c.c, 1e-4, 1e-5);
+  },
+});
+
+Deno.test({
+  name: "trainEvents on WebGPU: samples see the step's weights and leave training as it was",
+  ignore: noAdapter,
+  async fn() {
+    const plain = await run("webgpu", -1, { steps: 9 });
+    const model = createModel(text, { hidden: 16, layers: 2, dropout: 0.1, seed: 4 });
+    const samples: string[] = [];
+    const options: TrainOptions = { ...recipe, steps: 9, backend: "webgpu", sampleEvery: 3 };
+    for await (const e of trainEvents(model, text, { ...options, sampleLength: 12 })) {
+      if (e.type === "sample") {
+        samples.push(e.text);
+        // The arrays are current at a sample: the same as sampling from them now.
+        assert.equal(e.text, sample(model, { length: 12, seed: e.seed, topK: 5 }));
+      }
+    }
+    assert.equal(samples.length, 3);
+    assert.deepEqual(model.params, plain.model.params);
+    assert.deepEqual(model.trainState!.adamM, plain.model.trainState!.adamM);
+  },
+});
+
+Deno.test({
+  name: "trainEvents on WebGPU by the clock: nothing runs ahead of the budget's last step",
+  ignore: noAdapter,
+  async fn() {
+    const model = createModel(text, { hidden: 16, layers: 2, dropout: 0.1, seed: 4 });
+    const options: TrainOptions = { ...recipe, steps: undefined, valEvery: 7, timeBudget: 1 };
+    const seen: string[] = [];
+    let lastStep = 0;
+    for await (const e of trainEvents(model, text, { ...options, backend: "webgpu" })) {
+      seen.push(e.type);
+      if (e.type === "step") lastStep = e.step;
+      if (e.type === "done") assert.equal(e.step, lastStep);
+    }
+    assert.equal(model.trainState!.step, lastStep);
+    assert.ok(lastStep > 1);
+    // The last step validates.
+    assert.deepEqual(seen.filter((t) => t !== "epoch").slice(-3), ["step", "validation", "done"]);
   },
 });

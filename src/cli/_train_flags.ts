@@ -75,11 +75,16 @@ export const FLAGS: Record<string, FlagSpec> = {
   seq: option("characters per sequence (BPTT length)", D.seq),
   epochs: option("passes over the training text", D.epochs),
   steps: option("stop after N optimizer steps in all (overrides --epochs)"),
+  time: option(
+    "train for a wall-clock budget instead (90s, 10m, 1h30m; --resume continues it); with " +
+      "--lr-schedule cosine, one cycle that reaches 0 at its end",
+  ),
   lr: option("learning rate (the schedule starts from it)", D.lr),
   clip: option("clip gradients to this global L2 norm (0 = off)", D.clip),
   dropout: option("dropout between layers and before the output", D.dropout),
   val: option("fraction of the text held out for validation", T.valFraction),
   "val-every": option("validate every N steps (0 = never)", D["val-every"]),
+  "val-data": option("validate on FILE instead of the last --val of the text (all of it trains)"),
   out: option("folder for last.safetensors and best.safetensors", RUN.out),
   "checkpoint-every": option("write last.safetensors every N steps", T.snapshotEvery),
   lines: {
@@ -123,8 +128,13 @@ export const FLAGS: Record<string, FlagSpec> = {
   ),
   log: option("append every progress event to FILE as JSON lines"),
   "print-every": option("progress line interval when not on a terminal", RUN.printEvery),
-  "sample-length": option("characters to sample at the end (0 = none)", RUN.sampleLength),
-  prime: option("text that starts the final sample", "first word of the text"),
+  "sample-length": option(
+    "characters to sample at the end and at --sample-every (0 = none)",
+    RUN.sampleLength,
+  ),
+  prime: option("text that starts the samples", "first word of the text"),
+  "sample-every": option("print a sample above the progress every N steps (0 = never)", 0),
+  plot: option("redraw loss.svg from a --log FILE (beside it, or in --out if given), and exit"),
   help: HELP_FLAG,
 };
 
@@ -147,8 +157,14 @@ export interface TrainArgs {
   log?: string;
   printEvery: number;
   sampleLength: number;
-  /** The final sample's prime (default: the text's first word). */
+  /** The samples' prime (default: the text's first word). */
   prime?: string;
+  /** Print a sample every this many steps (0: never). */
+  sampleEvery: number;
+  /** The file to validate on, instead of the end of the text. */
+  valData?: string;
+  /** The JSON log to redraw loss.svg from (nothing trains). */
+  plot?: string;
   exportDir?: string;
   saveCycles: boolean;
   /** Flags given on the command line, by name. */
@@ -187,6 +203,26 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   }
   const steps = int("steps");
   const epochs = int("epochs");
+  const time = values.time === undefined ? undefined : parseDuration(String(values.time));
+  const clash = time !== undefined && ["steps", "epochs"].find((f) => given.has(f));
+  if (clash) {
+    throw new UsageError(
+      `Invalid --time with --${clash}: both say when to stop: drop one of them`,
+    );
+  }
+  if (values["val-data"] !== undefined && given.has("val")) {
+    throw new UsageError(
+      "Invalid --val with --val-data: the validation file replaces the held-out part: drop --val",
+    );
+  }
+  const sampleLength = int("sample-length") ?? RUN.sampleLength;
+  const sampleEvery = int("sample-every") ?? 0;
+  if (sampleEvery > 0 && sampleLength === 0) {
+    throw new UsageError(
+      "Invalid --sample-every: --sample-length is 0, which leaves no room for a sample: give " +
+        "a positive --sample-length",
+    );
+  }
   const seed = int("seed") ?? M.seed;
   return {
     help: Boolean(values.help),
@@ -208,8 +244,11 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       seq: int("seq") ?? (values.lines ? undefined : preset.seq),
       lr: num("lr") ?? preset.lr,
       clip: num("clip") ?? preset.clip,
-      steps: steps ?? (epochs !== undefined ? undefined : preset.steps),
+      steps: time !== undefined
+        ? undefined
+        : steps ?? (epochs !== undefined ? undefined : preset.steps),
       epochs: epochs ?? preset.epochs,
+      timeBudget: time,
       valFraction: num("val"),
       valEvery: int("val-every") ?? preset["val-every"],
       lines: Boolean(values.lines),
@@ -231,8 +270,11 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     log: str("log"),
     printEvery: numberFlag("print-every", values["print-every"], { integer: true, min: 1 }) ??
       RUN.printEvery,
-    sampleLength: int("sample-length") ?? RUN.sampleLength,
+    sampleLength,
     prime: str("prime"),
+    sampleEvery,
+    valData: str("val-data"),
+    plot: str("plot"),
     exportDir: str("export-tfjs"),
     saveCycles,
     given,
@@ -257,9 +299,35 @@ export function resumeOptions(args: TrainArgs, model: CharModel): TrainOptions {
     );
   }
   const state = model.trainState;
+  // A model trained by the clock goes on with what is left of its budget, unless told otherwise.
+  const budget = state?.timeBudget !== undefined &&
+      !["time", "steps", "epochs"].some((f) => args.given.has(f))
+    ? { timeBudget: state.timeBudget, steps: undefined }
+    : {};
   return {
     ...args.train,
     batch: state && !args.given.has("batch") ? state.batch : args.train.batch,
     seq: state && !args.given.has("seq") ? state.seq : args.train.seq,
+    ...budget,
   };
+}
+
+/**
+ * Seconds in a duration written `90s`, `10m`, `1h`, `1h30m` or `1h30m15s` (each part may have
+ * a decimal point: `1.5h`); throws a UsageError for anything else, and for zero.
+ */
+export function parseDuration(text: string): number {
+  const m = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(text.trim());
+  if (!m || text.trim() === "") {
+    throw new UsageError(
+      `Invalid --time: ${JSON.stringify(text)} is not a duration: write it like 90s, 10m or 1h30m`,
+    );
+  }
+  const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  if (!(seconds > 0)) {
+    throw new UsageError(
+      `Invalid --time: ${JSON.stringify(text)} is zero: give a positive duration`,
+    );
+  }
+  return seconds;
 }

@@ -1,9 +1,10 @@
 // `deno run -A train.ts`: train a model on a text file (the bundled Anna Karenina by default),
-// show progress, write checkpoints, print a sample. The flags and presets are in
-// _train_flags.ts; this is the run: every input is checked (by the library, as it creates the
-// model and starts training) before anything is written.
+// show progress (and samples along the way), write checkpoints and loss.svg, print a sample;
+// or, with --plot, redraw loss.svg from a log. The flags and presets are in _train_flags.ts;
+// this is the run: every input is checked (by the library, as it creates the model and starts
+// training) before anything is written.
 
-import { readText } from "../data/text.ts";
+import { readText, TextError } from "../data/text.ts";
 import { defaultThreads } from "../engine/threads.ts";
 import { isSaveTemporary, load, save } from "../io/checkpoint.ts";
 import { exportTfjs, tfjsArtifacts } from "../io/tfjs.ts";
@@ -12,6 +13,8 @@ import { checkSampleOptions, sample, type SampleOptions } from "../sample/sample
 import { type TrainEvent, trainEvents, type TrainOptions } from "../train/train.ts";
 import { usage, UsageError } from "./_args.ts";
 import { runCli } from "./_errors.ts";
+import { logHistory, LossPlot, readLog, writeTextAtomic } from "./_loss_plot.ts";
+import { lossSvg } from "./_plot.ts";
 import { Progress } from "./_progress.ts";
 import { FLAGS, parseTrainArgs, resumeOptions, type TrainArgs } from "./_train_flags.ts";
 
@@ -54,12 +57,20 @@ async function run(argv: string[]): Promise<number> {
     print(usage(COMMAND, FLAGS, "Trains a character-level LSTM, GRU or RNN.") + "\n");
     return 0;
   }
+  if (args.plot) return await redraw(args);
   const text = await readText(args.data);
+  const valText = args.valData === undefined ? undefined : await readValData(args.valData);
   const model = args.resume ? await load(args.resume) : createModel(text, args.model);
   const options = args.resume ? resumeOptions(args, model) : args.train;
+  const prime = args.prime ?? (options.lines ? "\n" : text.match(/^\S{1,20}/)?.[0] ?? "");
   const abort = new AbortController();
   const events = trainEvents(model, text, {
     ...options,
+    valText,
+    sampleEvery: args.sampleEvery,
+    sampleLength: args.sampleLength,
+    prime,
+    sampleSeed: args.model.seed,
     snapshotEvery: args.checkpointEvery,
     signal: abort.signal,
   });
@@ -67,12 +78,14 @@ async function run(argv: string[]): Promise<number> {
   const first = await events.next();
   let sampling: SampleOptions;
   try {
-    sampling = await checkOutputs(args, model, text, options);
+    sampling = await checkOutputs(args, model, prime, options);
   } catch (e) {
     await events.return(undefined); // stops the worker threads
     throw e;
   }
   let logFile: Deno.FsFile | null = null;
+  // The picture draws on from the runs the log already holds (a resumed run's among them).
+  const history = args.log ? await logHistory(args.log) : [];
   if (args.log) {
     try {
       logFile = await Deno.open(args.log, { append: true, create: true });
@@ -94,7 +107,9 @@ async function run(argv: string[]): Promise<number> {
     live: Deno.stderr.isTerminal(),
     every: args.printEvery,
     log: logFile,
+    valEvery: options.valEvery,
   });
+  const plot = new LossPlot(`${args.out}/loss.svg`, history);
   const cfg = model.config;
   const state = model.trainState!;
   const engine = !first.done && first.value.type === "start" && first.value.backend === "webgpu"
@@ -113,7 +128,9 @@ async function run(argv: string[]): Promise<number> {
   try {
     for await (const event of first.done ? events : prepend(first.value, events)) {
       progress.event(event);
+      plot.event(event);
       lastEvent = event;
+      if (event.type === "validation") await plot.write();
       // The model's arrays are current at these events (see trainEvents).
       if (event.type === "step" && event.step % args.checkpointEvery === 0) {
         await save(model, lastPath);
@@ -135,7 +152,8 @@ async function run(argv: string[]): Promise<number> {
     logFile?.close();
   }
   await save(model, lastPath);
-  progress.say(`saved ${lastPath}`);
+  await plot.write();
+  progress.say(`saved ${lastPath}; the run's picture is ${plot.path}`);
   if (args.exportDir) {
     await exportTfjs(model, args.exportDir);
     progress.say(`exported a TensorFlow.js model to ${args.exportDir}`);
@@ -162,11 +180,11 @@ async function run(argv: string[]): Promise<number> {
 async function checkOutputs(
   args: TrainArgs,
   model: CharModel,
-  text: string,
+  prime: string,
   options: TrainOptions,
 ): Promise<SampleOptions> {
   const sampling = {
-    prime: args.prime ?? text.match(/^\S{1,20}/)?.[0] ?? "",
+    prime,
     length: args.sampleLength,
     topK: 5,
     seed: args.model.seed,
@@ -179,4 +197,32 @@ async function checkOutputs(
   }
   await checkWritable(args.out, "--out");
   return sampling;
+}
+
+// --val-data: the validation text, or one line naming the flag and what is wrong with the file.
+async function readValData(path: string): Promise<string> {
+  try {
+    return await readText(path);
+  } catch (e) {
+    if (!(e instanceof TextError)) throw e;
+    throw new UsageError(`Invalid --val-data: ${e.message.replace(/^C/, "c")}`);
+  }
+}
+
+// --plot LOG: loss.svg from the log's events, beside the log or in --out; prints its path.
+async function redraw(args: TrainArgs): Promise<number> {
+  const log = args.plot!;
+  const events = await readLog(log);
+  const slash = log.lastIndexOf("/");
+  const dir = args.given.has("out") ? args.out : slash >= 0 ? log.slice(0, slash) || "/" : ".";
+  const path = `${dir}/loss.svg`;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await writeTextAtomic(path, lossSvg(events));
+  } catch (e) {
+    const flag = args.given.has("out") ? "--out" : "--plot";
+    throw new UsageError(`Invalid ${flag}: cannot write ${path}: ${(e as Error).message}`);
+  }
+  print(path + "\n");
+  return 0;
 }

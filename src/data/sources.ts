@@ -33,7 +33,8 @@ export interface BatchSource {
 
 /**
  * The text as `batch` parallel streams read `seq` characters at a time, its last
- * `valFraction` held out for validation (exactly the tutorial's split and batches).
+ * `valFraction` held out for validation (exactly the tutorial's split and batches); with
+ * `valText`, the whole text trains and `valText` validates.
  */
 export function streamSource(
   vocab: Vocab,
@@ -41,8 +42,11 @@ export function streamSource(
   batch: number,
   seq: number,
   valFraction: number,
+  valText?: string,
 ): BatchSource {
-  const { train, val } = splitValidation(vocab.encode(text), valFraction);
+  const { train, val } = valText === undefined
+    ? splitValidation(vocab.encode(text), valFraction)
+    : { train: vocab.encode(text), val: vocab.encode(valText) };
   return {
     kind: "stream",
     seq,
@@ -59,8 +63,9 @@ export function streamSource(
 
 /**
  * The non-empty lines of the text, one per row, shuffled each epoch by `seed`; the last
- * `valFraction` of the lines held out. `seq` defaults to the longest line plus one (the newline
- * each row starts with).
+ * `valFraction` of the lines held out (with `valText`: every line trains, and the lines of
+ * `valText` validate). `seq` defaults to the longest line plus one (the newline each row starts
+ * with).
  *
  * @throws {RangeError} If the vocabulary has no newline.
  */
@@ -71,6 +76,7 @@ export function lineSource(
   seq: number | undefined,
   valFraction: number,
   seed: number,
+  valText?: string,
 ): BatchSource {
   const newline = vocab.indexOf("\n");
   if (newline < 0) {
@@ -79,9 +85,12 @@ export function lineSource(
     );
   }
   const all = splitLines(text).map((line) => vocab.encode(line));
-  const cut = Math.floor(all.length * (1 - valFraction));
-  const train = all.slice(0, cut), val = all.slice(cut);
-  const width = seq ?? all.reduce((m, l) => Math.max(m, l.length), 0) + 1;
+  const cut = valText === undefined ? Math.floor(all.length * (1 - valFraction)) : all.length;
+  const train = all.slice(0, cut);
+  const val = valText === undefined
+    ? all.slice(cut)
+    : splitLines(valText).map((line) => vocab.encode(line));
+  const width = seq ?? [...train, ...val].reduce((m, l) => Math.max(m, l.length), 0) + 1;
   const valOrder = Uint32Array.from(val.keys());
   let orderEpoch = -1;
   let order: Uint32Array = new Uint32Array();

@@ -45,6 +45,8 @@ interface TrainCounters {
   lrScale?: number;
   optimizer?: "adam" | "sgd";
   weightDecay?: number;
+  trainTime?: number;
+  timeBudget?: number;
 }
 
 /**
@@ -94,6 +96,8 @@ export function toBytes(model: CharModel): Uint8Array {
       lrScale: s.lrScale,
       optimizer: s.optimizer ?? "adam",
       weightDecay: s.weightDecay ?? 0,
+      trainTime: s.trainTime ?? 0,
+      timeBudget: s.timeBudget,
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
@@ -332,6 +336,8 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
       optimizer,
       weightDecay,
+      trainTime: seconds(c.trainTime),
+      timeBudget: c.timeBudget === undefined ? undefined : seconds(c.timeBudget) || undefined,
       adamM,
       adamV,
       h,
@@ -346,6 +352,11 @@ export function fromBytes(bytes: Uint8Array): CharModel {
     );
   }
   return { config, vocab, layout, params, trainState };
+}
+
+// A recorded time in seconds: a finite number ≥ 0, anything else (absent: older files) 0.
+function seconds(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
 /**

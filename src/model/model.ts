@@ -77,6 +77,10 @@ export interface TrainState {
    * `weightDecay` continues with it.
    */
   weightDecay?: number;
+  /** Seconds of training (wall clock) in all, resumes included (absent in older states: 0). */
+  trainTime?: number;
+  /** The time budget in seconds the model trains under, when it trains by the clock. */
+  timeBudget?: number;
   /** Adam's first moments, or SGD's momentum buffer; same layout as the parameters. */
   adamM: Float32Array;
   /** Adam's second moments, same layout as the parameters. */

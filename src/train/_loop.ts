@@ -1,14 +1,16 @@
 // The training loop: one optimizer step per batch, and the events around it (step, epoch,
-// cycle, validation, diverged, done). On WebGPU it runs one step ahead: step k+1 is submitted
-// before step k's loss is read back, so the wait for the read-back overlaps the GPU's work.
-// It never runs ahead past a step whose state the host needs (`needsHost`), and it brings the
-// host arrays up to date (`HostCopy`) at exactly those steps.
+// cycle, validation, sample, diverged, done), until the step count or the time budget is
+// reached. On WebGPU it runs one step ahead: step k+1 is submitted before step k's loss is read
+// back, so the wait for the read-back overlaps the GPU's work. It never runs ahead past a step
+// whose state the host needs (`needsHost`), and it brings the host arrays up to date
+// (`HostCopy`) at exactly those steps.
 
 import type { Engine, StepResult } from "../engine/engine.ts";
 import type { TrainState } from "../model/model.ts";
+import { Budget } from "./_budget.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
-import { cosineCycle, scheduledLr } from "./schedule.ts";
+import { cosineCycle, scheduledLr, timedCosineLr } from "./schedule.ts";
 import type { TrainEvent } from "./train.ts";
 
 /** Whether the host copies of the state (model arrays, carried state) match the engine. */
@@ -37,10 +39,11 @@ class HostCopy {
   }
 }
 
-/** A step under way: its result, and the learning rate it used. */
+/** A step under way: its result, the learning rate it used, and whether it ends training. */
 interface Submitted {
   result: Promise<StepResult>;
   lr: number;
+  last: boolean;
 }
 
 /** Counts a step that was applied; true when it ended an epoch (the position rolls over). */
@@ -55,41 +58,67 @@ function advance(ts: TrainState, batchesPerEpoch: number): boolean {
   return true;
 }
 
+/** The seed of the sample drawn after `step` steps of a run sampling with `seed`. */
+export function sampleSeed(seed: number, step: number): number {
+  return (seed + Math.imul(step, 0x9e3779b9)) >>> 0;
+}
+
 /**
- * Trains from `ts` (loaded into `core`, host arrays current) to `o.totalSteps`, yielding every
- * event after `start`. When the consumer stops early, a step still running is waited for and
- * counted (or, when it was not finite, the last snapshot restored), and the host arrays are
- * brought up to date.
+ * Trains from `ts` (loaded into `core`, host arrays current) to `o.totalSteps` or the end of
+ * `o.timeBudget`, yielding every event after `start`; `draw` gives the text of a sample from
+ * the model's current arrays for a seed. When the consumer stops early, a step still running is
+ * waited for and counted (or, when it was not finite, the last snapshot restored), and the host
+ * arrays are brought up to date.
  */
 export async function* trainLoop(
   core: Engine,
   ts: TrainState,
   o: ResolvedOptions,
+  draw: (seed: number) => string,
 ): AsyncGenerator<TrainEvent> {
-  const { source, totalSteps, signal, schedule } = o;
+  const { source, totalSteps, signal, schedule, clock, sampling } = o;
   const perEpoch = source.batchesPerEpoch;
   const host = new HostCopy(core, ts);
   const divergence = new Divergence(core, ts, o.onDivergence);
 
-  const validatesAt = (step: number) =>
-    source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || step === totalSteps);
-  const endsCycle = (step: number) =>
+  const step0 = ts.step;
+  const budget = new Budget(clock, ts.trainTime ?? 0, o.timeBudget, {
+    valEvery: o.valEvery,
+    valBatches: source.valBatches,
+    sampleEvery: sampling.every,
+  });
+  const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
+  // Whether the budget holds the steps numbered first..first+count-1 and a final validation.
+  const fits = (first: number, count: number) => budget.fits(first, count, ts.step - step0);
+
+  // `last`: the step that ends training (the step count, or the budget's last step).
+  const validatesAt = (step: number, last: boolean) =>
+    source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || last);
+  const samplesAt = (step: number) => sampling.every > 0 && step % sampling.every === 0;
+  const endsCycle = (step: number, last: boolean) =>
     schedule.lrSchedule === "cosine" &&
-    cosineCycle(step, perEpoch, schedule).index > cosineCycle(step - 1, perEpoch, schedule).index;
+    (timedCosine ? last : cosineCycle(step, perEpoch, schedule).index >
+      cosineCycle(step - 1, perEpoch, schedule).index);
   // Whether the host needs the state after `step` steps (the step ending at batch index
-  // `batchEnd` of its epoch): events that save or validate see it, and snapshots copy it.
+  // `batchEnd` of its epoch): events that save, validate or sample see it, and snapshots copy
+  // it. (The budget's last step is known when it is submitted: nothing runs ahead of it.)
   const needsHost = (step: number, batchEnd: number) =>
-    batchEnd === perEpoch || step === totalSteps || validatesAt(step) ||
-    step % o.snapshotEvery === 0 || endsCycle(step);
-  // Submits the step at (step, epoch, batchInEpoch).
-  const submit = (step: number, epoch: number, batchInEpoch: number): Submitted => {
+    batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) ||
+    samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
+  // Submits the step at (step, epoch, batchInEpoch), `queued` steps being under way already.
+  // It is the budget's last when the budget holds no other one after it.
+  const submit = (step: number, epoch: number, batchInEpoch: number, queued = 0): Submitted => {
+    const last = step + 1 === totalSteps || !fits(step + 1 - queued, queued + 2);
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
-    const lr = scheduledLr(o.lr, step, perEpoch, schedule) * ts.lrScale;
+    const lr =
+      (timedCosine
+        ? timedCosineLr(o.lr, budget.spent())
+        : scheduledLr(o.lr, step, perEpoch, schedule)) * ts.lrScale;
     const { optimizer, momentum, weightDecay, clip, clipMode } = o;
     const result = core.trainStep({ step, optimizer, lr, momentum, weightDecay, clip, clipMode });
     result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
-    return { result, lr };
+    return { result, lr, last };
   };
   // On WebGPU the next step goes in before this one's scalars come back (the GPU skips a
   // non-finite update by itself); never past a point where the host needs the state, nor after
@@ -97,23 +126,36 @@ export async function* trainLoop(
   const pipelined = core.kind !== "wasm";
   let ahead: Submitted | null = null;
 
-  const step0 = ts.step;
-  const started = performance.now();
-  let lastPause = started;
+  let lastPause = performance.now();
   let aborted = false;
   let diverged = false;
   let valLoss: number | null = null;
   let failed = false;
+  // Validates after the step just taken (timed apart from the steps, for the budget's pace).
+  const validation = async (): Promise<TrainEvent> => {
+    const loss = await budget.validate(() =>
+      core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows)
+    );
+    valLoss = loss;
+    const best = loss < ts.bestValLoss;
+    if (best) ts.bestValLoss = loss;
+    return { type: "validation", step: ts.step, epoch: ts.epoch, valLoss: loss, best };
+  };
   try {
     while (ts.step < totalSteps) {
       if (!ahead && signal?.aborted) {
         aborted = true;
         break;
       }
+      // No time for a step at all: a resumed model whose budget is spent.
+      if (!ahead && ts.step === step0 && !fits(ts.step + 1, 1)) break;
       const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
       ahead = null;
-      if (pipelined && !signal?.aborted && !needsHost(ts.step + 1, ts.batchInEpoch + 1)) {
-        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1);
+      if (
+        pipelined && !signal?.aborted && !current.last &&
+        !needsHost(ts.step + 1, ts.batchInEpoch + 1)
+      ) {
+        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1, 1);
       }
       const { loss, gradNorm, applied } = await current.result;
       if (!applied) {
@@ -130,8 +172,10 @@ export async function* trainLoop(
       }
       const epochDone = advance(ts, perEpoch);
       host.stepped();
-      if (needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
-      const elapsedMs = performance.now() - started;
+      const last = current.last;
+      if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
+      const elapsedMs = budget.elapsedMs();
+      ts.trainTime = budget.trainedSeconds();
       yield {
         type: "step",
         step: ts.step,
@@ -142,27 +186,34 @@ export async function* trainLoop(
         lr: current.lr,
         charsPerSec: (ts.step - step0) * o.batch * o.seq / (elapsedMs / 1000),
         elapsedMs,
+        trainTime: ts.trainTime,
       };
       if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
-      if (endsCycle(ts.step)) {
-        const cycle = cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
+      if (endsCycle(ts.step, last)) {
+        const cycle = timedCosine ? 1 : cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
         yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
       }
-      if (validatesAt(ts.step)) {
-        valLoss = await core.evaluateBatches(
-          source.valBatches,
-          source.fillVal,
-          source.independentRows,
-        );
-        const best = valLoss < ts.bestValLoss;
-        if (best) ts.bestValLoss = valLoss;
-        yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
+      if (validatesAt(ts.step, last)) yield await validation();
+      if (samplesAt(ts.step)) {
+        // Its own engine and generator: training's state and randomness are not touched.
+        const seed = sampleSeed(sampling.seed, ts.step);
+        const text = budget.sample(() => draw(seed));
+        yield { type: "sample", step: ts.step, epoch: ts.epoch, seed, text };
       }
       if (ts.step % o.snapshotEvery === 0) divergence.take();
       // Let timers and signal handlers run now and then without a macrotask per tiny step.
       if (performance.now() - lastPause > 50) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastPause = performance.now();
+      }
+      if (last) break;
+      if (!ahead && !fits(ts.step + 1, 1)) {
+        // The budget ran short after this step went in as not the last: it is the last after
+        // all, and ends training as the last step does.
+        await host.sync();
+        if (!validatesAt(ts.step, false) && validatesAt(ts.step, true)) yield await validation();
+        if (timedCosine) yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: 1 };
+        break;
       }
     }
     await host.sync();
@@ -171,8 +222,9 @@ export async function* trainLoop(
     failed = true;
     throw e;
   } finally {
-    // The consumer stopped early (an error in the engine leaves the state as it is).
+    // Done, or the consumer stopped early (an error in the engine leaves the state as it is).
     if (!failed) {
+      ts.trainTime = budget.trainedSeconds();
       if (ahead) {
         const { applied } = await ahead.result;
         if (applied) {

@@ -1,12 +1,14 @@
 // The one place trainEvents' options are checked and their defaults applied: every option, the
-// batch source it implies (with the text long enough for one batch) and a resumed state's
-// fit, all before an engine is created or anything is trained.
+// batch source it implies (with the text long enough for one batch, and a validation text in
+// the model's characters), the samples and time budget, and a resumed state's fit, all before
+// an engine is created or anything is trained.
 
 import { type BatchSource, lineSource, streamSource } from "../data/sources.ts";
 import { type BackendChoice, checkBackend } from "../engine/engine.ts";
 import { checkThreads, defaultThreads } from "../engine/threads.ts";
 import { validateCoreConfig } from "../model/config.ts";
 import type { CharModel } from "../model/model.ts";
+import { checkSampleOptions } from "../sample/sample.ts";
 import { type ScheduleOptions, validateSchedule } from "./schedule.ts";
 import type { TrainOptions } from "./train.ts";
 
@@ -25,7 +27,27 @@ export const TRAIN_DEFAULTS = {
   valEvery: 100,
   onDivergence: "restore",
   snapshotEvery: 100,
+  sampleEvery: 0,
+  sampleLength: 200,
 } as const;
+
+/** The key of trainEvents' clock (ms, like `performance.now`): an option for tests only. */
+export const CLOCK: unique symbol = Symbol("charlstm.clock");
+
+/** {@linkcode TrainOptions} with what only the tests set. */
+export interface InternalTrainOptions extends TrainOptions {
+  /** Replaces `performance.now` for the time budget and the timed schedule. */
+  [CLOCK]?: () => number;
+}
+
+/** The samples drawn during training. */
+export interface Sampling {
+  /** Steps between samples (0: none). */
+  every: number;
+  length: number;
+  prime: string;
+  seed: number;
+}
 
 /** Every training option, checked, with its default applied. */
 export interface ResolvedOptions {
@@ -44,8 +66,13 @@ export interface ResolvedOptions {
   valEvery: number;
   onDivergence: "restore" | "stop";
   snapshotEvery: number;
-  /** The step count training stops at (the model's steps so far included). */
+  /** The step count training stops at (the model's steps so far included; Infinity by time). */
   totalSteps: number;
+  /** Seconds of training in all (the model's time so far included), or null. */
+  timeBudget: number | null;
+  /** Milliseconds of a monotonic clock. */
+  clock: () => number;
+  sampling: Sampling;
   threads: number;
   backend: BackendChoice;
   signal?: AbortSignal;
@@ -90,7 +117,7 @@ function nonNegative(name: string, value: number): number {
 export function resolveTrainOptions(
   model: CharModel,
   text: string,
-  options: TrainOptions,
+  options: InternalTrainOptions,
 ): ResolvedOptions {
   const d = TRAIN_DEFAULTS;
   const batch = positiveInt("batch", options.batch ?? d.batch);
@@ -120,7 +147,12 @@ export function resolveTrainOptions(
   const threads = checkThreads(options.threads ?? defaultThreads());
   const backend = checkBackend(options.backend);
   const steps = options.steps === undefined ? undefined : positiveInt("steps", options.steps);
-  const epochs = steps === undefined ? positiveInt("epochs", options.epochs ?? d.epochs) : 0;
+  const timeBudget = resolveTimeBudget(options, steps);
+  const epochs = steps === undefined && timeBudget === null
+    ? positiveInt("epochs", options.epochs ?? d.epochs)
+    : 0;
+  const sampling = resolveSampling(model, options);
+  const valText = checkValText(model, options);
 
   const source = options.lines
     ? lineSource(
@@ -130,8 +162,16 @@ export function resolveTrainOptions(
       options.seq === undefined ? undefined : positiveInt("seq", options.seq),
       valFraction,
       model.config.seed,
+      valText,
     )
-    : streamSource(model.vocab, text, batch, positiveInt("seq", options.seq ?? d.seq), valFraction);
+    : streamSource(
+      model.vocab,
+      text,
+      batch,
+      positiveInt("seq", options.seq ?? d.seq),
+      valFraction,
+      valText,
+    );
   const seq = source.seq;
   validateCoreConfig({ ...model.config, batch, seq });
   if (source.batchesPerEpoch === 0) {
@@ -144,6 +184,16 @@ export function resolveTrainOptions(
         : `Cannot train: the text has ${source.trainCount} training characters${heldOut}, ` +
           `but one batch of ${batch} × ${seq} needs ${batch * seq}: ` +
           `use a longer text or a smaller batch or seq`,
+    );
+  }
+
+  if (valText !== undefined && source.valBatches === 0) {
+    throw new RangeError(
+      source.kind === "lines"
+        ? "Cannot validate: the validation text has no non-empty lines"
+        : `Cannot validate: the validation text has ${source.valChars} characters, but one ` +
+          `batch of ${batch} × ${seq} needs ${batch * seq}: use a longer validation text or a ` +
+          "smaller batch or seq",
     );
   }
 
@@ -170,14 +220,88 @@ export function resolveTrainOptions(
     momentum,
     weightDecay,
     schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult },
-    valFraction,
+    valFraction: valText === undefined ? valFraction : 0,
     valEvery,
     onDivergence,
     snapshotEvery,
-    totalSteps: steps ?? epochs * source.batchesPerEpoch,
+    totalSteps: timeBudget !== null ? Infinity : steps ?? epochs * source.batchesPerEpoch,
+    timeBudget,
+    clock: options[CLOCK] ?? (() => performance.now()),
+    sampling,
     threads,
     backend,
     signal: options.signal,
     source,
   };
+}
+
+// The time budget in seconds (null: train by steps or epochs); a cosine schedule by the clock
+// is one cycle over it.
+function resolveTimeBudget(options: TrainOptions, steps: number | undefined): number | null {
+  const budget = options.timeBudget;
+  if (budget === undefined) return null;
+  if (typeof budget !== "number" || !(budget > 0) || !Number.isFinite(budget)) {
+    throw new RangeError(
+      `Invalid option: timeBudget must be a positive number of seconds, got ${budget}`,
+    );
+  }
+  if (steps !== undefined) {
+    throw new RangeError(
+      "Invalid option: timeBudget and steps both say when to stop: give one of them",
+    );
+  }
+  if (options.cycleLen !== undefined || options.cycleMult !== undefined) {
+    throw new RangeError(
+      "Invalid option: cycleLen and cycleMult do not apply with timeBudget: the cosine " +
+        "schedule is then one cycle over the budget",
+    );
+  }
+  return budget;
+}
+
+// The samples during training: a positive length, and a prime in the model's characters.
+function resolveSampling(model: CharModel, options: TrainOptions): Sampling {
+  const d = TRAIN_DEFAULTS;
+  const every = options.sampleEvery ?? d.sampleEvery;
+  if (!Number.isInteger(every) || every < 0) {
+    throw new RangeError(`Invalid option: sampleEvery must be an integer ≥ 0, got ${every}`);
+  }
+  const length = options.sampleLength ?? d.sampleLength;
+  if (every > 0 && (!Number.isInteger(length) || length < 1)) {
+    throw new RangeError(
+      `Invalid option: sampleLength must be a positive integer with sampleEvery, got ${length}`,
+    );
+  }
+  const prime = options.prime ?? "";
+  const seed = options.sampleSeed ?? model.config.seed;
+  // The sampler's own checks (the prime's characters, the seed), with its messages.
+  if (every > 0) checkSampleOptions(model, { prime, length, seed, threads: 1 });
+  return { every, length, prime, seed };
+}
+
+// The validation text, when given: not empty, and in the model's characters.
+function checkValText(model: CharModel, options: TrainOptions): string | undefined {
+  const valText = options.valText;
+  if (valText === undefined) return undefined;
+  if (options.valFraction !== undefined) {
+    throw new RangeError(
+      "Invalid option: valFraction and valText both say what validates: give one of them",
+    );
+  }
+  if (typeof valText !== "string" || valText.length === 0) {
+    throw new RangeError(
+      "Cannot validate: the validation text is empty: give one, or leave valText out to hold " +
+        "out the end of the training text",
+    );
+  }
+  const unknown = model.vocab.unknownChars(valText);
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ");
+    const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";
+    throw new RangeError(
+      `Cannot validate: the validation text has characters the training text does not: ` +
+        `${shown}${more}: validate on a text in the training text's characters`,
+    );
+  }
+  return valText;
 }

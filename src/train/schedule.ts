@@ -1,6 +1,7 @@
 // Learning-rate schedules of the lessons: constant, step decay, and cosine annealing with warm
 // restarts (fast.ai's CosAnneal with cycle_mult: each cycle anneals from lr to 0 over
-// cycleLen·cycleMult^k epochs, then restarts).
+// cycleLen·cycleMult^k epochs, then restarts); under a time budget, cosine is one cycle over the
+// budget's seconds.
 
 /** How the learning rate moves during training. */
 export interface ScheduleOptions {
@@ -109,4 +110,20 @@ export function cosineCycle(
     index++;
   }
   return { index, start, len };
+}
+
+/**
+ * The cosine schedule of a run with a time budget: one cycle from `lr` at the start to 0 at the
+ * end of the budget, `fraction` being the part of the budget spent (clamped to [0, 1]).
+ *
+ * @example
+ * ```ts
+ * import { timedCosineLr } from "./schedule.ts";
+ * console.log(timedCosineLr(0.01, 0.5)); // 0.005: half the budget spent
+ * console.log(timedCosineLr(0.01, 1)); // 0: the end of the budget
+ * ```
+ */
+export function timedCosineLr(lr: number, fraction: number): number {
+  const f = Math.min(1, Math.max(0, fraction));
+  return f >= 1 ? 0 : lr * 0.5 * (1 + Math.cos(Math.PI * f));
 }

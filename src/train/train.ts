@@ -1,13 +1,15 @@
 // Training's public face: its options, events and result, and `trainEvents`/`train`, which
 // set an engine up for a model and run the loop of the PyTorch char-RNN tutorial on it (Adam,
 // cross-entropy, gradient clipping, dropout, hidden state carried from batch to batch and
-// reset at each epoch, validation on the last part of the text). The parts live beside it:
+// reset at each epoch, validation on the last part of the text or on a text of its own), for a
+// number of steps or a time budget, with samples along the way. The parts live beside it:
 // option checks in _options.ts, the loop in _loop.ts, divergence in _divergence.ts, batches
-// in ../data/sources.ts.
+// in ../data/sources.ts; the samples are ../sample's.
 
 import type { BackendChoice } from "../engine/engine.ts";
 import { createEngine } from "../engine/create.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
+import { sample } from "../sample/sample.ts";
 import { trainLoop } from "./_loop.ts";
 import { resolveTrainOptions } from "./_options.ts";
 import type { ScheduleOptions } from "./schedule.ts";
@@ -29,10 +31,22 @@ export interface TrainOptions extends ScheduleOptions {
   weightDecay?: number;
   /** `norm`: rescale to global L2 norm `clip` (default); `value`: clamp each to [-clip, clip]. */
   clipMode?: "norm" | "value";
-  /** Passes over the training text (default 10); ignored when `steps` is given. */
+  /** Passes over the training text (default 10); ignored when `steps` or `timeBudget` is given. */
   epochs?: number;
   /** Stop once the model has taken this many optimizer steps in all (overrides epochs). */
   steps?: number;
+  /**
+   * Train by the clock instead: stop once the model has trained this many **seconds** of wall
+   * clock in all (its `trainState.trainTime`, so a resumed model trains for what is left of the
+   * budget). The last step is the one after which, at the pace of the run so far (steps,
+   * validations and samples each timed, the consumer's work between steps included), the budget
+   * holds no other step and the final validation, with a step to spare: training ends within
+   * the budget unless the last steps run slower than those before them. It validates, as the
+   * last step always does. With `lrSchedule: "cosine"` the schedule
+   * follows the time spent: one cycle from `lr` down to 0 at the end of the budget (`cycleLen`
+   * and `cycleMult` do not apply). Not with `steps`; overrides `epochs`.
+   */
+  timeBudget?: number;
   /** Sequences per batch (default 32). */
   batch?: number;
   /** Characters per sequence (default 100; in line mode, the longest line plus one). */
@@ -48,6 +62,11 @@ export interface TrainOptions extends ScheduleOptions {
   clip?: number;
   /** Fraction of the text, taken from its end, held out for validation (default 0.1). */
   valFraction?: number;
+  /**
+   * Validate on this text instead of the end of the training text (all of which then trains);
+   * every character must be one the model knows. Not with `valFraction`.
+   */
+  valText?: string;
   /** Validate every this many steps and after the last (default 100; 0 = never). */
   valEvery?: number;
   /**
@@ -60,6 +79,20 @@ export interface TrainOptions extends ScheduleOptions {
    * the model's arrays are current at these steps' `step` events on every engine.
    */
   snapshotEvery?: number;
+  /**
+   * Draw a sample from the model every this many steps: a `sample` event (default 0: never).
+   * It has its own engine and random generator, so training goes exactly as it would without.
+   */
+  sampleEvery?: number;
+  /** Characters each sample generates after its prime (default 200). */
+  sampleLength?: number;
+  /** The text each sample starts from (default: none, a random first character). */
+  prime?: string;
+  /**
+   * The samples' seed (default: the model's seed). The sample after step s uses a seed made
+   * from this and s, so it is the same in any run that reaches step s with the same weights.
+   */
+  sampleSeed?: number;
   /** Threads for the WASM core (default: the number of cores). Results do not depend on it. */
   threads?: number;
   /**
@@ -83,14 +116,20 @@ export type TrainEvent =
     /** The engine that trains. */
     backend: "wasm" | "webgpu";
     step: number;
+    /** The step count training stops at; Infinity with a time budget (the clock decides). */
     totalSteps: number;
     batchesPerEpoch: number;
     trainChars: number;
     valChars: number;
+    /** Seconds of training the model has had before this run. */
+    trainTime: number;
+    /** The time budget in seconds (the model's training time in all), or null. */
+    timeBudget: number | null;
   }
   | {
     type: "step";
     step: number;
+    /** As in `start`: Infinity with a time budget. */
     totalSteps: number;
     epoch: number;
     loss: number;
@@ -98,7 +137,10 @@ export type TrainEvent =
     /** Learning rate the step used (schedule and divergence halving applied). */
     lr: number;
     charsPerSec: number;
+    /** Milliseconds since this run's first step began. */
     elapsedMs: number;
+    /** Seconds of training in all, resumes included (what `timeBudget` counts). */
+    trainTime: number;
   }
   | { type: "validation"; step: number; epoch: number; valLoss: number; best: boolean }
   | { type: "epoch"; step: number; epoch: number }
@@ -109,6 +151,15 @@ export type TrainEvent =
     epoch: number;
     /** The cosine cycle that ended, from 1 (`--save-cycles` writes cycle-N.safetensors). */
     cycle: number;
+  }
+  | {
+    type: "sample";
+    step: number;
+    epoch: number;
+    /** The seed it was drawn with (from `sampleSeed` and the step). */
+    seed: number;
+    /** The prime and the `sampleLength` characters drawn after it (top-k 5). */
+    text: string;
   }
   | { type: "note"; message: string }
   | {
@@ -194,6 +245,7 @@ export async function* trainEvents(
       bestValLoss: Infinity,
       lrScale: 1,
       optimizer: o.optimizer,
+      trainTime: 0,
       adamM: new Float32Array(core.layout.size),
       adamV: new Float32Array(core.layout.size),
       h: new Float32Array(L * batch * H),
@@ -213,6 +265,7 @@ export async function* trainEvents(
     model.params = core.params;
     ts.adamM = core.adamM;
     ts.adamV = core.adamV;
+    ts.timeBudget = o.timeBudget ?? undefined;
     model.trainState = ts;
 
     yield {
@@ -223,6 +276,8 @@ export async function* trainEvents(
       batchesPerEpoch: source.batchesPerEpoch,
       trainChars: source.trainChars,
       valChars: source.valChars,
+      trainTime: ts.trainTime ?? 0,
+      timeBudget: o.timeBudget,
     };
     if (wrapped) {
       yield {
@@ -239,7 +294,10 @@ export async function* trainEvents(
       };
     }
     for (const message of notes) yield { type: "note", message };
-    yield* trainLoop(core, ts, o);
+    const { prime, length } = o.sampling;
+    yield* trainLoop(core, ts, o, (seed) =>
+      // model.params are the core's host arrays, current at a sample's step.
+      sample(model, { prime, length, seed, topK: 5, threads: 1 }));
   } finally {
     // Hand the model plain arrays again so the core's memory can be freed, whenever the
     // consumer stops (a break at the first event included).
