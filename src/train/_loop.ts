@@ -149,11 +149,11 @@ export async function* trainLoop(
         yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
       }
       if (validatesAt(ts.step)) {
-        valLoss = await core.evaluateBatches(
+        valLoss = (await core.evaluateBatches(
           source.valBatches,
           source.fillVal,
           source.independentRows,
-        );
+        )).meanOfBatches;
         const best = valLoss < ts.bestValLoss;
         if (best) ts.bestValLoss = valLoss;
         yield { type: "validation", step: ts.step, epoch: ts.epoch, valLoss, best };
