@@ -237,3 +237,25 @@ Deno.test("evaluate's option and text checks", async () => {
     assert.ok(Number.isFinite(await evaluate(model, "ab\n", { ...options, threads: 1 })));
   }
 });
+
+Deno.test("a core disposed while its threads start lets the process exit (evaluate of a short text)", async () => {
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const core = new URL("../src/engine/wasm_core.ts", import.meta.url).href;
+  const code = `
+    import { createModel, evaluate } from "${mod}";
+    import { WasmCore } from "${core}";
+    const net = WasmCore.create(
+      { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 1, seq: 4 }, { threads: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    net.dispose();
+    await evaluate(createModel("abcd", { hidden: 8, layers: 1 }), "abcdabcd", { threads: 2 });
+    console.log("done");`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  assert.ok(out.success, `exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "done");
+});
