@@ -54,7 +54,9 @@ export function scale(g: usize, n: i32, s: f32): void {
 }
 
 /**
- * One Adam step, PyTorch's torch.optim.Adam arithmetic (no weight decay):
+ * One Adam step, PyTorch's torch.optim.Adam arithmetic, with AdamW's decoupled weight decay
+ * (torch.optim.AdamW) first when `decay` (= 1 - lr·wd, rounded once from f64) is not 1:
+ *   p *= decay
  *   m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
  *   p -= (lr / bc1) · m / (√v / √bc2 + ε)       bc1 = 1 - β1^t, bc2 = 1 - β2^t
  */
@@ -70,7 +72,9 @@ export function adamStep(
   eps: f32,
   bc1: f32,
   bc2: f32,
+  decay: f32,
 ): void {
+  const decays = decay != 1, decay4 = f32x4.splat(decay);
   const stepSize = f32x4.splat(lr / bc1);
   const invSqrtBc2 = f32x4.splat(<f32>(1.0 / Math.sqrt(<f64>bc2)));
   const b1 = f32x4.splat(beta1), b1c = f32x4.splat(1 - beta1);
@@ -86,7 +90,9 @@ export function adamStep(
     v128.store(m + off, mv);
     v128.store(v + off, vv);
     const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vv), invSqrtBc2), e);
-    v128.store(p + off, f32x4.sub(v128.load(p + off), f32x4.div(f32x4.mul(stepSize, mv), denom)));
+    let pv = v128.load(p + off);
+    if (decays) pv = f32x4.mul(pv, decay4);
+    v128.store(p + off, f32x4.sub(pv, f32x4.div(f32x4.mul(stepSize, mv), denom)));
   }
   for (; i < end; i++) {
     const off = <usize>i * 4;
@@ -96,24 +102,28 @@ export function adamStep(
     store<f32>(m + off, mv);
     store<f32>(v + off, vv);
     const denom = Mathf.sqrt(vv) * f32x4.extract_lane(invSqrtBc2, 0) + eps;
-    store<f32>(p + off, load<f32>(p + off) - (lr / bc1) * mv / denom);
+    let pv = load<f32>(p + off);
+    if (decays) pv *= decay;
+    store<f32>(p + off, pv - (lr / bc1) * mv / denom);
   }
   barrier();
 }
 
 /**
- * One SGD step, torch.optim.SGD arithmetic (dampening 0, no Nesterov): with momentum,
- * buf = g on the first step and momentum·buf + g after, then p -= lr·buf; without, p -= lr·g.
+ * One SGD step, torch.optim.SGD arithmetic (dampening 0, no Nesterov): d = g + wd·p when the
+ * weight decay wd is not 0; with momentum, buf = d on the first step and momentum·buf + d
+ * after, then p -= lr·buf; without, p -= lr·d.
  */
 export function sgdStep(
-  p: usize, g: usize, buf: usize, n: i32, lr: f32, momentum: f32, first: bool,
+  p: usize, g: usize, buf: usize, n: i32, lr: f32, momentum: f32, first: bool, wd: f32,
 ): void {
-  const lr4 = f32x4.splat(lr), mu4 = f32x4.splat(momentum);
+  const lr4 = f32x4.splat(lr), mu4 = f32x4.splat(momentum), wd4 = f32x4.splat(wd);
   let i = share4(n);
   const end = share4End(n);
   for (; i + 4 <= end; i += 4) {
     const off = <usize>i * 4;
     let d = v128.load(g + off);
+    if (wd != 0) d = f32x4.add(d, f32x4.mul(wd4, v128.load(p + off)));
     if (momentum != 0) {
       if (!first) d = f32x4.add(f32x4.mul(mu4, v128.load(buf + off)), d);
       v128.store(buf + off, d);
@@ -123,6 +133,7 @@ export function sgdStep(
   for (; i < end; i++) {
     const off = <usize>i * 4;
     let d = load<f32>(g + off);
+    if (wd != 0) d += wd * load<f32>(p + off);
     if (momentum != 0) {
       if (!first) d = momentum * load<f32>(buf + off) + d;
       store<f32>(buf + off, d);

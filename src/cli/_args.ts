@@ -20,7 +20,11 @@ export interface FlagSpec {
 /** `-h`, `--help`. */
 export const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
-/** Parses argv against `specs`; throws UsageError for unknown flags and missing values. */
+/**
+ * Parses argv against `specs`; throws UsageError for unknown flags and missing values. A
+ * negative number after a flag that takes a value is that value (`--weight-decay -1` reads as
+ * `--weight-decay=-1`), so the library's check of its range, not parseArgs, reports it.
+ */
 export function parseFlags(
   argv: string[],
   specs: Record<string, FlagSpec>,
@@ -30,9 +34,22 @@ export function parseFlags(
   for (const [name, s] of Object.entries(specs)) {
     options[name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
   }
+  const args: string[] = [];
+  const end = argv.indexOf("--"); // positionals only after it
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") && (end < 0 || i < end) ? argv[i].slice(2) : "";
+    const next = argv[i + 1];
+    if (
+      specs[name]?.type === "string" && next?.startsWith("-") && next.length > 1 &&
+      !Number.isNaN(Number(next))
+    ) {
+      args.push(`${argv[i]}=${next}`);
+      i++;
+    } else args.push(argv[i]);
+  }
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      args,
       options,
       strict: true,
       allowPositionals,

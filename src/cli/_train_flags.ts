@@ -89,6 +89,11 @@ export const FLAGS: Record<string, FlagSpec> = {
   },
   optimizer: option("adam | sgd", T.optimizer),
   momentum: option("SGD momentum", T.momentum),
+  "weight-decay": option(
+    "weight decay: decoupled with adam (torch.optim.AdamW's), L2 with sgd " +
+      "(torch.optim.SGD's); on --resume the checkpoint's unless given",
+    T.weightDecay,
+  ),
   "clip-mode": option("norm (global L2 norm) | value (clamp each to ±clip)", T.clipMode),
   "lr-schedule": option("constant | step | cosine (with warm restarts)", S.lrSchedule),
   "lr-step-every": option("steps between decays (step schedule)", S.lrStepEvery),
@@ -212,6 +217,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       backend: str("backend"),
       optimizer: str("optimizer"),
       momentum: num("momentum"),
+      weightDecay: num("weight-decay"),
       clipMode: str("clip-mode"),
       lrSchedule: str("lr-schedule"),
       lrStepEvery: int("lr-step-every"),

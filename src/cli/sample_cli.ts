@@ -1,7 +1,18 @@
-// `deno run -A sample.ts CHECKPOINT`: stream generated text to stdout.
+// `deno run -A sample.ts CHECKPOINT`: stream generated text to stdout; `--count N` draws N
+// samples, `--interactive` continues each line read from stdin.
+//
+// Every sample is printed as the prime, its continuation, then a newline unless the text already
+// ends in one, so the output of `--count N` and of `--interactive` is exactly the concatenation
+// of the single runs they stand for (see FLAGS).
 
 import { load } from "../io/checkpoint.ts";
-import { SAMPLE_DEFAULTS, sampleStream } from "../sample/sample.ts";
+import type { CharModel } from "../model/model.ts";
+import {
+  checkSampleOptions,
+  SAMPLE_DEFAULTS,
+  type SampleOptions,
+  sampleStream,
+} from "../sample/sample.ts";
 import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
 import { runCli } from "./_errors.ts";
 
@@ -34,10 +45,23 @@ const FLAGS: Record<string, FlagSpec> = {
     default: "cores for large models, else 1",
   },
   stop: { type: "string", help: "stop before this string (e.g. a newline: --stop $'\\n')" },
+  count: { type: "string", help: "samples to draw (sample i is --seed SEED+i's)", default: "1" },
+  interactive: { type: "boolean", help: "continue each line read from stdin (Ctrl-D ends)" },
   help: HELP_FLAG,
 };
 
 const COMMAND = "deno run -A sample.ts CHECKPOINT [options]";
+
+const INTRO = `Streams text sampled from a checkpoint: the prime, then its continuation.
+
+--count N prints N samples, each ending in a newline; sample i (from 0) is the one
+--seed SEED+i (mod 2^32) prints alone, so any one can be drawn again by itself.
+
+--interactive reads lines from stdin as they come (typed or piped) and prints each
+followed by its continuation, exactly as --prime LINE with the same flags would: every
+line starts from a fresh state with the same --seed. A line with characters the model
+does not know is named on stderr and skipped; so is an empty line. Ctrl-D (the end of
+the input) ends it. The prompt "> " shows only when stdin is a terminal.`;
 
 /** Runs the CLI with `argv`; returns the exit code. */
 export function main(argv: string[]): Promise<number> {
@@ -45,10 +69,9 @@ export function main(argv: string[]): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const encoder = new TextEncoder();
   const { values, positionals } = parseFlags(argv, FLAGS, true);
   if (values.help) {
-    console.log(usage(COMMAND, FLAGS, "Streams text sampled from a checkpoint."));
+    console.log(usage(COMMAND, FLAGS, INTRO));
     return 0;
   }
   if (positionals.length !== 1) {
@@ -61,8 +84,19 @@ async function run(argv: string[]): Promise<number> {
     );
   }
   const number = (name: string, integer = false) => numberFlag(name, values[name], { integer });
+  const count = number("count", true) ?? 1;
+  if (count < 1) throw new UsageError(`Invalid --count: must be an integer ≥ 1, got ${count}`);
+  const interactive = Boolean(values.interactive);
+  for (const other of ["count", "prime"]) {
+    if (interactive && values[other] !== undefined) {
+      throw new UsageError(
+        `Invalid command line: --interactive with --${other}: --interactive reads each prime ` +
+          `from stdin and samples it once`,
+      );
+    }
+  }
   // Sampling's own options: its checks and defaults are the library's.
-  const options = {
+  const options: SampleOptions = {
     prime: values.prime as string | undefined,
     length: number("length", true) ?? LENGTH,
     temperature: number("temperature"),
@@ -74,18 +108,69 @@ async function run(argv: string[]): Promise<number> {
     threads: number("threads", true),
   };
   const model = await load(positionals[0]);
-  const stream = sampleStream(model, options); // checks the options before printing the prime
-  const first = stream.next();
-  await Deno.stdout.write(encoder.encode(options.prime ?? ""));
-  if (!first.done) await Deno.stdout.write(encoder.encode(first.value));
-  let chunk = "";
-  for (const ch of stream) {
+  // Checks the options before anything is printed (and fills in the seed).
+  const { seed } = checkSampleOptions(model, options);
+  if (interactive) return await loop(model, options);
+  for (let i = 0; i < count; i++) await print(model, { ...options, seed: (seed + i) % 2 ** 32 });
+  return 0;
+}
+
+const encoder = new TextEncoder();
+
+/** Prints the prime, streams the continuation, then a newline unless the text ends in one. */
+async function print(model: CharModel, options: SampleOptions): Promise<void> {
+  let chunk = options.prime ?? "";
+  let last = chunk.at(-1);
+  for (const ch of sampleStream(model, options)) {
     chunk += ch;
+    last = ch;
     if (chunk.length >= 16 || ch === "\n") {
       await Deno.stdout.write(encoder.encode(chunk));
       chunk = "";
     }
   }
-  await Deno.stdout.write(encoder.encode(chunk + "\n"));
+  await Deno.stdout.write(encoder.encode(last === "\n" ? chunk : chunk + "\n"));
+}
+
+/**
+ * `--interactive`: each line of stdin is a prime, sampled as `--prime LINE` would be (the same
+ * seed each time, so a line's text does not depend on the lines before). A line with characters
+ * the model does not know is named on stderr and skipped; an empty line is skipped. The prompt
+ * `> ` (on stderr) shows only when stdin is a terminal.
+ */
+async function loop(model: CharModel, options: SampleOptions): Promise<number> {
+  const terminal = Deno.stdin.isTerminal();
+  const prompt = (text = "> ") => terminal && Deno.stderr.writeSync(encoder.encode(text));
+  prompt();
+  for await (const line of lines(Deno.stdin.readable)) {
+    if (line !== "") {
+      const primed = { ...options, prime: line };
+      try {
+        checkSampleOptions(model, primed); // the other options passed: only the line can fail
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        console.error(e.message); // the characters the model does not know; then the next line
+        prompt();
+        continue;
+      }
+      await print(model, primed);
+    }
+    prompt();
+  }
+  prompt("\n"); // after Ctrl-D, the shell's prompt starts on a line of its own
   return 0;
+}
+
+/** The lines of a byte stream as they arrive, without their "\n" or "\r\n". */
+export async function* lines(readable: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffer = "";
+  for await (const text of readable.pipeThrough(new TextDecoderStream())) {
+    buffer += text;
+    let end;
+    while ((end = buffer.indexOf("\n")) >= 0) {
+      yield buffer.slice(0, end).replace(/\r$/, "");
+      buffer = buffer.slice(end + 1);
+    }
+  }
+  if (buffer !== "") yield buffer.replace(/\r$/, "");
 }

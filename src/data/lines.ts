@@ -34,7 +34,7 @@ export function linePermutation(count: number, seed: number, epoch: number): Uin
  * Fills `x` and `y` (`[batch, seq]`, row-major) with batch `index` of `lines` taken in `order`.
  * Rows past the last line are all padding.
  *
- * @example
+ * @example A batch of lines
  * ```ts
  * import { getLineBatch } from "./lines.ts";
  * const lines = [Int32Array.of(1, 2), Int32Array.of(3)];

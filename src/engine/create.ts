@@ -33,7 +33,7 @@ const said = new Set<string>();
  * does not fit it), or, with `auto`, WebGPU on a hardware adapter when the batch is at least
  * {@linkcode AUTO_WEBGPU_MIN_BATCH}, WASM otherwise.
  *
- * @example
+ * @example Creating the WASM engine
  * ```ts
  * import { createEngine } from "./create.ts";
  * const core = await createEngine(

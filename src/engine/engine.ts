@@ -38,6 +38,12 @@ export interface TrainStepOptions {
   lr: number;
   /** SGD momentum (0: none). */
   momentum: number;
+  /**
+   * Weight decay (default 0: none): decoupled for Adam (torch.optim.AdamW: p ← p·(1 − lr·wd),
+   * then the Adam update), L2 for SGD (torch.optim.SGD's weight_decay: g ← g + wd·p, then
+   * momentum); the gradient is clipped before either.
+   */
+  weightDecay?: number;
   /** Clip threshold (0: no clipping). */
   clip: number;
   /** `norm`: global L2 norm (PyTorch clip_grad_norm_); `value`: clamp each gradient. */

@@ -33,7 +33,7 @@ export {
 } from "./engine.ts";
 export { AUTO_WEBGPU_MIN_BATCH, createEngine, type CreateEngineOptions } from "./create.ts";
 export { WasmCore } from "./wasm_core.ts";
-export type { AdamOptions, ForwardOptions, WasmCoreOptions } from "./wasm_options.ts";
+export type { AdamOptions, ForwardOptions, SgdOptions, WasmCoreOptions } from "./wasm_options.ts";
 export type { CoreVariant } from "./wasm_module.ts";
 export { WasmEngine } from "./wasm_engine.ts";
 export { WebGpuCore, type WebGpuCoreOptions, WebGpuUnavailableError } from "./webgpu_core.ts";

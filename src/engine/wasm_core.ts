@@ -13,7 +13,7 @@ import {
   resolveVariant,
 } from "./wasm_module.ts";
 import { probes } from "./_wasm_probe.ts";
-import type { AdamOptions, ForwardOptions, WasmCoreOptions } from "./wasm_options.ts";
+import type { AdamOptions, ForwardOptions, SgdOptions, WasmCoreOptions } from "./wasm_options.ts";
 import { KERNELS, ThreadPool } from "./_thread_pool.ts";
 import {
   estimateBytes,
@@ -38,7 +38,7 @@ const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record
  * Inputs and targets are `[batch, seq]` token ids (row b is one sequence); logits are
  * time-major `[seq, batch, vocab]`. Parameters follow the PyTorch CharRNN state_dict.
  *
- * @example
+ * @example Forward and backward by hand
  * ```ts
  * import { WasmCore } from "./wasm_core.ts";
  * const net = WasmCore.create({ vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 });
@@ -480,7 +480,7 @@ export class WasmCore {
    * One SGD update of `params` from `grads` (PyTorch's torch.optim.SGD, dampening 0); the
    * momentum buffer is `adamM`. `step` counts from 1 (the first step starts the buffer).
    */
-  sgdStep(step: number, options: { lr: number; momentum?: number }): void {
+  sgdStep(step: number, options: SgdOptions): void {
     const p = this.#plan;
     this.#packedValid = false;
     this.#run(
@@ -492,12 +492,16 @@ export class WasmCore {
       options.lr,
       options.momentum ?? 0,
       step === 1 ? 1 : 0,
+      options.weightDecay ?? 0,
     );
   }
 
-  /** One Adam update of `params` from `grads`; `step` counts from 1 (bias correction). */
+  /**
+   * One Adam update of `params` from `grads` (AdamW's when `weightDecay` is given); `step`
+   * counts from 1 (bias correction).
+   */
   adamStep(step: number, options: AdamOptions): void {
-    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;
+    const { lr, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0 } = options;
     const p = this.#plan;
     this.#packedValid = false;
     this.#run(
@@ -513,6 +517,8 @@ export class WasmCore {
       eps,
       1 - beta1 ** step,
       1 - beta2 ** step,
+      // AdamW's factor, in f64 and rounded once, as torch's param.mul_(1 - lr * weight_decay).
+      weightDecay === 0 ? 1 : 1 - lr * weightDecay,
     );
   }
 

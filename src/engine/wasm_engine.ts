@@ -13,7 +13,22 @@ import { WasmCore } from "./wasm_core.ts";
 import type { WasmCoreOptions } from "./wasm_options.ts";
 import type { CoreConfig } from "../model/config.ts";
 
-/** The WASM core behind the backend interface: host arrays are views of its memory. */
+/**
+ * The WASM core behind the engine interface: host arrays are views of its memory, so they are
+ * always current.
+ *
+ * @example One training step through the engine interface
+ * ```ts
+ * import { WasmEngine } from "./wasm_engine.ts";
+ * using engine = WasmEngine.create({ vocabSize: 4, hidden: 8, layers: 1, dropout: 0, batch: 1, seq: 4 });
+ * engine.inputs.set([0, 1, 2, 3]);
+ * engine.targets.set([1, 2, 3, 0]);
+ * const { loss } = await engine.trainStep({
+ *   step: 0, optimizer: "adam", lr: 1e-3, momentum: 0, clip: 5, clipMode: "norm",
+ * });
+ * console.log(loss);
+ * ```
+ */
 export class WasmEngine implements Engine {
   /** Always `wasm`. */
   readonly kind = "wasm" as const;
@@ -119,8 +134,9 @@ export class WasmEngine implements Engine {
       return Promise.resolve({ loss, gradNorm, applied: false });
     }
     if (o.clip > 0 && o.clipMode === "value") c.clipGradValue(o.clip);
-    if (o.optimizer === "adam") c.adamStep(o.step + 1, { lr: o.lr });
-    else c.sgdStep(o.step + 1, { lr: o.lr, momentum: o.momentum });
+    const weightDecay = o.weightDecay ?? 0;
+    if (o.optimizer === "adam") c.adamStep(o.step + 1, { lr: o.lr, weightDecay });
+    else c.sgdStep(o.step + 1, { lr: o.lr, momentum: o.momentum, weightDecay });
     c.carryState();
     return Promise.resolve({ loss, gradNorm, applied: true });
   }

@@ -157,6 +157,7 @@ export interface CoreExports {
     eps: number,
     bc1: number,
     bc2: number,
+    decay: number,
   ): void;
   sgdStep(
     p: Ptr,
@@ -166,6 +167,7 @@ export interface CoreExports {
     lr: number,
     momentum: number,
     first: number,
+    weightDecay: number,
   ): void;
   clipValue(g: Ptr, n: number, c: number): void;
   dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;

@@ -1,4 +1,4 @@
-// The options of the WASM core's methods (WasmCore.create, forward, adamStep).
+// The options of the WASM core's methods (WasmCore.create, forward, adamStep, sgdStep).
 
 import type { CoreVariant } from "./wasm_module.ts";
 
@@ -38,4 +38,21 @@ export interface AdamOptions {
   beta2?: number;
   /** Added to the denominator (default 1e-8). */
   eps?: number;
+  /**
+   * Decoupled weight decay, torch.optim.AdamW's: p ← p·(1 − lr·weightDecay) before the Adam
+   * update (default 0: plain Adam, bitwise).
+   */
+  weightDecay?: number;
+}
+
+/** SGD's hyper-parameters (torch.optim.SGD's, dampening 0, no Nesterov). */
+export interface SgdOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Momentum (default 0: none). */
+  momentum?: number;
+  /**
+   * L2 weight decay, torch.optim.SGD's: g ← g + weightDecay·p before momentum (default 0).
+   */
+  weightDecay?: number;
 }

@@ -29,7 +29,25 @@ import { buildPrograms, encodeCarry, type Programs } from "./webgpu/step.ts";
 import { type StepUniform, StepUpload } from "./webgpu/upload.ts";
 import { MAX_LAYERS, SCALAR } from "./webgpu/_wgsl_common.ts";
 
-/** Raised when the WebGPU backend cannot run: no adapter was found. */
+/**
+ * Raised when the WebGPU backend cannot run: no adapter was found.
+ *
+ * @example Falling back to WASM by hand
+ * ```ts
+ * import { createEngine } from "./create.ts";
+ * import { WebGpuUnavailableError } from "./webgpu_core.ts";
+ * const config = { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 };
+ * let engine;
+ * try {
+ *   engine = await createEngine(config, { backend: "webgpu" });
+ * } catch (e) {
+ *   if (!(e instanceof WebGpuUnavailableError)) throw e;
+ *   engine = await createEngine(config, { backend: "wasm" });
+ * }
+ * console.log(engine.kind);
+ * engine.dispose();
+ * ```
+ */
 export class WebGpuUnavailableError extends Error {
   /** Always `WebGpuUnavailableError`. */
   override name = "WebGpuUnavailableError";
@@ -49,7 +67,7 @@ export interface WebGpuCoreOptions {
  * Compute methods record and submit GPU work without waiting; `sync`, `trainStep` and
  * `evaluateBatches` wait for what they read back.
  *
- * @example
+ * @example One training step on the GPU
  * ```ts
  * import { WebGpuCore } from "./webgpu_core.ts";
  * const net = await WebGpuCore.create({
@@ -230,6 +248,8 @@ export class WebGpuCore implements Engine {
       lr: o.lr,
       momentum: o.momentum,
       sgdFirst: t === 1,
+      // AdamW's factor in f64, rounded once (torch's param.mul_(1 - lr * weight_decay)).
+      decay: o.optimizer === "adam" ? 1 - o.lr * (o.weightDecay ?? 0) : o.weightDecay ?? 0,
     });
     const p = this.#programs;
     const staging = this.#readback.nextStepStaging();

@@ -17,7 +17,19 @@ import {
 /** The checkpoint format version this code writes and reads. */
 export const FORMAT_VERSION = "1";
 
-/** A checkpoint that cannot be used: names the problem. */
+/**
+ * A checkpoint that cannot be used: the message names the problem in one line.
+ *
+ * @example Telling a bad checkpoint from other errors
+ * ```ts
+ * import { CheckpointError, fromBytes } from "./checkpoint.ts";
+ * try {
+ *   fromBytes(new Uint8Array(4));
+ * } catch (e) {
+ *   console.log(e instanceof CheckpointError, (e as Error).message);
+ * }
+ * ```
+ */
 export class CheckpointError extends Error {
   /** The error's name. */
   override name = "CheckpointError";
@@ -32,13 +44,14 @@ interface TrainCounters {
   bestValLoss: number | null;
   lrScale?: number;
   optimizer?: "adam" | "sgd";
+  weightDecay?: number;
 }
 
 /**
  * The checkpoint bytes of `model` (weights, config, vocabulary and, when trained, the state
  * to resume from).
  *
- * @example
+ * @example Catching a bad checkpoint
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { fromBytes, toBytes } from "./checkpoint.ts";
@@ -80,6 +93,7 @@ export function toBytes(model: CharModel): Uint8Array {
       bestValLoss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
       lrScale: s.lrScale,
       optimizer: s.optimizer ?? "adam",
+      weightDecay: s.weightDecay ?? 0,
     };
     metadata["charlstm.train"] = JSON.stringify(counters);
     for (const t of model.layout.tensors) {
@@ -179,7 +193,7 @@ function parseVocab(value: unknown, encoding: unknown, config: CharModelConfig):
  * Reads a model from checkpoint bytes, validating everything before using it: format version,
  * config, vocabulary, every tensor's presence, dtype and shape, finite weights.
  *
- * @example
+ * @example Checkpoint bytes
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { fromBytes, toBytes } from "./checkpoint.ts";
@@ -285,6 +299,14 @@ export function fromBytes(bytes: Uint8Array): CharModel {
           "expected adam or sgd",
       );
     }
+    const weightDecay = c.weightDecay === undefined ? 0 : c.weightDecay;
+    if (typeof weightDecay !== "number" || !(weightDecay >= 0) || !Number.isFinite(weightDecay)) {
+      throw new CheckpointError(
+        `Invalid checkpoint: charlstm.train.weightDecay must be a number ≥ 0, got ${
+          JSON.stringify(weightDecay)
+        }`,
+      );
+    }
     const moments: [string, Float32Array][] = optimizer === "sgd"
       ? [["optim.momentum_buffer.", adamM]]
       : [["optim.exp_avg.", adamM], ["optim.exp_avg_sq.", adamV]];
@@ -309,6 +331,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
       bestValLoss: typeof c.bestValLoss === "number" ? c.bestValLoss : Infinity,
       lrScale: typeof c.lrScale === "number" && c.lrScale > 0 && c.lrScale <= 1 ? c.lrScale : 1,
       optimizer,
+      weightDecay,
       adamM,
       adamV,
       h,
@@ -329,7 +352,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
  * Writes `model` to `path` atomically: a temporary file in the same folder, flushed, then
  * renamed over `path`, so a crash leaves either the old file or the new one.
  *
- * @example
+ * @example Saving to a file
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { load, save } from "./checkpoint.ts";

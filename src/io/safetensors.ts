@@ -1,11 +1,21 @@
-// Strict safetensors encoder and decoder (see FORMATS.md section 1).
+// Strict safetensors encoder and decoder for charlstm's checkpoints (FORMATS.md section 1).
 //
-// The reader validates the whole header (steps 1-7 of the reference `read_metadata` /
-// `Metadata::validate`) before it hands out any tensor view, and it is stricter than the Rust
-// reference where the reference is lax: duplicate keys, unknown fields in a tensor entry,
-// integers that are not safe JavaScript integers, and lone surrogate escapes are all rejected.
-// The header JSON is read by a small schema-directed parser rather than `JSON.parse`, because
-// `JSON.parse` silently keeps the last of two duplicate keys and accepts floats for integers.
+// The reader parses the header with `JSON.parse`, checks it against the format's schema, and runs
+// every check of the reference reader before it hands out any tensor view. Only charlstm's dtypes
+// are supported (F32, I32, U8); any other is refused by name. Data is little-endian, as is every
+// host Deno runs on. FORMATS.md's bad-input checklist, item → where it is enforced:
+//   1-4 file size, header length, UTF-8 → decode, steps 1-4
+//   5 not JSON, not an object → parseHeader       12 non-string metadata value → checkMetadata
+//   6-8 overlap or gap, trailing or missing data, size ≠ shape → decode, steps 6-7
+//   9 huge shapes → integersOnly + intList (not a safe integer), elementCount (u64 overflow)
+//   10 F4 misaligned slice → checkDtype (F4 is not supported)
+//   13 duplicate keys → findDuplicateKey (JSON.parse keeps the last of two, and the offsets walk
+//      alone misses a duplicate that repeats its twin's offsets)
+//   11, 14, 15 writer: header size, reserved __metadata__, metadata alone → encodeSafetensors
+//   16 accepted: JSON whitespace, empty and rank-0 tensors, any key order
+//   17 fuzzing: every failure is a one-line SafetensorsError → decodeSafetensors
+// Stricter than the reference: unknown fields in a tensor entry, numbers that are not plain
+// non-negative safe integers (`1.0`, `1e0`, `-0`), lone UTF-16 surrogates in names or metadata.
 
 /**
  * Error thrown for any malformed safetensors input or any tensor set the writer refuses. The
@@ -17,10 +27,7 @@
  * import assert from "node:assert/strict";
  * import { decodeSafetensors, SafetensorsError } from "./safetensors.ts";
  *
- * assert.throws(
- *   () => decodeSafetensors(new Uint8Array(3)),
- *   (e) => e instanceof SafetensorsError && /too small/.test(e.message),
- * );
+ * assert.throws(() => decodeSafetensors(new Uint8Array(3)), SafetensorsError);
  * ```
  */
 export class SafetensorsError extends Error {
@@ -28,48 +35,21 @@ export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
 
-/** Bits per element of each dtype, in the reference enum order (= ascending alignment). */
-const DTYPE_BITS = {
-  BOOL: 8,
-  F4: 4,
-  F6_E2M3: 6,
-  F6_E3M2: 6,
-  U8: 8,
-  I8: 8,
-  F8_E5M2: 8,
-  F8_E4M3: 8,
-  F8_E8M0: 8,
-  F8_E4M3FNUZ: 8,
-  F8_E5M2FNUZ: 8,
-  I16: 16,
-  U16: 16,
-  F16: 16,
-  BF16: 16,
-  I32: 32,
-  U32: 32,
-  F32: 32,
-  C64: 64,
-  F64: 64,
-  I64: 64,
-  U64: 64,
-} as const;
-
 /**
- * A safetensors element type (bit sizes: F4 = 4, F6_* = 6, BOOL/U8/I8/F8_* = 8,
- * I16/U16/F16/BF16 = 16, I32/U32/F32 = 32, C64/F64/I64/U64 = 64).
+ * A safetensors element type that charlstm reads and writes (F32 and I32: 4 bytes, U8: 1).
  *
  * @example Usage
  * ```ts
  * import type { Dtype } from "./safetensors.ts";
  *
- * const dtype: Dtype = "BF16";
+ * const dtype: Dtype = "I32";
  * ```
  */
-export type Dtype = keyof typeof DTYPE_BITS;
+export type Dtype = "F32" | "I32" | "U8";
 
-const DTYPE_ORDER: ReadonlyMap<string, number> = new Map(
-  Object.keys(DTYPE_BITS).map((d, i) => [d, i]),
-);
+/** Bytes per element of each supported dtype, in the reference enum order (= alignment). */
+const DTYPE_BYTES: Record<Dtype, number> = { U8: 1, I32: 4, F32: 4 };
+const DTYPE_RANK = new Map(Object.keys(DTYPE_BYTES).map((d, i) => [d, i]));
 
 /**
  * One tensor: its dtype, its shape, and its raw little-endian row-major bytes.
@@ -92,65 +72,90 @@ export interface TensorEntry {
 
 /** Largest header the reference accepts or writes (`MAX_HEADER_SIZE`, in bytes). */
 const MAX_HEADER_SIZE = 100_000_000;
+const U64_MAX = (1n << 64n) - 1n;
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+type Fail = (problem: string) => never;
+const failWith = (prefix: string): Fail => (problem) => {
+  throw new SafetensorsError(prefix + problem);
+};
+/** Strict UTF-8 that keeps a byte-order mark, so that JSON.parse rejects it. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-function isDtype(s: string): s is Dtype {
-  return DTYPE_ORDER.has(s);
+/** Escapes controls, format characters (BOM, bidi marks), separators and lone surrogates. */
+function oneLine(s: string): string {
+  return JSON.stringify(s).slice(1, -1).replace(/(?! )[\p{C}\p{Z}]/gu, (c) => {
+    return c.split("").map((u) => "\\u" + u.charCodeAt(0).toString(16).padStart(4, "0")).join("");
+  });
 }
 
 /** Quotes a user-supplied string for an error message: escaped to one line and truncated. */
 function q(s: string): string {
-  let t = s.length > 60 ? s.slice(0, 57) + "..." : s;
-  // Escape controls, format characters (BOM, bidi marks), separators and lone surrogates.
-  t = JSON.stringify(t).slice(1, -1).replace(/(?! )[\p{C}\p{Z}]/gu, (c) => {
-    return c.split("").map((u) => "\\u" + u.charCodeAt(0).toString(16).padStart(4, "0")).join("");
-  });
-  return `'${t}'`;
+  return `'${oneLine(s.length > 60 ? s.slice(0, 57) + "..." : s)}'`;
 }
 
-function showShape(shape: readonly (number | string)[]): string {
-  return shape.length > 8
-    ? `[${shape.slice(0, 8).join(", ")}, ... (${shape.length} dims)]`
-    : `[${shape.join(", ")}]`;
+function showShape(shape: readonly unknown[]): string {
+  const more = shape.length > 8 ? `, ... (${shape.length} dims)` : "";
+  return `[${shape.slice(0, 8).join(", ")}${more}]`;
 }
 
-/** Maps UTF-16 code units so that comparing them orders strings by code point (= UTF-8 bytes). */
-function fixup(u: number): number {
-  if (u >= 0xd800 && u <= 0xdfff) return u + 0x2000;
-  return u >= 0xe000 ? u - 0x800 : u;
+/** A JSON number that is not a plain non-negative safe integer, kept as its source text. */
+class BadNumber {
+  constructor(readonly source: string) {}
 }
 
+function describe(v: unknown): string {
+  if (v === null || Array.isArray(v)) return v === null ? "null" : "an array";
+  if (v instanceof BadNumber) return `number ${v.source.slice(0, 30)}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (typeof v === "string") return `string ${q(v)}`;
+  if (typeof v === "number" || typeof v === "boolean") return `${typeof v} ${v}`;
+  return typeof v === "object" ? "an object" : typeof v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof BadNumber);
+}
+
+/** Orders strings by code point (= by UTF-8 bytes, as the reference sorts names). */
 function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return fixup(x) - fixup(y);
+  const fix = (u: number) => u >= 0xd800 && u <= 0xdfff ? u + 0x2000 : u >= 0xe000 ? u - 0x800 : u;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return fix(a.charCodeAt(i)) - fix(b.charCodeAt(i));
   }
   return a.length - b.length;
 }
 
-const U64_MAX = (1n << 64n) - 1n;
-
 /**
- * Element count of a shape as an exact BigInt (the empty product is 1), or null when a running
+ * Element count of a shape of safe integers (the empty product is 1), or null when a running
  * product exceeds u64, as the reference's `checked_mul` fold does (even if a later 0 follows).
  */
 function elementCount(shape: readonly number[]): bigint | null {
-  let n = 1;
-  for (let i = 0; i < shape.length; i++) {
-    if (n * shape[i] > Number.MAX_SAFE_INTEGER) {
-      let big = BigInt(n); // still exact: only the product that just overflowed is inexact
-      for (let k = i; k < shape.length; k++) {
-        big *= BigInt(shape[k]);
-        if (big > U64_MAX) return null;
-      }
-      return big;
+  let n = 1n;
+  for (const d of shape) if ((n *= BigInt(d)) > U64_MAX) return null;
+  return n;
+}
+
+function isShape(shape: unknown): shape is number[] {
+  return Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+}
+
+/** Returns a supported dtype, or refuses the tensor with a message naming the dtype. */
+function checkDtype(d: unknown, bad: Fail): Dtype {
+  if (typeof d === "string" && DTYPE_RANK.has(d)) return d as Dtype;
+  const got = typeof d === "string" ? q(d) : describe(d);
+  return bad(`has unsupported dtype ${got}: charlstm reads and writes F32, I32, U8`);
+}
+
+/** Checks metadata entries: string values, and well-formed Unicode throughout. */
+function checkMetadata(entries: [string, unknown][], fail: Fail): void {
+  for (const [k, v] of entries) {
+    if (typeof v !== "string") {
+      fail(`metadata value for key ${q(k)} must be a string, got ${describe(v)}`);
     }
-    n *= shape[i];
+    if (!k.isWellFormed() || !v.isWellFormed()) {
+      fail(`metadata entry ${q(k)} contains a lone UTF-16 surrogate`);
+    }
   }
-  return BigInt(n);
 }
 
 /**
@@ -179,457 +184,178 @@ function elementCount(shape: readonly number[]): bigint | null {
  * @param tensors Tensors by name; the name `__metadata__` is reserved and refused.
  * @param metadata Optional string-to-string map stored under `__metadata__`.
  * @returns The complete file contents.
- * @throws {SafetensorsError} If a name is reserved or not well-formed Unicode, a shape is not a
- * list of non-negative safe integers, the data length does not match the shape, a metadata value
- * is not a string, or the header would exceed 100,000,000 bytes.
+ * @throws {SafetensorsError} If a name is reserved or not well-formed Unicode, a dtype is not
+ * supported, a shape is not a list of non-negative safe integers, the data length does not match
+ * the shape, a metadata value is not a string, or the header would exceed 100,000,000 bytes.
  */
 export function encodeSafetensors(
   tensors: Record<string, { shape: number[]; data: Float32Array } | TensorEntry>,
-  metadata?: Record<string, string>,
+  metadata: Record<string, string> = {},
 ): Uint8Array {
-  const fail = (msg: string): never => {
-    throw new SafetensorsError(`Cannot encode safetensors: ${msg}`);
-  };
-  if (tensors === null || typeof tensors !== "object" || Array.isArray(tensors)) {
-    fail("tensors must be an object mapping names to tensors");
+  const fail = failWith("Cannot encode safetensors: ");
+  const meta = Object.entries(metadata).sort((a, b) => compareUtf8(a[0], b[0]));
+  const named = Object.entries(tensors as Record<string, unknown>);
+  // A cheap lower bound first (one byte per UTF-16 unit), so a huge string is refused before it
+  // is escaped; the exact size is checked once the header is built.
+  const bound = [...meta.flat(), ...named.map(([name]) => name)]
+    .reduce((sum, s) => sum + (typeof s === "string" ? s.length : 0), 0);
+  if (bound > MAX_HEADER_SIZE) {
+    fail(`header would be at least ${bound} bytes, over the limit of ${MAX_HEADER_SIZE}`);
   }
-  let metaEntries: [string, string][] = [];
-  if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
-      fail("metadata must be an object mapping strings to strings");
-    }
-    metaEntries = Object.entries(metadata);
-  }
-  const tensorEntries = Object.entries(tensors);
-
-  // A cheap lower bound first (one byte per UTF-16 unit), so a huge string is refused before
-  // anything else looks at it; the exact size is computed before the header is built.
-  const strings: string[] = [];
-  for (const [k, v] of metaEntries) {
-    strings.push(k);
-    if (typeof v === "string") strings.push(v);
-  }
-  for (const [name] of tensorEntries) strings.push(name);
-  let lowerBound = 0;
-  for (const s of strings) lowerBound += s.length;
-  if (lowerBound > MAX_HEADER_SIZE) {
-    fail(`header would be at least ${lowerBound} bytes, over the limit of ${MAX_HEADER_SIZE}`);
-  }
-
-  for (const [k, v] of metaEntries) {
-    if (typeof v !== "string") {
-      fail(`metadata value for key ${q(k)} must be a string, got ${describe(v)}`);
-    }
-    if (!k.isWellFormed() || !v.isWellFormed()) {
-      fail(`metadata entry ${q(k)} contains a lone UTF-16 surrogate`);
-    }
-  }
-
-  type Prepared = { name: string; dtype: Dtype; shape: number[]; bytes: Uint8Array };
-  const prepared: Prepared[] = [];
-  for (const [name, t] of tensorEntries) {
+  checkMetadata(meta, fail);
+  const prepared = named.map(([name, t]): TensorEntry & { name: string } => {
+    const bad: Fail = (problem) => fail(`tensor ${q(name)} ${problem}`);
     if (name === "__metadata__") fail("the tensor name '__metadata__' is reserved for metadata");
     if (!name.isWellFormed()) fail(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
-    if (t === null || typeof t !== "object") {
-      fail(`tensor ${q(name)} must be an object, got ${describe(t)}`);
+    if (!isObject(t)) return bad(`must be an object, got ${describe(t)}`);
+    const { shape, data, bytes } = t;
+    if (!isShape(shape)) {
+      const got = Array.isArray(shape) ? showShape(shape) : describe(shape);
+      return bad(`shape must be a list of non-negative safe integers, got ${got}`);
     }
-    const shape = (t as { shape?: unknown }).shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      const got = Array.isArray(shape) ? showShape(shape.map(String)) : describe(shape);
-      fail(`tensor ${q(name)} shape must be a list of non-negative safe integers, got ${got}`);
-    }
-    const dims = (shape as number[]).slice();
-    const maybeCount = elementCount(dims);
-    if (maybeCount === null) {
-      fail(`tensor ${q(name)} shape ${showShape(dims)} overflows the u64 element count`);
-    }
-    const count = maybeCount as bigint;
-    if ("dtype" in t) {
-      const { dtype, bytes } = t as TensorEntry;
-      if (typeof dtype !== "string" || !isDtype(dtype)) {
-        fail(`tensor ${q(name)} has unknown dtype ${describe(dtype)}`);
-      }
-      if (!(bytes instanceof Uint8Array)) {
-        fail(`tensor ${q(name)} bytes must be a Uint8Array, got ${describe(bytes)}`);
-      }
-      const bits = count * BigInt(DTYPE_BITS[dtype]);
-      if (bits % 8n !== 0n) {
-        fail(`tensor ${q(name)} of ${dtype} with shape ${showShape(dims)} is not whole bytes`);
-      }
-      if (BigInt(bytes.length) !== bits / 8n) {
-        fail(
-          `tensor ${q(name)} has ${bytes.length} bytes but shape ${showShape(dims)} of ` +
-            `${dtype} needs ${bits / 8n}`,
-        );
-      }
-      prepared.push({ name, dtype, shape: dims, bytes });
-    } else {
-      const data = (t as { data?: unknown }).data;
+    const dims = showShape(shape);
+    const count = elementCount(shape) ?? bad(`shape ${dims} overflows the u64 element count`);
+    if (!("dtype" in t)) {
       if (!(data instanceof Float32Array)) {
-        fail(`tensor ${q(name)} needs a Float32Array 'data' or a 'dtype' and 'bytes'`);
+        return bad("needs a Float32Array 'data' or a 'dtype' and 'bytes'");
       }
-      const f32 = data as Float32Array;
-      if (BigInt(f32.length) !== count) {
-        fail(
-          `tensor ${q(name)} has ${f32.length} values but shape ${showShape(dims)} ` +
-            `holds ${count}`,
-        );
+      if (BigInt(data.length) !== count) {
+        bad(`has ${data.length} values but shape ${dims} holds ${count}`);
       }
-      prepared.push({ name, dtype: "F32", shape: dims, bytes: f32LeBytes(f32) });
+      const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      return { name, dtype: "F32", shape: shape.slice(), bytes: view };
     }
-  }
-
-  prepared.sort((a, b) =>
-    (DTYPE_ORDER.get(b.dtype)! - DTYPE_ORDER.get(a.dtype)!) || compareUtf8(a.name, b.name)
+    const dtype = checkDtype(t.dtype, bad);
+    if (!(bytes instanceof Uint8Array)) {
+      return bad(`bytes must be a Uint8Array, got ${describe(bytes)}`);
+    }
+    const need = count * BigInt(DTYPE_BYTES[dtype]);
+    if (BigInt(bytes.length) !== need) {
+      bad(`has ${bytes.length} bytes but shape ${dims} of ${dtype} needs ${need}`);
+    }
+    return { name, dtype, shape: shape.slice(), bytes };
+  }).sort((a, b) =>
+    (DTYPE_RANK.get(b.dtype)! - DTYPE_RANK.get(a.dtype)!) || compareUtf8(a.name, b.name)
   );
 
-  const sortedMeta = metaEntries.slice().sort((a, b) => compareUtf8(a[0], b[0]));
-  const buildHeader = (str: (s: string) => string): string => {
-    const parts: string[] = [];
-    if (sortedMeta.length > 0) {
-      const inner = sortedMeta.map(([k, v]) => `${str(k)}:${str(v)}`);
-      parts.push(`"__metadata__":{${inner.join(",")}}`);
-    }
-    let offset = 0;
-    for (const p of prepared) {
-      const end = offset + p.bytes.length;
-      parts.push(
-        `${str(p.name)}:{"dtype":"${p.dtype}","shape":[${p.shape.join(",")}],` +
-          `"data_offsets":[${offset},${end}]}`,
-      );
-      offset = end;
-    }
-    return `{${parts.join(",")}}`;
-  };
-  // Exact size = the ASCII skeleton with every string empty, plus each string's encoded size.
-  let exact = buildHeader(() => '""').length;
-  for (const s of strings) exact += jsonByteLength(s) - 2;
-  const n = Math.ceil(exact / 8) * 8;
-  if (n > MAX_HEADER_SIZE) {
-    fail(`header is ${n} bytes, over the limit of ${MAX_HEADER_SIZE}`);
+  const str = JSON.stringify;
+  const parts = meta.length > 0
+    ? [`"__metadata__":{${meta.map(([k, v]) => `${str(k)}:${str(v)}`).join(",")}}`]
+    : [];
+  let offset = 0;
+  for (const { name, dtype, shape, bytes } of prepared) {
+    const span = `[${offset},${(offset += bytes.length)}]`;
+    parts.push(`${str(name)}:{"dtype":"${dtype}","shape":[${shape}],"data_offsets":${span}}`);
   }
-  const header = new TextEncoder().encode(buildHeader(JSON.stringify));
-  if (header.length !== exact) throw new Error("safetensors writer: header size mismatch (bug)");
-  const offset = prepared.reduce((sum, p) => sum + p.bytes.length, 0);
+  const header = new TextEncoder().encode(`{${parts.join(",")}}`);
+  const n = Math.ceil(header.length / 8) * 8;
+  if (n > MAX_HEADER_SIZE) fail(`header is ${n} bytes, over the limit of ${MAX_HEADER_SIZE}`);
 
-  const out = new Uint8Array(8 + n + offset);
+  const out = new Uint8Array(8 + n + offset).fill(0x20, 8 + header.length, 8 + n);
   new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
   out.set(header, 8);
-  out.fill(0x20, 8 + header.length, 8 + n);
   let at = 8 + n;
-  for (const p of prepared) {
-    out.set(p.bytes, at);
-    at += p.bytes.length;
+  for (const { bytes } of prepared) {
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }
 
-/** The UTF-8 byte length of `JSON.stringify(s)`, without building it. */
-function jsonByteLength(s: string): number {
-  let n = 2;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c) n += 2;
-    else if (c < 0x20) n += c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
-    else if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 6;
-    } else if (c >= 0xd800 && c <= 0xdfff) n += 6;
-    else n += 3;
-  }
-  return n;
-}
+type RawEntry = Omit<TensorEntry, "bytes"> & { name: string; begin: number; end: number };
 
-/** The little-endian bytes of a Float32Array, bit-exact (NaN payloads kept). */
-function f32LeBytes(data: Float32Array): Uint8Array {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-  if (!LITTLE_ENDIAN_HOST) swapBytes(bytes, 4);
-  return bytes;
-}
-
-function swapBytes(bytes: Uint8Array, width: number): void {
-  for (let i = 0; i + width <= bytes.length; i += width) {
-    bytes.subarray(i, i + width).reverse();
-  }
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (v instanceof Uint8Array || ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  if (typeof v === "string") return `string ${q(v)}`;
-  if (typeof v === "object") return "an object";
-  if (typeof v === "number" || typeof v === "boolean") return `${typeof v} ${v}`;
-  return typeof v;
-}
-
-/** A description for an error message, built only when the error happens. */
-type What = string | (() => string);
-const w = (what: What): string => typeof what === "string" ? what : what();
-
-interface RawEntry {
-  name: string;
-  dtype: Dtype;
-  shape: number[];
-  begin: number;
-  end: number;
+/** JSON.parse reviver: a number passes only if its source text is a plain safe integer. */
+function integersOnly(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== "number") return value;
+  const source = context?.source ?? String(value);
+  return /^\d+$/.test(source) && Number.isSafeInteger(value) ? value : new BadNumber(source);
 }
 
 /**
- * A schema-directed parser for the safetensors header: one object whose values are either the
- * `__metadata__` string map or tensor entries with exactly `dtype`, `shape` and `data_offsets`.
- * It never recurses, rejects duplicate keys at every level, and keeps integers exact.
+ * The first key repeated within one object of `text` (already valid JSON), with the key that
+ * holds that object. JSON.parse keeps the last of two duplicates and cannot report them.
  */
-class HeaderParser {
-  private i = 0;
-  constructor(private readonly s: string) {}
-
-  private fail(problem: string): never {
-    throw new SafetensorsError(
-      `Invalid safetensors: header is not valid JSON for the format: ${problem} ` +
-        `at header character ${this.i}`,
-    );
-  }
-
-  private ws(): void {
-    const s = this.s;
-    let i = this.i;
-    while (i < s.length) {
-      const c = s.charCodeAt(i);
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
-      i++;
+function findDuplicateKey(text: string): { key: string; parent?: string } | undefined {
+  const open: { keys: Set<string> | null; parent?: string }[] = [];
+  const colon = /[ \t\n\r]*:/y;
+  let lastKey: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      const outer = open[open.length - 1]; // a container in an array takes the array's key
+      const parent = outer?.keys ? lastKey : outer?.parent;
+      open.push({ keys: c === "{" ? new Set() : null, parent });
+    } else if (c === "}" || c === "]") open.pop();
+    else if (c === '"') {
+      const start = i;
+      while (text[++i] !== '"') if (text[i] === "\\") i++;
+      const top = open[open.length - 1];
+      colon.lastIndex = i + 1;
+      if (!top.keys || !colon.test(text)) continue;
+      const raw = text.slice(start, i + 1);
+      const key: string = raw.includes("\\") ? JSON.parse(raw) : raw.slice(1, -1);
+      if (top.keys.has(key)) return { key, parent: top.parent };
+      top.keys.add(lastKey = key);
     }
-    this.i = i;
   }
+}
 
-  /** Describes what sits at the cursor, for error messages. */
-  private found(): string {
-    if (this.i >= this.s.length) return "end of header";
-    const c = this.s[this.i];
-    if (c === "{") return "an object";
-    if (c === "[") return "an array";
-    if (c === '"') return "a string";
-    if (c === "-" || (c >= "0" && c <= "9")) return "a number";
-    if (/^(true|false)/.test(this.s.slice(this.i, this.i + 5))) return "a boolean";
-    if (this.s.startsWith("null", this.i)) return "null";
-    return q(String.fromCodePoint(this.s.codePointAt(this.i)!));
+/** Checks a list of non-negative safe integers; `label` and `name` say what one element is. */
+function intList(v: unknown, label: string, name: string, fail: Fail): number[] {
+  const what = () => `${label} of tensor ${q(name)}`;
+  if (!Array.isArray(v)) return fail(`expected a list for ${what()}, got ${describe(v)}`);
+  for (const x of v) {
+    if (typeof x === "number") continue; // integersOnly let it through: a safe integer >= 0
+    if (!(x instanceof BadNumber)) return fail(`${what()} must be an integer, got ${describe(x)}`);
+    const s = x.source;
+    const why = s[0] === "-" ? "negative" : /[.eE]/.test(s) ? "not an integer" : "over 2^53 - 1";
+    fail(`${what()} ${s.length > 30 ? s.slice(0, 27) + "..." : s} is ${why}`);
   }
+  return v;
+}
 
-  private expect(ch: string, what: What): void {
-    if (this.s[this.i] !== ch) this.fail(`expected ${w(what)} but found ${this.found()}`);
-    this.i++;
+const FIELDS = ["dtype", "shape", "data_offsets"];
+
+/** Parses the header text and checks it against the schema (step 5 of the reference). */
+function parseHeader(text: string, fail: Fail): { entries: RawEntry[]; metadata: object } {
+  let header: unknown;
+  try {
+    header = JSON.parse(text, integersOnly);
+  } catch (e) {
+    // The reviver recurses, so absurd nesting overflows the stack: no real header nests so deep.
+    if (e instanceof RangeError) fail("header is nested too deeply for a safetensors header");
+    fail(`header is not valid JSON: ${oneLine((e as Error).message.slice(0, 200))}`);
   }
-
-  private string(what: What): string {
-    const s = this.s;
-    if (s[this.i] !== '"') this.fail(`expected ${w(what)} but found ${this.found()}`);
-    const start = this.i;
-    let j = start + 1;
-    let escaped = false;
-    for (;;) {
-      if (j >= s.length) {
-        this.i = start;
-        this.fail("unterminated string");
+  if (!isObject(header)) return fail(`header is not a JSON object (got ${describe(header)})`);
+  const dup = findDuplicateKey(text);
+  if (dup) {
+    fail(`duplicate key ${q(dup.key)}${dup.parent === undefined ? "" : ` in ${q(dup.parent)}`}`);
+  }
+  let metadata = {}; // JSON.parse made any "__proto__" key an own property, as it should be
+  const entries: RawEntry[] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      if (!isObject(value)) {
+        fail(`expected an object of strings for __metadata__, got ${describe(value)}`);
       }
-      const c = s.charCodeAt(j);
-      if (c === 0x22) break;
-      if (c === 0x5c) {
-        escaped = true;
-        j += 2;
-        continue;
-      }
-      if (c < 0x20) {
-        this.i = j;
-        this.fail("unescaped control character in string");
-      }
-      j++;
+      checkMetadata(Object.entries(value), fail);
+      metadata = value;
+      continue;
     }
-    this.i = j + 1;
-    if (!escaped) return s.slice(start + 1, j);
-    let value: string;
-    try {
-      value = JSON.parse(s.slice(start, j + 1));
-    } catch {
-      this.i = start;
-      this.fail("invalid escape sequence in string");
-    }
-    if (!value.isWellFormed()) {
-      this.i = start;
-      this.fail("string escape encodes a lone UTF-16 surrogate");
-    }
-    return value;
+    const bad: Fail = (problem) => fail(`tensor ${q(name)} ${problem}`);
+    if (!name.isWellFormed()) fail(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
+    if (!isObject(value)) return bad(`must be an object, got ${describe(value)}`);
+    const unknown = Object.keys(value).find((k) => !FIELDS.includes(k));
+    if (unknown !== undefined) fail(`unknown field ${q(unknown)} in tensor ${q(name)}`);
+    const missing = FIELDS.find((k) => !Object.hasOwn(value, k));
+    if (missing !== undefined) bad(`is missing field '${missing}'`);
+    const dtype = checkDtype(value.dtype, bad);
+    const shape = intList(value.shape, "shape dimension", name, fail);
+    const offsets = intList(value.data_offsets, "data offset", name, fail);
+    if (offsets.length !== 2) bad(`data_offsets must have 2 entries, not ${offsets.length}`);
+    entries.push({ name, dtype, shape, begin: offsets[0], end: offsets[1] });
   }
-
-  /** Parses a JSON number that must be a non-negative safe integer. */
-  private integer(what: What): number {
-    const s = this.s;
-    const start = this.i;
-    const digit = (k: number) => {
-      const c = s.charCodeAt(k);
-      return c >= 0x30 && c <= 0x39;
-    };
-    // Scan the whole JSON number token: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    let j = start;
-    if (s.charCodeAt(j) === 0x2d) j++;
-    if (!digit(j)) this.fail(`expected ${w(what)} but found ${this.found()}`);
-    if (s.charCodeAt(j) === 0x30) j++;
-    else while (digit(j)) j++;
-    const intEnd = j;
-    if (s.charCodeAt(j) === 0x2e && digit(j + 1)) {
-      j += 2;
-      while (digit(j)) j++;
-    }
-    const e = s.charCodeAt(j);
-    if (e === 0x65 || e === 0x45) {
-      let k = j + 1;
-      const sign = s.charCodeAt(k);
-      if (sign === 0x2b || sign === 0x2d) k++;
-      if (digit(k)) {
-        j = k + 1;
-        while (digit(j)) j++;
-      }
-    }
-    const tok = () => s.slice(start, Math.min(j, start + 30)) + (j - start > 30 ? "..." : "");
-    if (s.charCodeAt(start) === 0x2d) this.fail(`${w(what)} ${tok()} is negative`);
-    if (j !== intEnd) this.fail(`${w(what)} ${tok()} is not an integer`);
-    let v = 0;
-    for (let k = start; k < j && v <= Number.MAX_SAFE_INTEGER; k++) {
-      v = v * 10 + (s.charCodeAt(k) - 0x30);
-    }
-    if (v > Number.MAX_SAFE_INTEGER) this.fail(`${w(what)} ${tok()} is over 2^53 - 1`);
-    this.i = j;
-    return v;
-  }
-
-  private intList(what: What): number[] {
-    this.expect("[", () => `a list for ${w(what)}`);
-    const out: number[] = [];
-    this.ws();
-    if (this.s[this.i] === "]") {
-      this.i++;
-      return out;
-    }
-    for (;;) {
-      this.ws();
-      out.push(this.integer(what));
-      this.ws();
-      if (this.s[this.i] === ",") {
-        this.i++;
-        continue;
-      }
-      this.expect("]", () => `',' or ']' in ${w(what)}`);
-      return out;
-    }
-  }
-
-  /** Parses `{ key: value, ... }`, calling `onMember` with the cursor at each value. */
-  private object(what: What, onMember: (key: string) => void): void {
-    this.expect("{", what);
-    this.ws();
-    if (this.s[this.i] === "}") {
-      this.i++;
-      return;
-    }
-    for (;;) {
-      this.ws();
-      const key = this.string("a string key");
-      this.ws();
-      this.expect(":", "':' after a key");
-      this.ws();
-      onMember(key);
-      this.ws();
-      if (this.s[this.i] === ",") {
-        this.i++;
-        continue;
-      }
-      this.expect("}", "',' or '}' in an object");
-      return;
-    }
-  }
-
-  private metadata(): Record<string, string> {
-    const out: Record<string, string> = {};
-    const seen = new Set<string>();
-    this.object("an object of strings for __metadata__", (key) => {
-      if (seen.has(key)) this.fail(`duplicate metadata key ${q(key)}`);
-      seen.add(key);
-      if (this.s[this.i] !== '"') {
-        this.fail(`metadata value for key ${q(key)} must be a string, found ${this.found()}`);
-      }
-      const value = this.string("a string");
-      // defineProperty so that a key such as "__proto__" becomes an ordinary own property.
-      Object.defineProperty(out, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    });
-    return out;
-  }
-
-  private entry(name: string): RawEntry {
-    let dtype: Dtype | undefined;
-    let shape: number[] | undefined;
-    let offsets: number[] | undefined;
-    const start = this.i;
-    this.object(() => `an object for tensor ${q(name)}`, (field) => {
-      if (field === "dtype") {
-        if (dtype !== undefined) this.fail(`duplicate field 'dtype' in tensor ${q(name)}`);
-        const d = this.string(() => `a dtype string for tensor ${q(name)}`);
-        if (!isDtype(d)) this.fail(`tensor ${q(name)} has unknown dtype ${q(d)}`);
-        dtype = d;
-      } else if (field === "shape") {
-        if (shape !== undefined) this.fail(`duplicate field 'shape' in tensor ${q(name)}`);
-        shape = this.intList(() => `shape dimension of tensor ${q(name)}`);
-      } else if (field === "data_offsets") {
-        if (offsets !== undefined) {
-          this.fail(`duplicate field 'data_offsets' in tensor ${q(name)}`);
-        }
-        const at = this.i;
-        offsets = this.intList(() => `data offset of tensor ${q(name)}`);
-        if (offsets.length !== 2) {
-          this.i = at;
-          this.fail(`tensor ${q(name)} data_offsets must have 2 entries, not ${offsets.length}`);
-        }
-      } else {
-        this.fail(`unknown field ${q(field)} in tensor ${q(name)}`);
-      }
-    });
-    const missing = dtype === undefined
-      ? "dtype"
-      : shape === undefined
-      ? "shape"
-      : offsets === undefined
-      ? "data_offsets"
-      : undefined;
-    if (missing !== undefined) {
-      this.i = start;
-      this.fail(`tensor ${q(name)} is missing field '${missing}'`);
-    }
-    return { name, dtype: dtype!, shape: shape!, begin: offsets![0], end: offsets![1] };
-  }
-
-  parse(): { entries: RawEntry[]; metadata: Record<string, string> } {
-    const entries: RawEntry[] = [];
-    let metadata: Record<string, string> | undefined;
-    const seen = new Set<string>();
-    this.ws();
-    this.object("a JSON object", (key) => {
-      if (seen.has(key)) this.fail(`duplicate key ${q(key)}`);
-      seen.add(key);
-      if (key === "__metadata__") metadata = this.metadata();
-      else entries.push(this.entry(key));
-    });
-    this.ws();
-    if (this.i !== this.s.length) this.fail(`trailing ${this.found()} after the header object`);
-    return { entries, metadata: metadata ?? {} };
-  }
+  return { entries, metadata };
 }
 
 /**
@@ -637,10 +363,10 @@ class HeaderParser {
  *
  * Every check of the reference reader runs before any tensor is handed out: the header size
  * and bounds, strict UTF-8, the JSON schema (no duplicate keys, no unknown fields, only
- * non-negative safe integers, known dtypes, string-only metadata), contiguous non-overlapping
- * offsets that exactly cover the data buffer, and byte sizes that match each shape. Leading and
- * trailing JSON whitespace, zero-sized tensors, rank-0 shapes and any key order are accepted.
- * The returned tensor bytes are views into `bytes` (no tensor data is copied).
+ * non-negative safe integers, supported dtypes, string-only metadata), contiguous
+ * non-overlapping offsets that exactly cover the data buffer, and byte sizes that match each
+ * shape. Leading and trailing JSON whitespace, zero-sized tensors, rank-0 shapes and any key
+ * order are accepted. The returned tensor bytes are views into `bytes` (no data is copied).
  *
  * @example Usage
  * ```ts
@@ -669,103 +395,64 @@ export function decodeSafetensors(
     return decode(bytes);
   } catch (e) {
     if (e instanceof SafetensorsError) throw e;
-    const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    throw new SafetensorsError(
-      `Invalid safetensors: unexpected failure while reading: ${
-        detail.split(/[\r\n\u2028\u2029]/)[0]
-      }`,
-      { cause: e },
-    );
+    const detail = oneLine(String(e).slice(0, 200)); // "RangeError: ..."
+    const message = `Invalid safetensors: unexpected failure while reading: ${detail}`;
+    throw new SafetensorsError(message, { cause: e });
   }
 }
 
-function decode(
-  bytes: Uint8Array,
-): { tensors: Map<string, TensorEntry>; metadata: Record<string, string> } {
-  const fail = (msg: string): never => {
-    throw new SafetensorsError(`Invalid safetensors: ${msg}`);
-  };
+function decode(bytes: Uint8Array) {
+  const fail = failWith("Invalid safetensors: ");
   if (!(bytes instanceof Uint8Array)) fail(`expected a Uint8Array, got ${describe(bytes)}`);
+  const size = bytes.length;
   // 1. HeaderTooSmall
-  if (bytes.length < 8) {
-    fail(`file is ${bytes.length} bytes, too small for the 8-byte header length`);
-  }
+  if (size < 8) fail(`file is ${size} bytes, too small for the 8-byte header length`);
   // 2. HeaderTooLarge
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_SIZE)) {
+  if (n64 > MAX_HEADER_SIZE) {
     fail(`header length ${n64} is over the limit of ${MAX_HEADER_SIZE} bytes`);
   }
   const n = Number(n64);
   // 3. InvalidHeaderLength
-  if (8 + n > bytes.length) {
-    fail(`header length ${n} runs past the end of the ${bytes.length}-byte file`);
-  }
-  // 4. InvalidHeader (UTF-8). ignoreBOM keeps a byte-order mark so the JSON parser rejects it.
-  let text: string;
+  if (8 + n > size) fail(`header length ${n} runs past the end of the ${size}-byte file`);
+  // 4. InvalidHeader (UTF-8)
+  let text = "";
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(8, 8 + n),
-    );
+    text = UTF8.decode(bytes.subarray(8, 8 + n));
   } catch {
-    return fail("header is not valid UTF-8");
+    fail("header is not valid UTF-8");
   }
   // 5. InvalidHeaderDeserialization
-  const { entries, metadata } = new HeaderParser(text).parse();
-  // 6. InvalidOffset / ValidationOverflow / MisalignedSlice / TensorInvalidInfo
+  const { entries, metadata } = parseHeader(text, fail);
+  // 6. InvalidOffset / ValidationOverflow / TensorInvalidInfo, in offset order
   entries.sort((a, b) => (a.begin - b.begin) || (a.end - b.end));
   let start = 0;
-  for (const e of entries) {
-    const offs = `[${e.begin}, ${e.end}]`;
-    if (e.end < e.begin) {
-      fail(`tensor ${q(e.name)} has data_offsets ${offs} that end before they begin`);
-    }
-    if (e.begin !== start) {
-      fail(
-        e.begin < start
-          ? `tensor ${q(e.name)} has data_offsets ${offs} overlapping the data before byte ${start}`
-          : `tensor ${q(e.name)} has data_offsets ${offs} leaving a gap after byte ${start}`,
-      );
-    }
-    start = e.end;
-    const count = elementCount(e.shape);
-    if (count === null) {
-      return fail(`tensor ${q(e.name)} shape ${showShape(e.shape)} overflows the element count`);
-    }
-    const bits = count * BigInt(DTYPE_BITS[e.dtype]);
-    if (bits > U64_MAX) {
-      fail(`tensor ${q(e.name)} shape ${showShape(e.shape)} of ${e.dtype} overflows the bit size`);
-    }
-    if (bits % 8n !== 0n) {
-      fail(
-        `tensor ${q(e.name)} of ${e.dtype} with shape ${showShape(e.shape)} has ${bits} bits, ` +
-          `not a whole number of bytes`,
-      );
-    }
-    if (BigInt(e.end - e.begin) !== bits / 8n) {
-      fail(
-        `tensor ${q(e.name)} has data_offsets ${offs} but shape ${showShape(e.shape)} of ` +
-          `${e.dtype} needs ${bits / 8n} bytes`,
-      );
-    }
+  for (const { name, dtype, shape, begin, end } of entries) {
+    // Messages are built only on failure: a header may hold millions of entries.
+    const bad = (problem: string) => fail(`tensor ${q(name)} ${problem}`);
+    const offs = () => `has data_offsets [${begin}, ${end}]`;
+    if (end < begin) bad(`${offs()} that end before they begin`);
+    if (begin < start) bad(`${offs()} overlapping the data before byte ${start}`);
+    if (begin > start) bad(`${offs()} leaving a gap after byte ${start}`);
+    start = end;
+    const count = elementCount(shape) ??
+      bad(`shape ${showShape(shape)} overflows the element count`);
+    const need = count * BigInt(DTYPE_BYTES[dtype]);
+    const of = () => `shape ${showShape(shape)} of ${dtype}`;
+    if (need * 8n > U64_MAX) bad(`${of()} overflows the bit size`);
+    if (BigInt(end - begin) !== need) bad(`${offs()} but ${of()} needs ${need} bytes`);
   }
   // 7. MetadataIncompleteBuffer
-  const dataLength = bytes.length - 8 - n;
-  if (start !== dataLength) {
-    fail(
-      `data buffer is ${dataLength} bytes but the tensors cover ${start} ` +
-        (start < dataLength ? "(trailing bytes after the last tensor)" : "(file is truncated)"),
-    );
+  const length = size - 8 - n;
+  if (start !== length) {
+    const why = start < length ? "trailing bytes after the last tensor" : "file is truncated";
+    fail(`data buffer is ${length} bytes but the tensors cover ${start} (${why})`);
   }
-  const base = 8 + n;
   const tensors = new Map<string, TensorEntry>();
-  for (const e of entries) {
-    tensors.set(e.name, {
-      dtype: e.dtype,
-      shape: e.shape,
-      bytes: bytes.subarray(base + e.begin, base + e.end),
-    });
+  for (const { name, dtype, shape, begin, end } of entries) {
+    tensors.set(name, { dtype, shape, bytes: bytes.subarray(8 + n + begin, 8 + n + end) });
   }
-  return { tensors, metadata };
+  return { tensors, metadata: metadata as Record<string, string> };
 }
 
 /**
@@ -787,25 +474,13 @@ function decode(
  * @throws {SafetensorsError} If the dtype is not F32 or the byte length does not match the shape.
  */
 export function f32Values(entry: TensorEntry, name: string): Float32Array {
-  if (entry.dtype !== "F32") {
-    throw new SafetensorsError(
-      `Invalid safetensors: tensor ${q(name)} has dtype ${entry.dtype}, expected F32`,
-    );
+  const fail = failWith(`Invalid safetensors: tensor ${q(name)} `);
+  if (entry.dtype !== "F32") fail(`has dtype ${entry.dtype}, expected F32`);
+  if (!isShape(entry.shape)) fail("shape is not a list of non-negative safe integers");
+  const need = (elementCount(entry.shape) ?? -1n) * 4n;
+  if (BigInt(entry.bytes.length) !== need) {
+    const has = `has ${entry.bytes.length} bytes but shape ${showShape(entry.shape)}`;
+    fail(`${has} of F32 needs ${need < 0n ? "over 2^64 elements" : need}`);
   }
-  const shape: unknown = entry.shape;
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new SafetensorsError(
-      `Invalid safetensors: tensor ${q(name)} shape is not a list of non-negative safe integers`,
-    );
-  }
-  const count = elementCount(entry.shape);
-  if (count === null || BigInt(entry.bytes.length) !== count * 4n) {
-    throw new SafetensorsError(
-      `Invalid safetensors: tensor ${q(name)} has ${entry.bytes.length} bytes but shape ` +
-        `${showShape(entry.shape)} of F32 needs ${count === null ? "more" : count * 4n}`,
-    );
-  }
-  const copy = entry.bytes.slice();
-  if (!LITTLE_ENDIAN_HOST) swapBytes(copy, 4);
-  return new Float32Array(copy.buffer, 0, copy.length / 4);
+  return new Float32Array(entry.bytes.slice().buffer);
 }

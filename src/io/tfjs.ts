@@ -41,7 +41,7 @@ function transposed(src: Float32Array, rows: number, cols: number): Float32Array
 /**
  * The TensorFlow.js LayersModel of `model`, in memory.
  *
- * @example
+ * @example TensorFlow.js artifacts in memory
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { tfjsArtifacts } from "./tfjs.ts";
@@ -199,7 +199,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
  * `userDefinedMetadata["charlstm.vocab"]` lists the characters in index order. LSTM and RNN
  * models export exactly; a GRU cannot (tfjs has no reset-after GRU) and is refused.
  *
- * @example
+ * @example Writing model.json and weights.bin
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { exportTfjs } from "./tfjs.ts";

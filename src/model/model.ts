@@ -72,6 +72,11 @@ export interface TrainState {
   lrScale: number;
   /** The optimizer the moments belong to (absent in older states: adam). */
   optimizer?: "adam" | "sgd";
+  /**
+   * The weight decay training used (absent in older states: 0); a resume without
+   * `weightDecay` continues with it.
+   */
+  weightDecay?: number;
   /** Adam's first moments, or SGD's momentum buffer; same layout as the parameters. */
   adamM: Float32Array;
   /** Adam's second moments, same layout as the parameters. */
@@ -101,7 +106,7 @@ export interface CharModel {
  * bias uniform in ±1/√hidden, an embedding standard normal) for the characters of `source`: a
  * text, or a vocabulary given as a `Vocab` or an array of single characters.
  *
- * @example
+ * @example Creating a model from a text
  * ```ts
  * import { createModel } from "./model.ts";
  * const model = createModel("hello world", { hidden: 32, layers: 1 });

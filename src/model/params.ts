@@ -58,6 +58,13 @@ export function layerInputSize(config: ModelConfig, layer: number): number {
  * The layout for a config: `encoder.weight` [V, N] with an embedding; per layer W_ih [G, in],
  * W_hh [G, H], b_ih, b_hh (G = gate blocks × H, named after the cell: `lstm.`, `gru.`,
  * `rnn.`); then fc.
+ *
+ * @example Where a tensor lies
+ * ```ts
+ * import { paramLayout } from "./params.ts";
+ * const layout = paramLayout({ vocabSize: 5, hidden: 8, layers: 2, dropout: 0 });
+ * console.log(layout.layers[1].whh.name, layout.layers[1].whh.offset, layout.size);
+ * ```
  */
 export function paramLayout(config: ModelConfig): ParamLayout {
   const H = config.hidden;

@@ -79,7 +79,7 @@ export function checkSampleOptions(
  * Generates characters one at a time as they are drawn (the prime is not repeated). Stops after
  * `length` characters or before the `stop` string.
  *
- * @example
+ * @example Streaming characters
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { sampleStream } from "./sample.ts";
@@ -120,6 +120,7 @@ export function* sampleStream(model: CharModel, options: SampleOptions = {}): Ge
     }
     return;
   }
+  if (pending === stop) return; // the random first character is the stop string
   while (generated < o.length) {
     step(token);
     token = pick();
@@ -216,7 +217,7 @@ function draw(
 /**
  * The prime followed by `length` generated characters (or fewer, when `stop` is met).
  *
- * @example
+ * @example Sampling a string
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { sample } from "./sample.ts";

@@ -86,8 +86,8 @@ export async function* trainLoop(
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
     const lr = scheduledLr(o.lr, step, perEpoch, schedule) * ts.lrScale;
-    const { optimizer, momentum, clip, clipMode } = o;
-    const result = core.trainStep({ step, optimizer, lr, momentum, clip, clipMode });
+    const { optimizer, momentum, weightDecay, clip, clipMode } = o;
+    const result = core.trainStep({ step, optimizer, lr, momentum, weightDecay, clip, clipMode });
     result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
     return { result, lr };
   };

@@ -14,6 +14,7 @@ import type { TrainOptions } from "./train.ts";
 export const TRAIN_DEFAULTS = {
   optimizer: "adam",
   momentum: 0,
+  weightDecay: 0,
   clipMode: "norm",
   epochs: 10,
   batch: 32,
@@ -36,6 +37,8 @@ export interface ResolvedOptions {
   clipMode: "norm" | "value";
   optimizer: "adam" | "sgd";
   momentum: number;
+  /** Weight decay: the option, else the resumed state's, else 0. */
+  weightDecay: number;
   schedule: ScheduleOptions;
   valFraction: number;
   valEvery: number;
@@ -96,6 +99,11 @@ export function resolveTrainOptions(
   const clipMode = oneOf("clipMode", options.clipMode ?? d.clipMode, ["norm", "value"] as const);
   const optimizer = oneOf("optimizer", options.optimizer ?? d.optimizer, ["adam", "sgd"] as const);
   const momentum = fraction("momentum", options.momentum ?? d.momentum);
+  // On resume, the saved weight decay unless the option says otherwise.
+  const weightDecay = options.weightDecay ?? model.trainState?.weightDecay ?? d.weightDecay;
+  if (typeof weightDecay !== "number" || !(weightDecay >= 0) || !Number.isFinite(weightDecay)) {
+    throw new RangeError(`Invalid option: weightDecay must be a number ≥ 0, got ${weightDecay}`);
+  }
   validateSchedule(options);
   const { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult } = options;
   const valFraction = fraction("valFraction", options.valFraction ?? d.valFraction);
@@ -160,6 +168,7 @@ export function resolveTrainOptions(
     clipMode,
     optimizer,
     momentum,
+    weightDecay,
     schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult },
     valFraction,
     valEvery,

@@ -56,7 +56,7 @@ export function validateSchedule(o: ScheduleOptions): void {
 /**
  * The learning rate for the step with 0-based index `step` (the step about to be taken).
  *
- * @example
+ * @example The learning rate of a step
  * ```ts
  * import { scheduledLr } from "./schedule.ts";
  * // Cosine with restarts, cycles of 1 then 2 epochs of 10 batches: lr 0.01 at the restarts.
@@ -87,7 +87,7 @@ export function scheduledLr(
  * The cosine cycle that the step with 0-based index `step` belongs to: its number (from 0),
  * first epoch and length in epochs. A cycle has ended once the next step's `index` is higher.
  *
- * @example
+ * @example Where a step lies in its cosine cycle
  * ```ts
  * import { cosineCycle } from "./schedule.ts";
  * // Cycles of 1, 2, 4 epochs of 10 batches: step 30 starts the third.

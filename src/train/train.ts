@@ -18,6 +18,15 @@ export interface TrainOptions extends ScheduleOptions {
   optimizer?: "adam" | "sgd";
   /** SGD momentum (default 0). */
   momentum?: number;
+  /**
+   * Weight decay (default 0: none; must be a finite number ≥ 0). With Adam it is decoupled,
+   * torch.optim.AdamW's arithmetic: p ← p·(1 − lr·weightDecay), then the Adam update (the lr
+   * of the step, schedule applied). With SGD it is torch.optim.SGD's `weight_decay`:
+   * g ← g + weightDecay·p, then momentum. Clipping applies to the gradient before either.
+   * The value is saved with the training state: a resumed model continues with its saved
+   * weight decay when this is not given, and with this one when it is.
+   */
+  weightDecay?: number;
   /** `norm`: rescale to global L2 norm `clip` (default); `value`: clamp each to [-clip, clip]. */
   clipMode?: "norm" | "value";
   /** Passes over the training text (default 10); ignored when `steps` is given. */
@@ -150,7 +159,7 @@ export interface TrainResult {
  * `batchInEpoch`) are current. A consumer that stops at such an event gets the model with that
  * running step taken too.
  *
- * @example
+ * @example Watching training events
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { trainEvents } from "./train.ts";
@@ -190,6 +199,7 @@ export async function* trainEvents(
       h: new Float32Array(L * batch * H),
       c: new Float32Array(L * batch * H),
     };
+    ts.weightDecay = o.weightDecay;
     core.load({ params: model.params, adamM: ts.adamM, adamV: ts.adamV, h: ts.h, c: ts.c });
     await core.sync();
     // A state from another text (or another validation split) may point past this epoch's end.
@@ -245,7 +255,7 @@ export async function* trainEvents(
  * Trains `model` on `text` (see {@linkcode trainEvents}); resolves when done or aborted. The
  * model's arrays are current once it has settled (also when `onEvent` threw).
  *
- * @example
+ * @example Training a model
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { train } from "./train.ts";

@@ -92,7 +92,7 @@ struct Step {
   invCount: f32, lossSlot: u32, clipNorm: f32, clipValue: f32,
   lrOverBc1: f32, invSqrtBc2: f32, beta1: f32, beta2: f32,
   eps: f32, momentum: f32, sgdFirst: u32, dropScale: f32,
-  dropP: f32, lr: f32, nanBits: u32, pad: u32,
+  dropP: f32, lr: f32, nanBits: u32, decay: f32,
   keys: array<vec4<u32>, ${MAX_LAYERS}>,
 }
 struct Site { t: u32, p1: u32, p2: u32, p3: u32 }`;

@@ -1,7 +1,7 @@
 // The update in WGSL (assembly/optim.ts's counterpart): the global gradient norm in two passes
 // (PyTorch's clip_grad_norm_, with the finiteness of loss and norm deciding whether the step
-// applies), then one flat loop of Adam or SGD with momentum over the parameters, clipping the
-// gradient on the way in.
+// applies), then one flat loop of Adam or SGD with momentum (and weight decay) over the
+// parameters, clipping the gradient on the way in.
 
 import type { Kernel } from "./_wgsl_common.ts";
 import { flatIndex, grid1, kernel, read, readWrite, REDUCE_256, SCALAR } from "./_wgsl_common.ts";
@@ -85,7 +85,9 @@ fn main(@builtin(local_invocation_index) li: u32) {
 /**
  * One optimizer step over the flat parameters, skipped entirely when scalars[ok] is 0. The
  * gradient is clipped on the way in (× coef, or clamped to ±clipValue when that is > 0).
- * Adam: PyTorch's arithmetic; SGD: torch.optim.SGD with momentum (buffer in m).
+ * Adam: PyTorch's arithmetic, AdamW's p ← p·decay first when decay (1 − lr·wd) is not 1;
+ * SGD: torch.optim.SGD with momentum (buffer in m), g ← g + decay·p first when decay (wd) is
+ * not 0.
  * Buffers: scalars (read), grads (read), params, m, v.
  */
 export function optimizerStep(n: number, optimizer: "adam" | "sgd"): Kernel {
@@ -108,9 +110,12 @@ fn main(@builtin(global_invocation_id) id: vec3u) {
     m[i] = mv;
     v[i] = vv;
     let denom = sqrt(vv) * su.invSqrtBc2 + su.eps;
-    p[i] = p[i] - (su.lrOverBc1 * mv) / denom;
+    var pv = p[i];
+    if (su.decay != 1.0) { pv = pv * su.decay; }
+    p[i] = pv - (su.lrOverBc1 * mv) / denom;
   } else {
     var d = g;
+    if (su.decay != 0.0) { d = d + su.decay * p[i]; }
     if (su.momentum != 0.0) {
       if (su.sgdFirst == 0u) { d = su.momentum * m[i] + d; }
       m[i] = d;

@@ -28,6 +28,11 @@ export interface StepUniform {
   momentum: number;
   sgdFirst: boolean;
   lr: number;
+  /**
+   * Weight decay, as the optimizer kernel uses it: Adam's factor 1 − lr·wd (AdamW; 1: none),
+   * SGD's wd (0: none).
+   */
+  decay: number;
   /** Optimizer steps taken before this one: selects the dropout masks. */
   step: number;
 }
@@ -108,6 +113,7 @@ export class StepUpload {
     f[13] = s.lr ?? 0;
     // The kernels' NaN, a runtime value (see NAN_BITS).
     u[14] = NAN_BITS;
+    f[15] = s.decay ?? 0;
     const step = s.step ?? 0;
     for (let l = 0; l < this.#config.layers; l++) {
       u[16 + l * 4] = dropoutKey(this.#config.seed, step, l);
