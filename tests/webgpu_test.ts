@@ -492,8 +492,8 @@ Deno.test({
     assert.equal(backend, "webgpu");
     assert.ok(losses.at(-1)! < losses[0] - 0.5, `loss ${losses[0]} → ${losses.at(-1)}`);
     const held = text.slice(Math.floor(text.length * 0.9));
-    const onGpu = await evaluate(model, held, { batch: 2, seq: 10, backend: "webgpu" });
-    const onWasm = await evaluate(model, held, { batch: 2, seq: 10 });
+    const onGpu = await evaluate(model, held, { seq: 10, backend: "webgpu" });
+    const onWasm = await evaluate(model, held, { seq: 10 });
     assertClose("evaluate", [onGpu], [onWasm], 1e-4, 1e-6);
     assert.ok(Number.isFinite(valLoss));
   },

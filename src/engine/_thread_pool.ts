@@ -99,14 +99,15 @@ export class ThreadPool {
     Atomics.notify(this.#i32, SEQ);
   }
 
-  /** Stops the workers. */
+  /**
+   * Stops the workers. EXIT goes through the shared memory even to a worker still starting:
+   * terminate() does not wake one asleep in Atomics.wait, which would keep the process alive.
+   */
   close(): void {
     if (this.#workers.length === 0) return;
-    if (this.#ready) {
-      Atomics.store(this.#i32, KERNEL, EXIT);
-      Atomics.add(this.#i32, SEQ, 1);
-      Atomics.notify(this.#i32, SEQ);
-    }
+    Atomics.store(this.#i32, KERNEL, EXIT);
+    Atomics.add(this.#i32, SEQ, 1);
+    Atomics.notify(this.#i32, SEQ);
     for (const w of this.#workers) w.terminate();
     this.#workers = [];
   }

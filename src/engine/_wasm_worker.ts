@@ -34,6 +34,8 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   }
   const kernels = KERNELS.map((name) => core[name] as (...args: number[]) => number);
   let seen = Atomics.load(i32, SEQ);
+  // Closed while this worker was starting (no kernel is posted before every worker is ready).
+  if (Atomics.load(i32, KERNEL) === EXIT) return self.close();
   Atomics.add(i32, READY, 1);
   Atomics.notify(i32, READY);
   const args: number[] = new Array(MAX_ARGS);

@@ -74,6 +74,26 @@ export interface EngineState {
   c?: Float32Array;
 }
 
+/** What {@linkcode Engine.evaluateBatches} reports. */
+export interface EvaluateTotals {
+  /** The sum of the cross-entropies of every target that is not padding, in nats. */
+  sum: number;
+  /** How many targets were not padding: `sum / count` is the mean per target. */
+  count: number;
+  /**
+   * The mean of the batches' mean losses: what training's validation reports (the tutorial's
+   * figure); it equals `sum / count` only when every batch has as many targets.
+   */
+  meanOfBatches: number;
+}
+
+/** The number of targets that are not padding (-1) in a batch. */
+export function countTargets(targets: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < targets.length; i++) if (targets[i] >= 0) n++;
+  return n;
+}
+
 /** A compute engine laid out for one config (model plus batch and seq). */
 export interface Engine extends Disposable {
   /** Which engine this is. */
@@ -108,15 +128,16 @@ export interface Engine extends Disposable {
    */
   trainStep(options: TrainStepOptions): Promise<StepResult>;
   /**
-   * Mean loss of `count` batches without dropout, filled by `fill`, the state carried between
-   * them from zero (or reset before each when `independentRows`). The carried training state is
-   * left as it was.
+   * Losses of `count` batches without dropout, filled by `fill`, from a zero state carried from
+   * batch to batch; the state is zeroed again before batch `index` when `fresh(index)` is true
+   * (`true`: before every batch, for rows that are separate examples). Targets of -1 are
+   * padding, left out. The carried training state is left as it was.
    */
   evaluateBatches(
     count: number,
     fill: (index: number, inputs: Int32Array, targets: Int32Array) => void,
-    independentRows: boolean,
-  ): Promise<number>;
+    fresh: boolean | ((index: number) => boolean),
+  ): Promise<EvaluateTotals>;
   /** Releases the engine (threads, GPU buffers). */
   dispose(): void;
 }

@@ -27,6 +27,7 @@ export {
   type BackendChoice,
   type Engine,
   type EngineState,
+  type EvaluateTotals,
   type StepResult,
   type TrainStepOptions,
 } from "./engine.ts";

@@ -1,7 +1,14 @@
 // The WASM core behind the engine interface (host arrays are views of its memory), plus the
 // batch-1 step that sampling runs one character at a time.
 
-import type { Engine, EngineState, StepResult, TrainStepOptions } from "./engine.ts";
+import {
+  countTargets,
+  type Engine,
+  type EngineState,
+  type EvaluateTotals,
+  type StepResult,
+  type TrainStepOptions,
+} from "./engine.ts";
 import { WasmCore } from "./wasm_core.ts";
 import type { WasmCoreOptions } from "./wasm_options.ts";
 import type { CoreConfig } from "../model/config.ts";
@@ -137,22 +144,26 @@ export class WasmEngine implements Engine {
   evaluateBatches(
     count: number,
     fill: (index: number, inputs: Int32Array, targets: Int32Array) => void,
-    independentRows: boolean,
-  ): Promise<number> {
+    fresh: boolean | ((index: number) => boolean),
+  ): Promise<EvaluateTotals> {
     const c = this.core;
     const { layers: L, batch: B, hidden: H } = c.config;
     const h = new Float32Array(L * B * H), cs = new Float32Array(L * B * H);
     this.readCarried(h, cs);
     c.resetState();
-    let total = 0;
+    let sum = 0, targets = 0, means = 0;
     for (let i = 0; i < count; i++) {
       fill(i, c.inputs, c.targets);
-      if (independentRows) c.resetState();
-      total += c.forward({ training: false, reuseWeights: true });
+      if (fresh === true || (fresh !== false && fresh(i))) c.resetState();
+      const mean = c.forward({ training: false, reuseWeights: true });
+      const n = countTargets(c.targets);
+      means += mean;
+      if (n > 0) sum += mean * n;
+      targets += n;
       c.carryState();
     }
     this.load({ h, c: cs });
-    return Promise.resolve(total / count);
+    return Promise.resolve({ sum, count: targets, meanOfBatches: means / count });
   }
 
   dispose(): void {

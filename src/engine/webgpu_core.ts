@@ -12,7 +12,14 @@
 
 import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
 import { type ParamLayout, paramLayout } from "../model/params.ts";
-import type { Engine, EngineState, StepResult, TrainStepOptions } from "./engine.ts";
+import {
+  countTargets,
+  type Engine,
+  type EngineState,
+  type EvaluateTotals,
+  type StepResult,
+  type TrainStepOptions,
+} from "./engine.ts";
 import { type GpuContext, gpuContext } from "./gpu_device.ts";
 import { probes } from "./_webgpu_probe.ts";
 import { allocateBuffers, destroyBuffers, type GpuBuffers, HISTORY } from "./webgpu/buffers.ts";
@@ -278,8 +285,8 @@ export class WebGpuCore implements Engine {
   async evaluateBatches(
     count: number,
     fill: (index: number, inputs: Int32Array, targets: Int32Array) => void,
-    independentRows: boolean,
-  ): Promise<number> {
+    fresh: boolean | ((index: number) => boolean),
+  ): Promise<EvaluateTotals> {
     this.#check();
     const b = this.#buf;
     const bytes = this.config.batch * this.config.hidden * 4;
@@ -290,12 +297,14 @@ export class WebGpuCore implements Engine {
       }
     });
     this.resetState();
-    let total = 0;
+    let sum = 0, targets = 0, means = 0;
+    const counts = new Float64Array(HISTORY);
     for (let first = 0; first < count; first += HISTORY) {
       const n = Math.min(HISTORY, count - first);
       for (let i = 0; i < n; i++) {
         fill(first + i, this.inputs, this.targets);
-        if (independentRows) this.resetState();
+        if (fresh === true || (fresh !== false && fresh(first + i))) this.resetState();
+        counts[i] = countTargets(this.targets);
         this.#writeBatch(false, { lossSlot: SCALAR.history + i });
         this.#submit((e) => {
           encode(e, this.#programs.forwardEval);
@@ -303,7 +312,11 @@ export class WebGpuCore implements Engine {
         });
       }
       const losses = await this.#readback.download(b.scalars, SCALAR.history * 4, n * 4);
-      for (const loss of losses) total += loss;
+      for (const [i, loss] of losses.entries()) {
+        means += loss;
+        if (counts[i] > 0) sum += loss * counts[i];
+        targets += counts[i];
+      }
     }
     this.#submit((e) => {
       for (const [l, lb] of b.layers.entries()) {
@@ -312,7 +325,7 @@ export class WebGpuCore implements Engine {
       }
     });
     this.#lastForward = null;
-    return total / count;
+    return { sum, count: targets, meanOfBatches: means / count };
   }
 
   load(state: EngineState): void {

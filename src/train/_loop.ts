@@ -133,8 +133,9 @@ export async function* trainLoop(
   let failed = false;
   // Validates after the step just taken (timed apart from the steps, for the budget's pace).
   const validation = async (): Promise<TrainEvent> => {
-    const loss = await budget.validate(() =>
-      core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows)
+    const loss = await budget.validate(async () =>
+      (await core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows))
+        .meanOfBatches
     );
     valLoss = loss;
     const best = loss < ts.bestValLoss;
