@@ -12,25 +12,9 @@ import assert from "node:assert/strict";
 import * as deno from "../mod.ts";
 import type * as Browser from "../src/browser/mod.ts";
 import { assertClose } from "./_helpers.ts";
+import { findChromium, type Lib, openBrowser } from "./_browser.ts";
 
-type Lib = typeof Browser;
 const root = new URL("../", import.meta.url);
-
-function findChromium(): string | null {
-  const env = Deno.env.get("CHROMIUM");
-  if (env) return env;
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-      try {
-        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return null;
-}
-
 const chromium = findChromium();
 if (!chromium) console.log("browser tests skipped: no chromium found (set $CHROMIUM)");
 
@@ -122,54 +106,6 @@ async function bareJob(lib: Lib, a: { text: string }) {
   };
 }
 
-// --- The server: the repo's build/browser/ and fixtures, under /iso/ with COOP and COEP
-// headers (cross-origin isolated) and under /plain/ without.
-
-const WORKER_RUNNER = `self.onmessage = async ({ data }) => {
-  try {
-    const lib = await import(data.lib);
-    const job = (0, eval)("(" + data.job + ")");
-    self.postMessage({ ok: true, value: await job(lib, data.args) });
-  } catch (e) {
-    self.postMessage({ ok: false, error: e.name + ": " + e.message + "\\n" + e.stack });
-  }
-};`;
-
-const fixtures = new Map<string, { body: BodyInit; type: string }>([
-  ["/page.html", { body: "<!doctype html><title>charlstm</title>", type: "text/html" }],
-  ["/runner.js", { body: WORKER_RUNNER, type: "text/javascript" }],
-]);
-const requests: string[] = [];
-
-function serve() {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    const { pathname } = new URL(request.url);
-    requests.push(pathname);
-    const m = /^\/(iso|plain)(\/.*)$/.exec(pathname);
-    const headers = new Headers();
-    if (m?.[1] === "iso") {
-      headers.set("cross-origin-opener-policy", "same-origin");
-      headers.set("cross-origin-embedder-policy", "require-corp");
-    }
-    const path = m?.[2] ?? "";
-    const fixture = fixtures.get(path);
-    if (fixture) {
-      headers.set("content-type", fixture.type);
-      return new Response(fixture.body, { headers });
-    }
-    if (path.startsWith("/build/browser/") && path.endsWith(".js")) {
-      try {
-        const body = await Deno.readFile(new URL(`.${path}`, root));
-        headers.set("content-type", "text/javascript");
-        return new Response(body, { headers });
-      } catch {
-        // a 404 below
-      }
-    }
-    return new Response("not found", { status: 404, headers });
-  });
-}
-
 // --- Data, the CLI checkpoint and the reference runs in Deno.
 
 function corpus(chars: number): string {
@@ -240,75 +176,14 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
-    const { default: puppeteer } = await import("puppeteer-core");
     const dir = await Deno.makeTempDir({ prefix: "charlstm-browser-" });
-    const server = serve();
-    const origin = `http://127.0.0.1:${server.addr.port}`;
     const [browser, checkpoint, reference] = await Promise.all([
-      puppeteer.launch({
-        executablePath: chromium!,
-        headless: true,
-        args: [
-          "--no-sandbox",
-          "--enable-unsafe-webgpu",
-          "--enable-features=Vulkan,WebGPU",
-          "--use-vulkan=swiftshader",
-          "--use-webgpu-adapter=swiftshader",
-        ],
-      }),
+      openBrowser(chromium!),
       cliCheckpoint(dir),
       trainJob(deno as unknown as Lib, { ...trainArgs, train: { ...trainArgs.train, threads: 1 } }),
     ]);
-    fixtures.set("/last.safetensors", {
-      body: checkpoint.bytes as Uint8Array<ArrayBuffer>,
-      type: "application/octet-stream",
-    });
-    const pageErrors: string[] = [];
-    // Runs `job` with the bundle on a page of `kind` (main thread or a module Worker).
-    const run = async <A, R>(
-      kind: "iso" | "plain",
-      where: "main" | "worker",
-      job: (lib: Lib, args: A) => Promise<R>,
-      args: A,
-      beforeLoad?: string,
-    ): Promise<R> => {
-      const page = await browser.newPage();
-      page.on("pageerror", (e) => pageErrors.push(String(e)));
-      page.on("console", (m) => {
-        if (m.type() === "error") pageErrors.push(m.text());
-      });
-      try {
-        if (beforeLoad) await page.evaluateOnNewDocument(beforeLoad);
-        await page.goto(`${origin}/${kind}/page.html`);
-        const lib = `${origin}/${kind}/build/browser/charlstm.js`;
-        const reply = await page.evaluate(
-          async (where, lib, job, args) => {
-            if (where === "worker") {
-              const worker = new Worker("runner.js", { type: "module" });
-              return await new Promise((resolve) => {
-                worker.onmessage = (e) => resolve(e.data);
-                worker.onerror = (e) => resolve({ ok: false, error: `worker: ${e.message}` });
-                worker.postMessage({ lib, job, args });
-              });
-            }
-            try {
-              const run = (0, eval)(`(${job})`);
-              return { ok: true, value: await run(await import(lib), args) };
-            } catch (e) {
-              return { ok: false, error: `${(e as Error).name}: ${(e as Error).message}` };
-            }
-          },
-          where,
-          lib,
-          job.toString(),
-          args as unknown,
-        ) as { ok: boolean; value: R; error: string };
-        if (!reply.ok) throw new Error(`${kind} ${where}: ${reply.error}`);
-        return reply.value;
-      } finally {
-        await page.close();
-      }
-    };
+    const { run, requests } = browser;
+    browser.fixture("/last.safetensors", checkpoint.bytes, "application/octet-stream");
     try {
       await t.step("isolated page, in a Worker, 2 threads: bitwise Deno's run", async () => {
         requests.length = 0;
@@ -393,10 +268,9 @@ Deno.test({
           webgpu: "WebGpuUnavailableError",
         });
       });
-      assert.deepEqual(pageErrors.filter((e) => !/404/.test(e)), []);
+      assert.deepEqual(browser.pageErrors.filter((e) => !/404/.test(e)), []);
     } finally {
       await browser.close();
-      await server.shutdown();
       await Deno.remove(dir, { recursive: true });
     }
   },
