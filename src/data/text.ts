@@ -82,9 +82,10 @@ export async function readText(path: string | URL): Promise<string> {
   const name = path instanceof URL ? path.href : path;
   let bytes: Uint8Array;
   try {
+    if (!globalThis.Deno) throw new Error("files need Deno: in a web page fetch the text");
     bytes = await Deno.readFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
+    if ((error as Error).name === "NotFound") {
       throw new TextError(`Cannot read ${name}: no such file`);
     }
     const reason = error instanceof Error ? error.message : String(error);

@@ -69,7 +69,8 @@ export class ThreadPool {
       const worker = new Worker(new URL("./_wasm_worker.ts", import.meta.url), { type: "module" });
       worker.onerror = (event) => {
         event.preventDefault(); // the caller carries on alone
-        this.failure = event.message;
+        // A script that fails to load reports no message (a browser's plain error event).
+        this.failure = event.message || "the worker's script failed to load";
       };
       const init: WorkerInit = { variant, memory, id, count, sync };
       worker.postMessage(init);

@@ -24,7 +24,7 @@ import {
   SAMPLE_DESC,
 } from "./_wasm_plan.ts";
 import { checkTokens } from "./engine.ts";
-import { checkThreads } from "./threads.ts";
+import { checkThreads, threadsUnavailable } from "./threads.ts";
 
 const KERNEL_INDEX = Object.fromEntries(KERNELS.map((k, i) => [k, i])) as Record<
   (typeof KERNELS)[number],
@@ -99,8 +99,10 @@ export class WasmCore {
           `reduce batch, seq or hidden`,
       );
     }
+    // One thread needs no shared memory (a web page without cross-origin isolation has none).
+    const shared = threads > 1;
     // Size queries need an instance; a one-page memory is enough for them.
-    const probe = instantiateCore(variant, coreMemory(1));
+    const probe = instantiateCore(variant, coreMemory(1, shared));
     if (probe.heapBase() > PAGE) throw new Error("Internal error: core static data exceeds a page");
     this.#plan = planMemory(config, this.layout, probe);
     if (this.#plan.bytes > MAX_BYTES) {
@@ -111,7 +113,7 @@ export class WasmCore {
     }
     const pages = Math.ceil(this.#plan.bytes / PAGE);
     try {
-      this.memory = coreMemory(pages);
+      this.memory = coreMemory(pages, shared);
     } catch (cause) {
       throw new RangeError(
         `Out of memory: the config needs ${(pages * PAGE / 2 ** 20).toFixed(0)} MiB: ` +
@@ -148,6 +150,8 @@ export class WasmCore {
   static create(config: CoreConfig, options: WasmCoreOptions = {}): WasmCore {
     validateCoreConfig(config);
     const threads = checkThreads(options.threads ?? 1);
+    const why = threads > 1 ? threadsUnavailable() : null;
+    if (why) throw new Error(`Threads unavailable: ${why}; or use threads: 1`);
     const full: Required<CoreConfig> = {
       ...config,
       cell: config.cell ?? "lstm",

@@ -173,12 +173,16 @@ export interface CoreExports {
   dropoutMask(mask: Ptr, n: number, p: number, seed: number, step: number, site: number): void;
 }
 
-/** A memory the core can import: shared, so that worker threads see the same bytes. */
-export function coreMemory(pages: number): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+/**
+ * A memory the core can import: shared (the default), so that worker threads see the same
+ * bytes, or not, for one thread where shared memory is unavailable (a web page that is not
+ * cross-origin isolated).
+ */
+export function coreMemory(pages: number, shared = true): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
 }
 
-const modules = new Map<CoreVariant, WebAssembly.Module>();
+const modules = new Map<string, WebAssembly.Module>();
 
 /** True when this engine runs the relaxed-SIMD build. */
 export function relaxedSimdSupported(): boolean {
@@ -200,13 +204,68 @@ export function resolveVariant(wanted: CoreVariant | "auto" = "auto"): CoreVaria
   return wanted;
 }
 
-/** Instantiates a core over `memory` (synchronously: the module is small and compiled once). */
+/**
+ * Instantiates a core over `memory` (synchronously: the module is small and compiled once), a
+ * shared memory or, for one thread, a memory that is not shared.
+ */
 export function instantiateCore(variant: CoreVariant, memory: WebAssembly.Memory): CoreExports {
-  let module = modules.get(variant);
+  const shared = typeof SharedArrayBuffer !== "undefined" &&
+    memory.buffer instanceof SharedArrayBuffer;
+  const key = `${variant}${shared ? "" : ":unshared"}`;
+  let module = modules.get(key);
   if (!module) {
-    module = new WebAssembly.Module(bytesOf(variant));
-    modules.set(variant, module);
+    const bytes = bytesOf(variant);
+    if (!shared) unshareMemoryImport(bytes);
+    module = new WebAssembly.Module(bytes);
+    modules.set(key, module);
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return instance.exports as unknown as CoreExports;
+}
+
+// The core is built to import a shared memory. For one thread on a memory that is not shared,
+// the import's limits flag loses its shared bit (0x03 → 0x01, same length): its atomics stay
+// valid on such a memory, and with one thread the barrier never waits.
+function unshareMemoryImport(bytes: Uint8Array): void {
+  let at = 8; // magic and version
+  const leb = () => {
+    let value = 0;
+    for (let shift = 0;; shift += 7) {
+      const b = bytes[at++];
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+    }
+  };
+  const skipName = () => {
+    const n = leb();
+    at += n;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 2) {
+      for (let n = leb(); n > 0; n--) {
+        skipName();
+        skipName();
+        const kind = bytes[at++];
+        if (kind === 2) {
+          if (bytes[at] !== 0x03) break;
+          bytes[at] = 0x01;
+          return;
+        }
+        if (kind === 0) leb(); // function: type index
+        else if (kind === 1) { // table: element type, limits
+          at++;
+          const flags = bytes[at++];
+          leb();
+          if (flags & 1) leb();
+        } else if (kind === 3) at += 2; // global: value type, mutability
+        else break;
+      }
+      break;
+    }
+    at = end;
+  }
+  throw new Error("Internal error: the core imports no shared memory with a maximum");
 }

@@ -376,6 +376,9 @@ function seconds(value: unknown): number {
 export async function save(model: CharModel, path: string | URL): Promise<void> {
   const bytes = toBytes(model);
   const target = path instanceof URL ? path.pathname : path;
+  if (!globalThis.Deno) {
+    throw new CheckpointError(`Cannot save ${target}: files need Deno: toBytes gives the bytes`);
+  }
   const slash = target.lastIndexOf("/");
   const dir = slash >= 0 ? target.slice(0, slash + 1) : "";
   const tmp = `${dir}.${target.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
@@ -430,9 +433,16 @@ export function isSaveTemporary(name: string): boolean {
 export async function load(source: string | URL | Uint8Array): Promise<CharModel> {
   if (source instanceof Uint8Array) return fromBytes(source);
   let bytes: Uint8Array;
-  const url = source instanceof URL ? source : /^https?:\/\//.test(source) ? new URL(source) : null;
+  // Without Deno (a web page) every string is a URL, relative to the page.
+  const url = source instanceof URL
+    ? source
+    : !globalThis.Deno
+    ? new URL(source, globalThis.location?.href)
+    : /^https?:\/\//.test(source)
+    ? new URL(source)
+    : null;
   try {
-    if (url && url.protocol !== "file:") {
+    if (url && (url.protocol !== "file:" || !globalThis.Deno)) {
       const response = await fetch(url);
       if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
       bytes = new Uint8Array(await response.arrayBuffer());
