@@ -64,8 +64,10 @@ let textName = "";
 /** @type {CharModel | null} */
 let model = null;
 /**
- * The run in progress.
- * @type {{ controller: AbortController, paused: boolean, resume: (() => void) | null } | null}
+ * The run in progress, and the engine it trains on (once started).
+ * @typedef {{ controller: AbortController, paused: boolean, resume: (() => void) | null,
+ *   backend: string }} Run
+ * @type {Run | null}
  */
 let run = null;
 /** The write in progress (its id), stopped when another starts or on write-stop. */
@@ -150,11 +152,8 @@ const handlers = {
     if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
     const controller = new AbortController();
     options.signal = controller.signal;
-    const thisRun = {
-      controller,
-      paused: false,
-      resume: /** @type {(() => void) | null} */ (null),
-    };
+    /** @type {Run} */
+    const thisRun = { controller, paused: false, resume: null, backend: "" };
     run = thisRun;
     model = current;
     /** @type {TrainEvent[]} */
@@ -172,7 +171,10 @@ const handlers = {
         pending.push(event);
         // Steps come in batches (every 50 ms); anything else at once.
         if (event.type !== "step" || performance.now() - flushed > 50) flush();
-        if (event.type === "start") post({ type: "model", info: modelInfo(current) });
+        if (event.type === "start") {
+          thisRun.backend = event.backend;
+          post({ type: "model", info: modelInfo(current) });
+        }
         if (event.type === "step" && sampleEvery > 0 && event.step % sampleEvery === 0) {
           flush();
           post({ type: "sample", step: event.step, text: drawSample(lib, sampleLength) });
@@ -254,6 +256,8 @@ const handlers = {
     const lib = await ready;
     if (!model) throw new Error("There is no model yet: train one or open a checkpoint");
     if (run && !run.paused) throw new Error("Pause or stop training first");
+    // On WebGPU the arrays are current between steps only now and then; once stopped, always.
+    if (run && run.backend !== "wasm") throw new Error("Stop training first (it runs on WebGPU)");
     const bytes = lib.toBytes(model);
     return { bytes, transfer: [bytes.buffer] };
   },

@@ -243,6 +243,44 @@ function words(chars: number): string {
 }
 
 Deno.test({
+  name: "studio page without the browser build: says to run deno task build",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const chromium = findChromium();
+    if (!chromium) return console.log("skipped: no Chromium (install chromium, or set $CHROMIUM)");
+    const { default: puppeteer } = await import("puppeteer-core");
+    const empty = await Deno.makeTempDir({ prefix: "studio-nobundle-" });
+    const browser = await puppeteer.launch({
+      executablePath: chromium,
+      headless: true,
+      args: ["--no-sandbox"],
+    });
+    try {
+      await withServer(empty, async (origin) => {
+        const page = await browser.newPage();
+        await page.goto(`${origin}/studio/`);
+        await page.waitForFunction(
+          `document.querySelector("#engine").classList.contains("error")`,
+          { timeout: 20_000 },
+        );
+        assert.match(
+          await page.$eval("#engine", (e) => e.textContent!),
+          /^Cannot load the browser build \/build\/browser\/charlstm\.js .*run `deno task build`, then reload$/,
+        );
+        assert.equal(
+          await page.$eval("#train", (e) => (e as unknown as Record<string, unknown>).disabled),
+          true,
+        );
+      });
+    } finally {
+      await browser.close();
+      await Deno.remove(empty, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "studio page: train, watch, pause, write, download, open a CLI checkpoint, bad files",
   sanitizeOps: false,
   sanitizeResources: false,
