@@ -1,0 +1,329 @@
+// @ts-check
+/// <reference lib="dom" />
+// The studio's Worker: it holds the text and the model, trains with the browser build's
+// trainEvents (pausing between steps, stopping through an AbortSignal), samples, and reads
+// and writes checkpoints. The page (app.js) talks to it in messages:
+//
+//   page → worker: { type: "text", id, source: "corpus" | "file" | "paste", file?, text? }
+//                  { type: "train", id, model, recipe }   { type: "pause" | "resume" | "stop" }
+//                  { type: "write", id, options }         { type: "write-stop" }
+//                  { type: "save", id }   { type: "load", id, file }   { type: "discard", id }
+//   worker → page: { type: "ready", ... } | { type: "fatal", message }
+//                  { type: "reply", id, ok, value?, error? }   (one per request with an id)
+//                  { type: "events", events }  { type: "sample", step, text }
+//                  { type: "paused" | "resumed" }  { type: "chunk", id, text }  { type: "model", info }
+
+/**
+ * The browser build's API (the `.` entry point's, with decodeText).
+ * @typedef {typeof import("../mod.ts") & { decodeText: typeof import("../src/data/text.ts").decodeText }} Lib
+ */
+/** @typedef {import("../mod.ts").CharModel} CharModel */
+/** @typedef {import("../mod.ts").TrainOptions} TrainOptions */
+/** @typedef {import("../mod.ts").TrainEvent} TrainEvent */
+
+/** The browser build, where the server maps it (`deno task build` writes it). */
+const BUNDLE = new URL("../build/browser/charlstm.js", import.meta.url);
+
+/** @param {any} message @param {Transferable[]} [transfer] */
+function post(message, transfer = []) {
+  self.postMessage(message, { transfer });
+}
+
+/** @type {Promise<Lib>} */
+const ready = import(BUNDLE.href).then(
+  (
+    /** @type {Lib & Partial<{ defaultThreads(): number, threadsUnavailable(): string | null }>} */ lib,
+  ) => {
+    post({
+      type: "ready",
+      isolated: self.crossOriginIsolated,
+      defaultThreads: lib.defaultThreads?.() ?? 1,
+      threadsUnavailable: lib.threadsUnavailable?.() ?? null,
+      webgpu: "gpu" in navigator,
+    });
+    return lib;
+  },
+  (e) => {
+    post({
+      type: "fatal",
+      message: `Cannot load the browser build ${BUNDLE.pathname} (${errorText(e)}): ` +
+        "run `deno task build`, then reload",
+    });
+    throw e;
+  },
+);
+
+/** @param {unknown} e */
+function errorText(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The training text, and what to call it. */
+let text = "";
+let textName = "";
+/** @type {CharModel | null} */
+let model = null;
+/**
+ * The run in progress, and the engine it trains on (once started).
+ * @typedef {{ controller: AbortController, paused: boolean, resume: (() => void) | null,
+ *   backend: string }} Run
+ * @type {Run | null}
+ */
+let run = null;
+/** The write in progress (its id), stopped when another starts or on write-stop. */
+let writing = 0;
+
+/** @param {CharModel} m */
+function modelInfo(m) {
+  const t = m.trainState;
+  return {
+    cell: m.config.cell,
+    hidden: m.config.hidden,
+    layers: m.config.layers,
+    embedding: m.config.embedding,
+    dropout: m.config.dropout,
+    seed: m.config.seed,
+    vocabSize: m.vocab.size,
+    weights: m.params.length,
+    step: t?.step ?? 0,
+    epoch: t?.epoch ?? 0,
+    batch: t?.batch ?? null,
+    seq: t?.seq ?? null,
+    optimizer: t ? t.optimizer ?? "adam" : null,
+    bestValLoss: t && Number.isFinite(t.bestValLoss) ? t.bestValLoss : null,
+  };
+}
+
+/** Characters of the text the model does not know (training would stop on them). */
+function unknownChars() {
+  return model && text ? model.vocab.unknownChars(text) : [];
+}
+
+/** The first word of the text, where the model knows it: the prime of the samples. */
+function samplePrime() {
+  const word = /^\S{1,16}/.exec(text)?.[0] ?? "";
+  return model && word && model.vocab.unknownChars(word).length === 0 ? word : "";
+}
+
+const handlers = {
+  /** @param {{ source: "corpus" | "file" | "paste", file?: File, text?: string }} m */
+  async text(m) {
+    const lib = await ready;
+    let t, name;
+    if (m.source === "paste") {
+      name = "the pasted text";
+      t = (m.text ?? "").replace(/\r\n?/g, "\n");
+      if (t.length === 0) {
+        throw new Error(`Cannot use ${name}: it has no characters: paste some text`);
+      }
+    } else {
+      const source = m.source === "corpus" ? new URL("../data/anna.txt", import.meta.url) : m.file;
+      if (!source) throw new Error("No file chosen");
+      name = source instanceof URL ? "anna.txt" : source.name;
+      const bytes = source instanceof URL
+        ? await fetchBytes(source)
+        : new Uint8Array(await source.arrayBuffer());
+      t = lib.decodeText(bytes, name);
+      if (t.length === 0) {
+        throw new lib.TextError(
+          `Cannot read ${name}: the file has no characters: give a non-empty text`,
+        );
+      }
+    }
+    text = t;
+    textName = name;
+    return textInfo();
+  },
+
+  /** @param {{ model: import("../mod.ts").ModelOptions, recipe: TrainOptions & { amount: number, unit: "steps" | "epochs", sampleEvery: number, sampleLength: number } }} m */
+  async train(m) {
+    const lib = await ready;
+    if (run) throw new Error("Training is already running");
+    if (!text) throw new Error("Choose a text first");
+    const fresh = model === null;
+    const current = model ?? lib.createModel(text, m.model);
+    const { amount, unit, sampleEvery, sampleLength, ...recipe } = m.recipe;
+    const state = current.trainState;
+    /** @type {TrainOptions} */
+    const options = { ...recipe };
+    // "Train for N more": the library counts steps and epochs in all.
+    if (unit === "steps") options.steps = (state?.step ?? 0) + amount;
+    else options.epochs = (state?.epoch ?? 0) + amount;
+    if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
+    const controller = new AbortController();
+    options.signal = controller.signal;
+    /** @type {Run} */
+    const thisRun = { controller, paused: false, resume: null, backend: "" };
+    run = thisRun;
+    model = current;
+    /** @type {TrainEvent[]} */
+    let pending = [];
+    let flushed = performance.now();
+    const flush = () => {
+      if (pending.length) post({ type: "events", events: pending });
+      pending = [];
+      flushed = performance.now();
+    };
+    let started = false;
+    try {
+      for await (const event of lib.trainEvents(current, text, options)) {
+        started = true;
+        pending.push(event);
+        // Steps come in batches (every 50 ms); anything else at once.
+        if (event.type !== "step" || performance.now() - flushed > 50) flush();
+        if (event.type === "start") {
+          thisRun.backend = event.backend;
+          post({ type: "model", info: modelInfo(current) });
+        }
+        if (event.type === "step" && sampleEvery > 0 && event.step % sampleEvery === 0) {
+          flush();
+          post({ type: "sample", step: event.step, text: drawSample(lib, sampleLength) });
+        }
+        if (thisRun.paused) {
+          flush();
+          post({ type: "paused", step: current.trainState?.step ?? 0 });
+          await new Promise((resolve) => {
+            thisRun.resume = () => resolve(undefined);
+          });
+          post({ type: "resumed" });
+        }
+      }
+      flush();
+      post({
+        type: "sample",
+        step: current.trainState?.step ?? 0,
+        text: drawSample(lib, sampleLength),
+        final: true,
+      });
+    } catch (e) {
+      flush();
+      // A model that never trained keeps no settings that failed: the next try makes a new one.
+      if (fresh && !started) model = null;
+      throw e;
+    } finally {
+      run = null;
+    }
+    post({ type: "model", info: modelInfo(current) });
+    return modelInfo(current);
+  },
+
+  pause() {
+    if (run) run.paused = true;
+  },
+
+  resume() {
+    if (!run) return;
+    run.paused = false;
+    run.resume?.();
+    run.resume = null;
+  },
+
+  stop() {
+    if (!run) return;
+    run.controller.abort();
+    handlers.resume();
+  },
+
+  /** @param {{ id: number, options: import("../mod.ts").SampleOptions }} m */
+  async write(m) {
+    const lib = await ready;
+    if (!model) throw new Error("Train a model or open a checkpoint first");
+    writing = m.id;
+    const stream = lib.sampleStream(model, m.options);
+    let chunk = "", last = performance.now(), count = 0;
+    for (const ch of stream) {
+      chunk += ch;
+      count++;
+      if (performance.now() - last > 30) {
+        post({ type: "chunk", id: m.id, text: chunk });
+        chunk = "";
+        // Let a stop (or a pause of training) in between.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = performance.now();
+        if (writing !== m.id) break;
+      }
+    }
+    if (chunk) post({ type: "chunk", id: m.id, text: chunk });
+    if (writing === m.id) writing = 0;
+    return { count };
+  },
+
+  "write-stop"() {
+    writing = 0;
+  },
+
+  async save() {
+    const lib = await ready;
+    if (!model) throw new Error("There is no model yet: train one or open a checkpoint");
+    if (run && !run.paused) throw new Error("Pause or stop training first");
+    // On WebGPU the arrays are current between steps only now and then; once stopped, always.
+    if (run && run.backend !== "wasm") throw new Error("Stop training first (it runs on WebGPU)");
+    const bytes = lib.toBytes(model);
+    return { bytes, transfer: [bytes.buffer] };
+  },
+
+  /** @param {{ file: File }} m */
+  async load(m) {
+    const lib = await ready;
+    if (run) throw new Error("Stop training first");
+    let loaded;
+    try {
+      loaded = lib.fromBytes(new Uint8Array(await m.file.arrayBuffer()));
+    } catch (e) {
+      throw new Error(`${m.file.name}: ${errorText(e)}`);
+    }
+    model = loaded;
+    return { model: modelInfo(loaded), text: textInfo() };
+  },
+
+  discard() {
+    if (run) throw new Error("Stop training first");
+    model = null;
+    return { text: textInfo() };
+  },
+};
+
+/** @param {URL} url */
+async function fetchBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`Cannot read ${url.pathname}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * A sample for the training view (the model's arrays are current where it is drawn).
+ * @param {Lib} lib
+ * @param {number} length
+ */
+function drawSample(lib, length) {
+  if (!model || length <= 0) return "";
+  return lib.sample(model, { prime: samplePrime(), length, temperature: 0.8, seed: 1 });
+}
+
+function textInfo() {
+  if (!text) return null;
+  const unknown = unknownChars();
+  return {
+    name: textName,
+    chars: text.length,
+    distinct: new Set(text).size,
+    preview: text.slice(0, 400),
+    unknown: unknown.slice(0, 12),
+    unknownCount: unknown.length,
+  };
+}
+
+self.onmessage = async (/** @type {MessageEvent} */ { data }) => {
+  const handler = /** @type {Record<string, (m: any) => any>} */ (handlers)[data.type];
+  if (!handler) return;
+  try {
+    const value = await handler(data);
+    if (data.id === undefined) return;
+    const transfer = value?.transfer ?? [];
+    if (value?.transfer) delete value.transfer;
+    post({ type: "reply", id: data.id, ok: true, value }, transfer);
+  } catch (e) {
+    const error = { name: e instanceof Error ? e.name : "Error", message: errorText(e) };
+    if (data.id !== undefined) post({ type: "reply", id: data.id, ok: false, error });
+  }
+};
