@@ -5,19 +5,26 @@ and write a checkpoint that charlstm's `train.ts --resume` continues and `sample
     # 2 processes on one CPU machine (gloo)
     OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node 2 scripts/pytorch_ddp.py \\
         --data data/anna.txt --resume checkpoints/last.safetensors --steps 2000 --out ddp
-    # the mean cross-entropy of a checkpoint on a text, batched as charlstm's evaluate() does
+    # the mean cross-entropy of a checkpoint on a text, as charlstm's evaluate() gives it
     python3 scripts/pytorch_ddp.py --resume ddp/last.safetensors --data held_out.txt --evaluate
 
 It reads the checkpoint (weights, config, vocabulary and its encoding, optimizer moments,
 counters, carried state), builds the same model (nn.LSTM / nn.GRU / nn.RNN, an optional
 nn.Embedding, nn.Linear) and trains it with charlstm's semantics: the tutorial's get_batches with
 the batch rows split across ranks, the carried state reset at each epoch, dropout between layers
-and before the output layer, clipping by global norm or by value, Adam or SGD (momentum) with
-charlstm's float32 arithmetic, its learning-rate schedules, validation on the held-out end of
-the text (or the held-out lines in --lines mode). Each rank backpropagates the summed
-cross-entropy of its rows divided by the number of targets in the whole (global) batch, and the
-gradients are summed (not averaged) across ranks, so every rank holds exactly the gradient of the
-global batch's mean loss: N processes take the same steps as one process with the same batch.
+and before the output layer, clipping by global norm or by value, Adam (AdamW with a weight
+decay) or SGD (momentum, L2 weight decay) with charlstm's float32 arithmetic, its learning-rate
+schedules, validation on the held-out end of the text (or the held-out lines in --lines mode).
+Each rank backpropagates the summed cross-entropy of its rows divided by the number of targets in
+the whole (global) batch, and the gradients are summed (not averaged) across ranks, so every rank
+holds exactly the gradient of the global batch's mean loss: N processes take the same steps as
+one process with the same batch.
+
+The weight decay is --weight-decay when given, else the checkpoint's, and is written back. The
+checkpoint's trainTime (seconds trained in all) grows by this script's wall clock from its first
+step. The script stops at --steps / --epochs (it has no --time): a checkpoint trained with
+train.ts --time keeps its budget as read, so the seconds trained here count toward it and
+train.ts --resume goes on for what is left of it.
 
 Needs Python 3 and PyTorch >= 1.13, nothing else (safetensors is read and written by hand).
 Bad input ends with one line `Cannot <action>: <what is wrong>` on stderr (from rank 0) and exit
@@ -251,6 +258,15 @@ def read_checkpoint(path):
         optimizer = counters.setdefault("optimizer", "adam")
         if optimizer not in ("adam", "sgd"):
             raise bad(f"charlstm.train.optimizer {json.dumps(optimizer)}: expected adam or sgd")
+        wd = counters.setdefault("weightDecay", 0)
+        if isinstance(wd, bool) or not isinstance(wd, (int, float)) or not 0 <= wd < math.inf:
+            raise bad(f"charlstm.train.weightDecay must be a number >= 0, got {json.dumps(wd)}")
+        # Seconds trained in all, and the --time budget (absent: none), read as charlstm reads
+        # them: anything but a finite number >= 0 counts as 0 (and a budget of 0 as none).
+        seconds = lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) \
+            and 0 <= v < math.inf else 0.0
+        counters["trainTime"] = seconds(counters.get("trainTime"))
+        counters["timeBudget"] = seconds(counters.get("timeBudget")) or None
         kinds = ["momentum_buffer"] if optimizer == "sgd" else ["exp_avg", "exp_avg_sq"]
         for kind in kinds:
             for name, shape in layout:
@@ -479,6 +495,13 @@ def build_model(cfg):
     return CharRNN()
 
 
+def duration(seconds):
+    """src/cli/_progress.ts duration: 1h05m, 9m59s."""
+    s = round(seconds)
+    h, m, r = s // 3600, s % 3600 // 60, s % 60
+    return f"{h}h{m:02d}m" if h > 0 else f"{m}m{r:02d}s"
+
+
 def f32(x):
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
@@ -492,32 +515,40 @@ def torch_no_grad(fn):
 
 class CharlstmOptimizer:
     """assembly/optim.ts, element for element in float32 (its constants rounded as the WASM
-    core rounds them). Adam is torch.optim.Adam's update without weight decay; SGD is
-    torch.optim.SGD's with dampening 0 (the momentum buffer starts at the first step)."""
+    core rounds them). Adam is torch.optim.AdamW's update (torch.optim.Adam's when the weight
+    decay is 0): p ← p·(1 − lr·wd), the factor computed in float64 with the step's lr and
+    rounded to float32 once, then the Adam update. SGD is torch.optim.SGD's with dampening 0
+    (the momentum buffer starts at the first step) and L2 weight decay: d = g + wd·p."""
 
-    def __init__(self, params, kind, momentum, m, v):
+    def __init__(self, params, kind, momentum, weight_decay, m, v):
         self.params, self.kind, self.momentum = params, kind, f32(momentum)
+        self.weight_decay = weight_decay
         self.m, self.v = m, v  # exp_avg (or momentum_buffer), exp_avg_sq
 
     @torch_no_grad
     def step(self, step, lr):
-        """`step`: steps taken before this one."""
-        t, lr = step + 1, f32(lr)
+        """`step`: steps taken before this one; `lr`: the step's learning rate (float64)."""
+        t, wd, lr64, lr = step + 1, self.weight_decay, lr, f32(lr)
         if self.kind == "adam":
             b1, b2, eps = f32(0.9), f32(0.999), f32(1e-8)
             b1c, b2c = f32(1 - b1), f32(1 - b2)
             bc1, bc2 = f32(1 - 0.9 ** t), f32(1 - 0.999 ** t)
             step_size, inv_sqrt_bc2 = f32(lr / bc1), f32(1.0 / math.sqrt(bc2))
+            decay = f32(1 - lr64 * wd) if wd != 0 else 1.0
             for p, m, v in zip(self.params, self.m, self.v):
                 g = p.grad
                 m.mul_(b1).add_(g * b1c)
                 v.mul_(b2).add_((g * g).mul_(b2c))
                 denom = v.sqrt().mul_(inv_sqrt_bc2).add_(eps)
+                if decay != 1:
+                    p.mul_(decay)
                 p.sub_((m * step_size).div_(denom))
         else:
-            mu = self.momentum
+            mu, wd = self.momentum, f32(wd)
             for p, buf in zip(self.params, self.m):
                 d = p.grad
+                if wd != 0:
+                    d = d + p * wd
                 if mu != 0:
                     if t == 1:
                         buf.copy_(d)
@@ -560,15 +591,18 @@ def parse_args(argv):
         help="write last.safetensors (and take the divergence snapshot) every N steps")
     add("--on-divergence", default="restore", help="restore (lr halved) | stop")
     add("--lines", action="store_true", help="line mode, as train.ts --lines")
-    add("--weight-decay", help="refused: charlstm has no weight decay yet")
+    add("--weight-decay", help="weight decay: decoupled with adam (torch.optim.AdamW's), L2 with "
+        "sgd (torch.optim.SGD's); default: the checkpoint's (0 when it has none)")
     add("--threads", help="torch threads per process (default: torch's, OMP_NUM_THREADS)")
     add("--device", default="auto", help="auto (cuda:LOCAL_RANK when CUDA is there) | cpu | cuda")
     add("--dist-backend", default="auto", help="auto (nccl on CUDA, else gloo) | gloo | nccl")
     add("--print-every", default="10", help="progress line interval (default 10)")
     add("--log", help="append every event as a JSON line to FILE (rank 0)")
-    add("--evaluate", action="store_true",
+    add("--evaluate", nargs="?", const="stream", metavar="MODE",
         help="print the mean cross-entropy of --resume on --data as charlstm's evaluate() "
-             "computes it (--batch default 32, --seq default 100) and exit")
+             "computes it, as JSON, and exit: stream (the default: the exact figure of one "
+             "stream from a zero state; with --lines, of each line from a zero state) or "
+             "batched (the tutorial's estimate: --batch default 32, --seq default 100)")
 
     def error(message):
         raise Refusal(f"Cannot parse the command line: {message}")
@@ -598,9 +632,6 @@ def parse_args(argv):
                           f"{' or '.join(allowed)}")
         return v
 
-    if a.weight_decay is not None:
-        raise Refusal("Cannot train with --weight-decay: charlstm has no weight decay yet, so its "
-                      "checkpoints could not continue such a run: drop --weight-decay")
     if not a.resume:
         raise Refusal("Cannot start: --resume CHECKPOINT is required (train a first checkpoint "
                       "with `deno run -A train.ts`, or save an untrained createModel())")
@@ -611,6 +642,7 @@ def parse_args(argv):
         "clip_mode": choice("clip-mode", ("norm", "value")),
         "optimizer": choice("optimizer", ("adam", "sgd")),
         "momentum": number("momentum", False, 0, 0.999),
+        "weight_decay": number("weight-decay", False, 0),
         "lr_schedule": choice("lr-schedule", ("constant", "step", "cosine")),
         "lr_step_every": number("lr-step-every", True, 1),
         "lr_gamma": number("lr-gamma", False, 0, 1, above=True),
@@ -623,11 +655,12 @@ def parse_args(argv):
         "device": choice("device", ("auto", "cpu", "cuda")),
         "dist_backend": choice("dist-backend", ("auto", "gloo", "nccl")),
         "print_every": number("print-every", True, 1),
+        "evaluate": choice("evaluate", ("stream", "batched")),
     }
     if a.save_cycles and o["lr_schedule"] != "cosine":
         raise Refusal("Cannot parse the command line: --save-cycles needs --lr-schedule cosine")
     o.update(data=a.data, resume=a.resume, out=a.out, lines=a.lines, save_cycles=a.save_cycles,
-             log=a.log, evaluate=a.evaluate)
+             log=a.log)
     return o
 
 
@@ -649,6 +682,9 @@ def main(argv):
     if counters and counters["optimizer"] != optimizer:
         raise Refusal(f"Cannot resume from {o['resume']}: the model was trained with "
                       f"{counters['optimizer']}, got {optimizer}: train with the same optimizer")
+    # As train.ts: --weight-decay when given, else the checkpoint's (absent: 0).
+    weight_decay = o["weight_decay"] if o["weight_decay"] is not None else \
+        float((counters or {}).get("weightDecay", 0))
     batch = o["batch"] or (counters["batch"] if counters else 32)
     if batch < world:
         raise Refusal(f"Cannot split a batch of {batch} rows across {world} processes: use "
@@ -703,7 +739,8 @@ def main(argv):
             source = LineSource(lines, cut, newline, batch, seq, cfg["seed"], r0, r1, device)
         else:
             source = StreamSource(ids[:cut], ids[cut:], batch, seq, r0, r1, device)
-        return train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device)
+        return train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r1,
+                     device)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -747,34 +784,88 @@ def tensor_of(ck, key, device):
 
 
 def evaluate_mode(o, ck, vocab, text):
-    """charlstm's evaluate(): rows of the whole text, state carried from window to window,
-    dropout off; the mean of the windows' mean losses."""
-    ids = vocab.encode(text, "evaluate this text")
-    if len(ids) < 2:
-        raise Refusal(f"Cannot evaluate this text: {len(ids)} characters: at least 2 are needed")
-    seq = min(o["seq"] or 100, len(ids) - 1)
-    batch = max(1, min(o["batch"] or 32, len(ids) // seq))
+    """charlstm's evaluate(model, text), dropout off. `--evaluate` (mode stream, evaluate()'s
+    default): the exact mean cross-entropy of the text read as one stream from a zero state,
+    every character after the first a target (with --lines: each non-empty line from a zero
+    state, "\\n" + line in, line + "\\n" out, every target counted). `--evaluate batched`
+    (evaluate's mode "batched"): the tutorial's get_batches estimate, the mean of the batches'
+    means (with --lines: the lines in order, `batch` at a time, cut at seq - 1 characters)."""
+    mode, action = o["evaluate"], "evaluate this text"
+    if o["lines"]:
+        newline = vocab.ids.get("\n")
+        if newline is None:
+            raise Refusal(f"Cannot {action}: --lines needs \"\\n\" in the model's vocabulary, "
+                          "which has none")
+        lines = [vocab.encode(x, action) for x in text.split("\n") if x]
+        if not lines:
+            raise Refusal(f"Cannot {action}: --lines needs a non-empty line, the text has none")
+    else:
+        ids = vocab.encode(text, action)
+        if len(ids) < 2:
+            raise Refusal(f"Cannot {action}: {len(ids)} characters: at least 2 are needed")
+        if mode == "stream" and o["batch"] not in (None, 1):
+            raise Refusal(f"Cannot {action}: --batch {o['batch']}: the stream is one row (the "
+                          "figure does not depend on batching): drop --batch, or use "
+                          "--evaluate batched for the tutorial's batched estimate")
     import_torch()
     if o["threads"]:
         torch.set_num_threads(o["threads"])
     ck["path"] = o["resume"]
-    model = load_weights(build_model(ck["config"]), ck, torch.device("cpu")).eval()
-    source = StreamSource(ids, [], batch, seq, 0, batch, torch.device("cpu"))
-    total, state = 0.0, None
+    cpu = torch.device("cpu")
+    model = load_weights(build_model(ck["config"]), ck, cpu).eval()
+    V = ck["config"]["vocabSize"]
+    ce = lambda logits, y: F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), ignore_index=-1,
+                                           reduction="none").double()
+    out = {"mode": mode, "lines": o["lines"]}
     with torch.no_grad():
-        for i in range(source.per_epoch):
-            x, y = source.fill(0, i)
-            logits, state = model(x, state)
-            rows = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                   reduction="none")
-            total += rows.double().sum().item() / (batch * seq)
-    loss = total / source.per_epoch
+        if mode == "stream" and o["lines"]:
+            # Lines side by side, padded at their ends (where nothing after is counted).
+            batch = o["batch"] or 32
+            total, count = 0.0, 0
+            for at in range(0, len(lines), batch):
+                group = lines[at:at + batch]
+                width = max(map(len, group)) + 1
+                x = [[newline] + line + [newline] * (width - 1 - len(line)) for line in group]
+                y = [line + [newline] + [-1] * (width - 1 - len(line)) for line in group]
+                y = torch.tensor(y, dtype=torch.long)
+                logits, _ = model(torch.tensor(x, dtype=torch.long), None)
+                total += ce(logits, y).sum().item()
+                count += int((y >= 0).sum().item())
+            out.update(loss=total / count, targets=count)
+        elif mode == "stream":
+            # Windows of --seq characters (default 1024) with the state carried: the figure is
+            # the whole stream's, whatever the window.
+            window, total, state = o["seq"] or 1024, 0.0, None
+            for at in range(0, len(ids) - 1, window):
+                x = torch.tensor([ids[at:at + window]], dtype=torch.long)
+                y = torch.tensor([ids[at + 1:at + 1 + window]], dtype=torch.long)
+                x = x[:, :y.shape[1]]
+                logits, state = model(x, state)
+                total += ce(logits, y).sum().item()
+            out.update(loss=total / (len(ids) - 1), targets=len(ids) - 1)
+        else:
+            if o["lines"]:
+                seq = o["seq"] or max(map(len, lines)) + 1
+                batch = o["batch"] or min(32, len(lines))
+                source = LineSource(lines, 0, newline, batch, seq, 0, 0, batch, cpu)
+            else:
+                seq = min(o["seq"] or 100, len(ids) - 1)
+                batch = max(1, min(o["batch"] or 32, len(ids) // seq))
+                source = StreamSource([], ids, batch, seq, 0, batch, cpu)
+            total, state = 0.0, None
+            for i in range(source.val_batches):
+                x, y = source.fill_val(i)
+                logits, state = model(x, None if source.independent else state)
+                rows = ce(logits, y)
+                total += rows.sum().item() / int((y >= 0).sum().item())
+            out.update(loss=total / source.val_batches, batch=batch, seq=seq,
+                       batches=source.val_batches)
     if rank0():
-        print(json.dumps({"loss": loss, "batch": batch, "seq": seq, "batches": source.per_epoch}))
+        print(json.dumps(out))
     return 0
 
 
-def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
+def train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r1, device):
     cfg, counters = ck["config"], ck["counters"]
     ck["path"] = o["resume"]
     V, H, L, cell = cfg["vocabSize"], cfg["hidden"], cfg["layers"], cfg["cell"]
@@ -792,7 +883,7 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
         moments = [[tensor_of(ck, f"optim.{k}.{n}", device) for n in names] for k in kinds]
     else:
         moments = [[torch.zeros_like(p) for p in params] for _ in kinds]
-    opt = CharlstmOptimizer(params, optimizer, o["momentum"], moments[0],
+    opt = CharlstmOptimizer(params, optimizer, o["momentum"], weight_decay, moments[0],
                             moments[1] if len(moments) > 1 else None)
     net = model
     if distributed:
@@ -826,6 +917,14 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
     else:
         state = zero_state(r1 - r0)
     step0 = ts["step"]
+    # Seconds trained in all (charlstm's trainTime: this run's wall clock added to the
+    # checkpoint's), and its --time budget, kept as read: see the module docstring.
+    time0 = counters["trainTime"] if counters else 0.0
+    budget = counters["timeBudget"] if counters else None
+
+    def trained_seconds():  # (`started` is set where the loop starts)
+        return time0 + (time.perf_counter() - started)
+
     log_file = open(o["log"], "a") if o["log"] and rank == 0 else None
 
     def say(line):
@@ -872,7 +971,10 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
             "step": ts["step"], "epoch": ts["epoch"], "batchInEpoch": ts["batchInEpoch"],
             "batch": batch, "seq": seq,
             "bestValLoss": ts["bestValLoss"] if math.isfinite(ts["bestValLoss"]) else None,
-            "lrScale": ts["lrScale"], "optimizer": optimizer}, separators=(",", ":"))
+            "lrScale": ts["lrScale"], "optimizer": optimizer,
+            "weightDecay": int(weight_decay) if weight_decay == int(weight_decay) else weight_decay,
+            "trainTime": trained_seconds(),
+            **({"timeBudget": budget} if budget is not None else {})}, separators=(",", ":"))
         write_atomically(path, encode_safetensors(tensors, meta))
 
     def validate():
@@ -905,13 +1007,21 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
     group = dist.get_backend() if distributed else "no process group"
     say(f"model: {L}×{H} {cell}{embedded}, vocabulary {V}, dropout {cfg['dropout']}; {world} "
         f"process{'es' if world > 1 else ''} ({group}, {device.type}), batch {batch} × seq "
-        f"{seq} split by rows, {optimizer}, lr {lr0:g}, clip {clip:g} ({clip_mode})"
+        f"{seq} split by rows, {optimizer}"
+        f"{f' (weight decay {weight_decay:g})' if weight_decay else ''}, lr {lr0:g}, clip "
+        f"{clip:g} ({clip_mode})"
         f"{', line mode' if source.independent else ''}")
     say(f"training on {source.train_chars} characters, validating on {source.val_chars}; "
         f"{per_epoch} batches per epoch, {total_steps} steps"
         + (f" (resuming at step {ts['step']})" if ts["step"] else ""))
     event(type="start", step=ts["step"], totalSteps=total_steps, batchesPerEpoch=per_epoch,
-          trainChars=source.train_chars, valChars=source.val_chars, world=world)
+          trainChars=source.train_chars, valChars=source.val_chars, world=world,
+          trainTime=time0, timeBudget=budget)
+    if budget is not None:
+        say(f"note: the checkpoint was trained with --time {duration(budget)} "
+            f"({duration(time0)} of it done): this script stops at --steps/--epochs instead; "
+            f"its seconds count toward the budget, which the checkpoint it writes keeps "
+            f"(train.ts --resume goes on for what is left)")
     if o["val"] > 0 and val_batches == 0:
         say(f"note: validation off: the held-out part ({source.val_chars} characters) is "
             f"smaller than one batch of {batch} × {seq}")
@@ -925,7 +1035,7 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
     snap, restores = snapshot(), 0
     last_path = os.path.join(o["out"], "last.safetensors")
     val_loss, diverged = None, False
-    started = time.perf_counter()
+    started = time.perf_counter()  # the clock starts with the first step, as charlstm's
     net.train()
     while ts["step"] < total_steps:
         step, epoch, index = ts["step"], ts["epoch"], ts["batchInEpoch"]
@@ -995,7 +1105,8 @@ def train(o, ck, source, optimizer, batch, seq, world, rank, r0, r1, device):
         elapsed = time.perf_counter() - started
         speed = (s - step0) * batch * seq / max(elapsed, 1e-9)
         event(type="step", step=s, totalSteps=total_steps, epoch=ts["epoch"] - epoch_done,
-              loss=loss, gradNorm=norm, lr=step_lr, charsPerSec=speed, elapsedMs=elapsed * 1000)
+              loss=loss, gradNorm=norm, lr=step_lr, charsPerSec=speed, elapsedMs=elapsed * 1000,
+              trainTime=time0 + elapsed)
         if s % o["print_every"] == 0 or s == total_steps:
             shown = "-" if val_loss is None else f"{val_loss:.3f}"
             say(f"epoch {ts['epoch'] - epoch_done + 1} step {s}/{total_steps} loss {loss:.3f} "

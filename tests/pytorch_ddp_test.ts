@@ -4,7 +4,8 @@
 //
 // Loss normalisation under test: each rank backpropagates its rows' summed cross-entropy divided
 // by the number of targets in the whole batch, and the gradients are summed across ranks, so N
-// processes take the steps one process takes with the same global batch.
+// processes take the steps one process takes with the same global batch. Weight decay (AdamW's
+// decoupled decay, SGD's L2) carries over as the checkpoint's `weightDecay`.
 
 import assert from "node:assert/strict";
 import { createModel, evaluate, load, save, toBytes, train } from "../mod.ts";
@@ -126,8 +127,9 @@ function worstTensor(a: CharModel, b: CharModel): { name: string; rel: number } 
 }
 
 function counters(m: CharModel) {
-  const { step, epoch, batchInEpoch, batch, seq, optimizer, lrScale } = m.trainState!;
-  return { step, epoch, batchInEpoch, batch, seq, optimizer, lrScale };
+  const { step, epoch, batchInEpoch, batch, seq, optimizer, lrScale, weightDecay } = m
+    .trainState!;
+  return { step, epoch, batchInEpoch, batch, seq, optimizer, lrScale, weightDecay };
 }
 
 Deno.test({
@@ -135,15 +137,20 @@ Deno.test({
   ignore: !py,
   async fn() {
     const model = createModel(TEXT, { hidden: 24, layers: 2, dropout: 0.1, seed: 3 });
-    const losses = [evaluate(model, TEXT, { threads: 1 })];
-    await train(model, TEXT, { steps: 20, batch: 8, seq: 16, lr: 0.01, threads: 1 });
-    losses.push(evaluate(model, TEXT, { threads: 1 }));
+    const losses = [await evaluate(model, TEXT, { threads: 1 })];
+    const options = { steps: 20, batch: 8, seq: 16, lr: 0.01, threads: 1, weightDecay: 0.01 };
+    await train(model, TEXT, options);
+    losses.push(await evaluate(model, TEXT, { threads: 1 }));
+    // As if trained with --time 1h: the script keeps the budget and adds its seconds.
+    model.trainState!.timeBudget = 3600;
+    const trainedBefore = model.trainState!.trainTime!;
     await save(model, `${dir}/rt_a.safetensors`);
 
     const log = `${dir}/rt_log.jsonl`;
     const ddp = await torchrun(2, [
       ...["--data", textFile, "--resume", `${dir}/rt_a.safetensors`, "--steps", "40"],
       ...["--lr", "0.01", "--val-every", "10", "--out", `${dir}/rt_ddp`, "--log", log],
+      ...["--weight-decay", "0.02"], // overrides the checkpoint's 0.01
     ]);
     ok("torchrun", ddp);
     const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
@@ -151,11 +158,17 @@ Deno.test({
     assert.deepEqual(steps.map((e) => e.step), Array.from({ length: 20 }, (_, i) => 21 + i));
     assert.equal(events[0].world, 2);
     const fromTorch = await load(`${dir}/rt_ddp/last.safetensors`);
-    const { step: _, epoch: _e, batchInEpoch: _b, ...same } = counters(model);
-    const { step, epoch: _e2, batchInEpoch: _b2, ...sameTorch } = counters(fromTorch);
+    const { step: _, epoch: _e, batchInEpoch: _b, weightDecay: _w, ...same } = counters(model);
+    const { step, epoch: _e2, batchInEpoch: _b2, weightDecay, ...sameTorch } = counters(fromTorch);
     assert.equal(step, 40);
+    assert.equal(weightDecay, 0.02);
     assert.deepEqual(sameTorch, same);
-    losses.push(evaluate(fromTorch, TEXT, { threads: 1 }));
+    const { trainTime, timeBudget } = fromTorch.trainState!;
+    const lastStep = steps.at(-1);
+    assert.equal(timeBudget, 3600);
+    assert.ok(trainTime! > trainedBefore && trainTime! >= lastStep.trainTime, `${trainTime}`);
+    assert.ok(lastStep.trainTime - trainedBefore >= lastStep.elapsedMs / 1000 - 1e-6);
+    losses.push(await evaluate(fromTorch, TEXT, { threads: 1 }));
 
     const back = await run(Deno.execPath(), [
       ...["run", "-A", TRAIN_TS, "--data", textFile, "--resume", `${dir}/rt_ddp/last.safetensors`],
@@ -167,23 +180,40 @@ Deno.test({
     assert.ok(back.stdout.trim().length >= 20, `no sample: ${back.stdout}`);
     const final = await load(`${dir}/rt_back/last.safetensors`);
     assert.equal(final.trainState!.step, 60);
-    losses.push(evaluate(final, TEXT, { threads: 1 }));
+    assert.equal(final.trainState!.weightDecay, 0.02); // the checkpoint's, --weight-decay absent
+    const ours = await evaluate(final, TEXT, { threads: 1 });
+    losses.push(ours);
     for (let i = 1; i < losses.length; i++) {
       assert.ok(losses[i] < losses[i - 1], `losses did not fall: ${losses}`);
     }
 
-    // PyTorch's forward of the final checkpoint, batched as evaluate() batches.
-    const torchEval = await script(["--resume", `${dir}/rt_back/last.safetensors`, "--data"]
-      .concat([textFile, "--evaluate"]));
+    // PyTorch's forward of the final checkpoint over the whole text, one stream from a zero
+    // state at batch 1: what evaluate() computes by default.
+    const evaluateFlags = ["--resume", `${dir}/rt_back/last.safetensors`, "--data", textFile];
+    const torchEval = await script([...evaluateFlags, "--evaluate"]);
     ok("--evaluate", torchEval);
-    const torchLoss = JSON.parse(torchEval.stdout).loss;
-    const ours = evaluate(final, TEXT);
+    const { loss: torchLoss, targets } = JSON.parse(torchEval.stdout);
+    assert.equal(targets, TEXT.length - 1);
     const rel = Math.abs(torchLoss - ours) / ours;
-    console.log(
-      `round trip: evaluate ${losses.map((l) => l.toFixed(4)).join(" → ")}; final ` +
-        `charlstm ${ours} vs PyTorch ${torchLoss}, relative ${rel.toExponential(2)}`,
-    );
-    assert.ok(rel < 1e-5, `evaluate ${ours} vs PyTorch ${torchLoss}`);
+    let line = `round trip: evaluate ${losses.map((l) => l.toFixed(4)).join(" → ")}; final ` +
+      `charlstm ${ours} vs PyTorch ${torchLoss}, relative ${rel.toExponential(2)}`;
+    assert.ok(rel < 1e-5, line);
+    // The other two figures: each line from a zero state, and the tutorial's batched estimate.
+    for (
+      const [flags, options] of [
+        [["--lines"], { lines: true }],
+        [["batched"], { mode: "batched" }],
+      ] as const
+    ) {
+      const r = await script([...evaluateFlags, "--evaluate", ...flags]);
+      ok(`--evaluate ${flags}`, r);
+      const theirs = JSON.parse(r.stdout).loss;
+      const mine = await evaluate(final, TEXT, { threads: 1, ...options });
+      const rel = Math.abs(theirs - mine) / mine;
+      line += `; ${flags} ${rel.toExponential(2)}`;
+      assert.ok(rel < 1e-5, line);
+    }
+    console.log(line);
   },
 });
 
@@ -219,6 +249,33 @@ const CASES: Case[] = [
     },
     flags: ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.3", "--clip-mode", "value"]
       .concat(["--clip", "0.05", "--lr-schedule", "cosine", "--cycle-mult", "2"]),
+    ddp: true,
+  },
+  {
+    name: "AdamW (weight decay 0.1), clip by norm, cosine restarts (LSTM 2×16, one-hot)",
+    model: { hidden: 16, layers: 2 },
+    options: { lr: 0.01, clip: 0.3, weightDecay: 0.1, lrSchedule: "cosine", cycleLen: 1 },
+    // --weight-decay given (the checkpoint says the same).
+    flags: ["--lr", "0.01", "--clip", "0.3", "--weight-decay", "0.1", "--lr-schedule", "cosine"]
+      .concat(["--cycle-len", "1"]),
+    ddp: true,
+  },
+  {
+    name: "SGD momentum 0.9, weight decay 0.05, step decay (LSTM 2×16, one-hot)",
+    model: { hidden: 16, layers: 2 },
+    options: {
+      optimizer: "sgd",
+      momentum: 0.9,
+      weightDecay: 0.05,
+      lr: 0.3,
+      clip: 1,
+      lrSchedule: "step",
+      lrStepEvery: 7,
+      lrGamma: 0.5,
+    },
+    // No --weight-decay: the checkpoint's.
+    flags: ["--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.3", "--clip", "1"]
+      .concat(["--lr-schedule", "step", "--lr-step-every", "7"]),
     ddp: true,
   },
   {
@@ -364,9 +421,9 @@ Deno.test({
         /^Cannot parse the command line: unrecognized arguments: --bogus 1$/,
       ],
       [
-        "weight decay",
-        ["--resume", `${dir}/good.safetensors`, ...common, "--weight-decay", "0.01"],
-        /^Cannot train with --weight-decay: charlstm has no weight decay yet/,
+        "a negative weight decay",
+        ["--resume", `${dir}/good.safetensors`, ...common, "--weight-decay", "-1"],
+        /^Cannot parse the command line: --weight-decay -1 is outside \[0, inf\]$/,
       ],
       [
         "another batch than the checkpoint's",
