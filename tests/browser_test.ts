@@ -39,7 +39,7 @@ async function trainJob(lib: Lib, a: TrainJob) {
       shared ||= model.params.buffer.constructor.name === "SharedArrayBuffer";
     }
   }
-  const evalLoss = await lib.evaluate(model, a.text.slice(0, 1000), { batch: 4, seq: 20 });
+  const evalLoss = await lib.evaluate(model, a.text.slice(0, 1000), { seq: 20 });
   const threads = "defaultThreads" in lib ? lib.defaultThreads() : 0;
   return { losses, params: Array.from(model.params), evalLoss, shared, backend, threads };
 }

@@ -405,7 +405,10 @@ Deno.test({
         await page.click("#pause");
         await waitFor(`studio.state.paused`);
         const pausedAt = (await points())[0];
-        assert.match((await status("run-status")).text, new RegExp(`^Paused at step ${pausedAt}$`));
+        assert.match(
+          (await status("run-status")).text,
+          new RegExp(`^Paused at step ${pausedAt.toLocaleString("en-US")}$`),
+        );
         await new Promise((r) => setTimeout(r, 300));
         assert.equal((await points())[0], pausedAt);
         await page.screenshot({ path: new URL("paused.png", SHOTS).pathname });
