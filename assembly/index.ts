@@ -6,10 +6,14 @@ export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";
 export {
   recurrentBackward,
+  recurrentBackwardLoop,
   recurrentForward,
+  recurrentForwardInput,
+  recurrentForwardLoop,
   recurrentPack,
   recurrentPackedBytes,
   recurrentScratchBytes,
+  recurrentWeightGrads,
   sampleStep,
 } from "./recurrent";
 export { embeddingBackward, embeddingForward } from "./embedding";
@@ -17,7 +21,7 @@ export { linearBackward, linearForward, linearPackedBytes, linearScratchBytes } 
 export { crossEntropy } from "./loss";
 export { dropoutMask } from "./dropout";
 export { adamStep, clipValue, scale, sgdStep, sumSquares, sumSquaresScratchBytes } from "./optim";
-export { barrier, setThread } from "./threads";
+export { barrier, barriers, setThread } from "./threads";
 
 /** First byte past the module's static data: the layout must start at or after it. */
 export function heapBase(): usize {

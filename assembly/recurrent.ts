@@ -263,7 +263,8 @@ export function recurrentScratchBytes(
 /**
  * Forward over T timesteps; fills gates, h and c slots 1..T (see the file header). With
  * `repack`, first packs the weights into `packed` (recurrentPackedBytes); without, reuses them
- * (sampling: the weights do not change between characters).
+ * (sampling: the weights do not change between characters). recurrentForwardInput, then
+ * recurrentForwardLoop, in one call.
  */
 export function recurrentForward(
   cell: i32,
@@ -283,17 +284,39 @@ export function recurrentForward(
   B: i32,
   H: i32,
 ): void {
+  recurrentForwardInput(
+    cell, x, oneHot, inSize, wih, whh, bih, bhh, gates, packed, repack, T, B, H,
+  );
+  recurrentForwardLoop(cell, bhh, gates, h, c, packed, T, B, H);
+}
+
+/**
+ * The part of forward that needs no recurrence: packs the weights (with `repack`), then the
+ * input projection of all T·B rows at once, gates = x W_ih^T + b_ih + b_hh (the GRU's b_hn
+ * apart), as one GEMM (a row gather for one-hot input). Returns after a barrier.
+ */
+export function recurrentForwardInput(
+  cell: i32,
+  x: usize,
+  oneHot: bool,
+  inSize: i32,
+  wih: usize,
+  whh: usize,
+  bih: usize,
+  bhh: usize,
+  gates: usize,
+  packed: usize,
+  repack: bool,
+  T: i32,
+  B: i32,
+  H: i32,
+): void {
   const blocks = blocksOf(cell);
   const G = blocks * H;
   const rows = T * B;
   const hb = <usize>H * 4;
-  const gateRow = <usize>G * 4;
-  const stateStep = <usize>B * hb;
-  const blockBytes = packedBytes(H, H);
-  const packedIn = packed + <usize>blocks * blockBytes;
+  const packedIn = packed + <usize>blocks * packedBytes(H, H);
   const inBlockBytes = packedBytes(inSize, H);
-  const panels = panelsOf(H);
-  const p0 = share(panels), p1 = shareEnd(panels);
   if (repack) recurrentPack(cell, oneHot, inSize, wih, whh, packed, H);
   if (oneHot) {
     // One-hot times W_ih^T is a row lookup in W_ih^T: an embedding of width G.
@@ -309,7 +332,31 @@ export function recurrentForward(
   // The GRU's b_hn belongs inside the reset product: it joins W_hn h in c, not the gates.
   if (cell == GRU) addRowsStrided(gates, G, bhh, rows, 2 * H);
   else broadcastRows(gates, bhh, rows, G, true);
+}
 
+/**
+ * The time loop of forward over packed weights: per timestep, gates += h_{t-1} W_hh^T for this
+ * thread's hidden units, then the cell's pointwise step; one barrier per timestep.
+ */
+export function recurrentForwardLoop(
+  cell: i32,
+  bhh: usize,
+  gates: usize,
+  h: usize,
+  c: usize,
+  packed: usize,
+  T: i32,
+  B: i32,
+  H: i32,
+): void {
+  const blocks = blocksOf(cell);
+  const G = blocks * H;
+  const hb = <usize>H * 4;
+  const gateRow = <usize>G * 4;
+  const stateStep = <usize>B * hb;
+  const blockBytes = packedBytes(H, H);
+  const panels = panelsOf(H);
+  const p0 = share(panels), p1 = shareEnd(panels);
   // This thread's hidden units: [j0, j1), whole panels of the gate blocks.
   const j0 = panelStart(p0, H), j1 = panelStart(p1, H);
   const mine = <usize>(j1 - j0) * 4;
@@ -341,7 +388,8 @@ export function recurrentForward(
 /**
  * Backward through T timesteps after recurrentForward on the same buffers. Accumulates into
  * dwih, dwhh, dbih, dbhh (+=); writes dh slot 0 (dh0), dc (dc0, LSTM) and, for dense input,
- * dx [T·B, in] (dx may be 0 to skip it). Overwrites gates with d(a).
+ * dx [T·B, in] (dx may be 0 to skip it). Overwrites gates with d(a). recurrentBackwardLoop,
+ * then recurrentWeightGrads, in one call.
  */
 export function recurrentBackward(
   cell: i32,
@@ -360,6 +408,30 @@ export function recurrentBackward(
   dbih: usize,
   dbhh: usize,
   dx: usize,
+  scratch: usize,
+  T: i32,
+  B: i32,
+  H: i32,
+): void {
+  recurrentBackwardLoop(cell, whh, gates, h, c, dh, dc, scratch, T, B, H);
+  recurrentWeightGrads(
+    cell, x, oneHot, inSize, wih, gates, h, c, dwih, dwhh, dbih, dbhh, dx, scratch, T, B, H,
+  );
+}
+
+/**
+ * The time loop of backward: per timestep (last first), the cell's pointwise backward writes
+ * d(a_t) over the gates, then dh_{t-1} += d(a_t) W_hh for this thread's units. Leaves every
+ * d(a) in gates, dh0 in dh slot 0 and dc0 in dc. Returns after a barrier.
+ */
+export function recurrentBackwardLoop(
+  cell: i32,
+  whh: usize,
+  gates: usize,
+  h: usize,
+  c: usize,
+  dh: usize,
+  dc: usize,
   scratch: usize,
   T: i32,
   B: i32,
@@ -399,6 +471,38 @@ export function recurrentBackward(
   }
   barrier();
 
+}
+
+/**
+ * The weight gradients of backward, every timestep at once after recurrentBackwardLoop:
+ * dW_hh += d(a)^T h_{0..T-1}, the biases, dW_ih += d(a)^T x (a scatter for one-hot input) and,
+ * for dense input with dx ≠ 0, dx = d(a) W_ih.
+ */
+export function recurrentWeightGrads(
+  cell: i32,
+  x: usize,
+  oneHot: bool,
+  inSize: i32,
+  wih: usize,
+  gates: usize,
+  h: usize,
+  c: usize,
+  dwih: usize,
+  dwhh: usize,
+  dbih: usize,
+  dbhh: usize,
+  dx: usize,
+  scratch: usize,
+  T: i32,
+  B: i32,
+  H: i32,
+): void {
+  const G = blocksOf(cell) * H;
+  const rows = T * B;
+  const hb = <usize>H * 4;
+  const gateRow = <usize>G * 4;
+  const stateStep = <usize>B * hb;
+  const split = cell == GRU ? 2 * H : G;
   // dW_hh += d(a)^T · h_{0..T-1}: all timesteps in one GEMM (two for the GRU).
   packB(h, H, false, rows, H, scratch);
   gemmPacked(gates, G, true, scratch, dwhh, H, split, H, rows, true);

@@ -72,3 +72,8 @@ export function barrier(): void {
     if (++spins > SPINS) atomic.wait<i32>(generation, gen, -1);
   }
 }
+
+/** n barriers in a row: what the profile (bench/profile.ts) times to price one barrier. */
+export function barriers(n: i32): void {
+  for (let i = 0; i < n; i++) barrier();
+}

@@ -40,6 +40,11 @@ export const KERNELS = [
   "clipValue",
   "embeddingForward",
   "embeddingBackward",
+  "recurrentForwardInput",
+  "recurrentForwardLoop",
+  "recurrentBackwardLoop",
+  "recurrentWeightGrads",
+  "barriers",
 ] as const satisfies readonly (keyof CoreExports)[];
 
 /** Message that starts a worker. */

@@ -10,6 +10,10 @@ export interface CoreProbe {
   dc0(layer: number): Float32Array;
   /** The dropout mask last applied to `layer`'s output, `[seq, batch, hidden]`, or null. */
   dropoutMask(layer: number): Float32Array | null;
+  /** Starts adding each kernel's milliseconds into `timings` (null stops). */
+  profile(timings: Map<string, number> | null): void;
+  /** Runs n barriers in a row on every thread (one dispatch); returns the milliseconds. */
+  barriers(n: number): number;
 }
 
 /** Every live core's readers, by core. */
@@ -34,4 +38,18 @@ export function dc0(core: object, layer: number): Float32Array {
 /** The dropout mask last applied to `layer`'s output, or null without dropout. */
 export function dropoutMask(core: object, layer: number): Float32Array | null {
   return probe(core).dropoutMask(layer);
+}
+
+/**
+ * Adds the milliseconds of every kernel the core runs into `timings`, by kernel name, until
+ * called with null; while on, the recurrent kernels run as their phases apart
+ * (recurrentForwardInput/Loop, recurrentBackwardLoop/WeightGrads).
+ */
+export function profile(core: object, timings: Map<string, number> | null): void {
+  probe(core).profile(timings);
+}
+
+/** Milliseconds of one dispatch that runs n barriers in a row on every thread. */
+export function barriers(core: object, n: number): number {
+  return probe(core).barriers(n);
 }

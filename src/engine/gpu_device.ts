@@ -51,6 +51,11 @@ async function acquire(): Promise<GpuContext | null> {
   device.lost.then(() => {
     context = null;
   });
+  // In Deno, destroy the device when the program (or a test module) ends, rather than leave it
+  // to native teardown at exit, where a software driver's threads can still be running. Pages
+  // need nothing: a browser releases a page's device itself, and "unload" handlers are
+  // deprecated there.
+  if ("Deno" in globalThis) globalThis.addEventListener("unload", () => device.destroy());
   const info = adapter.info;
   const description = info.description || `${info.vendor} ${info.architecture}`.trim() ||
     "unknown adapter";

@@ -83,6 +83,8 @@ export class WasmCore {
   #threaded = false;
   #disposed = false;
   #packedValid = false;
+  // Milliseconds per kernel while a profile runs (bench/profile.ts, through the probe), or null.
+  #timings: Map<string, number> | null = null;
   #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
 
@@ -142,6 +144,14 @@ export class WasmCore {
       dropoutMask: (layer) => {
         const at = p.layers[layer]?.mask;
         return at ? new Float32Array(this.memory.buffer, at, T * B * H) : null;
+      },
+      profile: (timings) => {
+        this.#timings = timings;
+      },
+      barriers: (n) => {
+        const t0 = performance.now();
+        this.#run("barriers", n);
+        return performance.now() - t0;
       },
     });
   }
@@ -251,8 +261,12 @@ export class WasmCore {
     if (this.#disposed) {
       throw new Error("Core disposed: create a new WasmCore to run it again");
     }
+    const timings = this.#timings;
+    const t0 = timings ? performance.now() : 0;
     if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args as number[]);
-    return (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
+    const result = (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
+    if (timings) timings.set(name, (timings.get(name) ?? 0) + performance.now() - t0);
+    return result;
   }
 
   /** The parameter tensor `name` (a view into `params`). */
@@ -353,25 +367,23 @@ export class WasmCore {
     for (let l = 0; l < L; l++) {
       const buf = p.layers[l];
       const w = this.#layerParams(p.params, l);
-      this.#run(
-        "recurrentForward",
-        this.#cell,
-        x,
-        l === 0 && !N ? 1 : 0,
-        buf.inSize,
-        w.wih,
-        w.whh,
-        w.bih,
-        w.bhh,
-        buf.gates,
-        buf.h,
-        buf.c,
-        buf.packed,
-        repack,
-        T,
-        B,
-        H,
-      );
+      const oneHot = l === 0 && !N ? 1 : 0;
+      if (this.#timings) {
+        // A profile times the two phases apart (one dispatch more per layer).
+        const { wih, whh, bih, bhh } = w;
+        const { inSize, gates, packed } = buf;
+        this.#run(
+          "recurrentForwardInput",
+          ...[this.#cell, x, oneHot, inSize, wih, whh, bih, bhh, gates, packed, repack, T, B, H],
+        );
+        this.#run("recurrentForwardLoop", this.#cell, bhh, gates, buf.h, buf.c, packed, T, B, H);
+      } else {
+        this.#run(
+          "recurrentForward",
+          ...[this.#cell, x, oneHot, buf.inSize, w.wih, w.whh, w.bih, w.bhh, buf.gates],
+          ...[buf.h, buf.c, buf.packed, repack, T, B, H],
+        );
+      }
       x = buf.h + B * H * 4; // slots 1..T: this layer's output, [T·B, H]
       if (dropping) {
         this.#run("dropoutMask", buf.mask, rows * H, dropout, seed, step >>> 0, l);
@@ -429,29 +441,37 @@ export class WasmCore {
       const w = this.#layerParams(p.params, l);
       const dw = this.#layerParams(p.grads, l);
       new Float32Array(this.memory.buffer, buf.dc, B * H).fill(0);
-      this.#run(
-        "recurrentBackward",
-        this.#cell,
-        x,
-        l === 0 && !N ? 1 : 0,
-        buf.inSize,
-        w.wih,
-        w.whh,
-        buf.gates,
-        buf.h,
-        buf.c,
-        buf.dh,
-        buf.dc,
-        dw.wih,
-        dw.whh,
-        dw.bih,
-        dw.bhh,
-        below ? below.dh + slot1 : p.dEmbedded,
-        p.scratch,
-        T,
-        B,
-        H,
-      );
+      const oneHot = l === 0 && !N ? 1 : 0;
+      const dx = below ? below.dh + slot1 : p.dEmbedded;
+      const { gates, h, c, dh, dc } = buf;
+      if (this.#timings) {
+        // A profile times the two phases apart (one dispatch more per layer).
+        this.#run(
+          "recurrentBackwardLoop",
+          this.#cell,
+          w.whh,
+          gates,
+          h,
+          c,
+          dh,
+          dc,
+          p.scratch,
+          T,
+          B,
+          H,
+        );
+        this.#run(
+          "recurrentWeightGrads",
+          ...[this.#cell, x, oneHot, buf.inSize, w.wih, gates, h, c, dw.wih, dw.whh, dw.bih],
+          ...[dw.bhh, dx, p.scratch, T, B, H],
+        );
+      } else {
+        this.#run(
+          "recurrentBackward",
+          ...[this.#cell, x, oneHot, buf.inSize, w.wih, w.whh, gates, h, c, dh, dc, dw.wih],
+          ...[dw.whh, dw.bih, dw.bhh, dx, p.scratch, T, B, H],
+        );
+      }
       if (below && dropping) {
         this.#run("multiply", below.dh + slot1, below.dh + slot1, below.mask, rows * H);
       }

@@ -106,6 +106,67 @@ export interface CoreExports {
     B: number,
     H: number,
   ): void;
+  recurrentForwardInput(
+    cell: number,
+    x: Ptr,
+    oneHot: number,
+    inSize: number,
+    wih: Ptr,
+    whh: Ptr,
+    bih: Ptr,
+    bhh: Ptr,
+    gates: Ptr,
+    packed: Ptr,
+    repack: number,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  recurrentForwardLoop(
+    cell: number,
+    bhh: Ptr,
+    gates: Ptr,
+    h: Ptr,
+    c: Ptr,
+    packed: Ptr,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  recurrentBackwardLoop(
+    cell: number,
+    whh: Ptr,
+    gates: Ptr,
+    h: Ptr,
+    c: Ptr,
+    dh: Ptr,
+    dc: Ptr,
+    scratch: Ptr,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  recurrentWeightGrads(
+    cell: number,
+    x: Ptr,
+    oneHot: number,
+    inSize: number,
+    wih: Ptr,
+    gates: Ptr,
+    h: Ptr,
+    c: Ptr,
+    dwih: Ptr,
+    dwhh: Ptr,
+    dbih: Ptr,
+    dbhh: Ptr,
+    dx: Ptr,
+    scratch: Ptr,
+    T: number,
+    B: number,
+    H: number,
+  ): void;
+  /** n barriers in a row (the profile's measure of one barrier). */
+  barriers(n: number): void;
   embeddingForward(tokens: Ptr, table: Ptr, out: Ptr, T: number, B: number, N: number): void;
   embeddingBackward(tokens: Ptr, dOut: Ptr, dTable: Ptr, T: number, B: number, N: number): void;
   linearScratchBytes(M: number, N: number, K: number): number;
