@@ -3,7 +3,8 @@
 // isolated page's Worker with 2 threads, on an isolated page's main thread and on a page that
 // is not isolated (1 thread, a memory that is not shared); a CLI checkpoint samples exactly the
 // text sample.ts prints; WebGPU in the page agrees with WASM within 1e-4 after 3 Adam steps;
-// importing the module never throws, even where the page has no WebGPU and no isolation.
+// importing the module never throws, even where the page has no WebGPU and no isolation; the
+// harness's mounted folders and classic scripts (which bench/browser_report.ts serves tfjs with).
 //
 // Chromium: $CHROMIUM, else chromium (or chromium-browser, google-chrome) on the PATH; .ci/run
 // installs Debian's. Without one these tests are skipped, saying why.
@@ -103,6 +104,17 @@ async function bareJob(lib: Lib, a: { text: string }) {
     isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated,
     sampled: lib.sample(model, { length: 5, seed: 1 }).length,
     webgpu,
+  };
+}
+
+// A mounted folder: a classic script run before the job, a file below it, nothing outside it.
+async function mountedJob(_lib: Lib, _a: null) {
+  const status = async (url: string) => (await fetch(url)).status;
+  const wasm = await fetch("mounted/core.wasm");
+  return {
+    fromScript: (globalThis as { fromScript?: number }).fromScript,
+    wasmType: wasm.headers.get("content-type"),
+    outside: [await status("mounted/..%2Fcorpus.txt"), await status("mounted/%2E%2E/corpus.txt")],
   };
 }
 
@@ -257,10 +269,24 @@ Deno.test({
         assert.deepEqual(r.wasm, inDeno.wasm, "WASM in the page is bitwise WASM in Deno");
         console.log(`largest difference: ${max.toExponential(2)}`);
       });
+      await t.step("mounted files: classic scripts before the job, a folder's files", async () => {
+        await Deno.mkdir(`${dir}/mounted`);
+        await Deno.writeTextFile(`${dir}/mounted/set.js`, "globalThis.fromScript = 6 * 7;");
+        await Deno.writeFile(`${dir}/mounted/core.wasm`, new Uint8Array([0, 97, 115, 109]));
+        browser.mount("/mounted/", new URL(`file://${dir}/mounted/`));
+        for (const where of ["main", "worker"] as const) {
+          const r = await run("iso", where, mountedJob, null, { scripts: ["mounted/set.js"] });
+          assert.deepEqual(r, {
+            fromScript: 42,
+            wasmType: "application/wasm",
+            outside: [404, 404],
+          });
+        }
+      });
       await t.step("no WebGPU, no isolation: importing and training never throw", async () => {
         const hideGpu =
           "Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined })";
-        const r = await run("plain", "main", bareJob, { text }, hideGpu);
+        const r = await run("plain", "main", bareJob, { text }, { beforeLoad: hideGpu });
         assert.deepEqual(r, {
           gpu: "undefined",
           isolated: false,
