@@ -17,6 +17,7 @@ export async function prepareTrainStep(
   batch: number,
   hidden: number,
   seq: number,
+  threads: number = defaultThreads(),
 ): Promise<{
   core: Engine;
   chars: number;
@@ -24,7 +25,7 @@ export async function prepareTrainStep(
   run: () => Promise<void>;
 }> {
   const config = { ...BENCH_MODEL, hidden, batch, seq };
-  const core = await createEngine(config, { backend, threads: defaultThreads() });
+  const core = await createEngine(config, { backend, threads });
   const params = new Float32Array(core.layout.size);
   for (let i = 0; i < params.length; i++) params[i] = Math.sin(i) * 0.08;
   core.load({ params });

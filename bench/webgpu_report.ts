@@ -3,7 +3,12 @@
 // over repeated steps after a warm-up step, the batch from which WebGPU is faster (the
 // crossover), and the dispatches one WebGPU step issues.
 //
+// With --two-threads H:B,..., also WASM at 2 threads for those (hidden, batch) pairs, against
+// WebGPU (the issue's figure: U at batch 512 against 2-thread WASM). bench/webgpu_device.sh
+// runs it on a machine with a GPU.
+//
 //   deno task bench:webgpu [--seq 10] [--reps 3] [--hidden 128,512] [--batch 32,128,512,1024]
+//     [--two-threads 512:512]
 
 import { parseArgs } from "node:util";
 import { gpuContext } from "../src/engine/gpu_device.ts";
@@ -19,6 +24,7 @@ const { values } = parseArgs({
     reps: { type: "string", default: "3" },
     hidden: { type: "string", default: "128,512" },
     batch: { type: "string", default: "32,128,512,1024" },
+    "two-threads": { type: "string", default: "" },
   },
 });
 const seq = Number(values.seq), reps = Number(values.reps);
@@ -37,8 +43,13 @@ console.log(
     `chars/s median / min / max over ${reps} steps after one warm-up step\n`,
 );
 
-async function measure(backend: "wasm" | "webgpu", batch: number, hidden: number) {
-  const { core, chars, run } = await prepareTrainStep(backend, batch, hidden, seq);
+async function measure(
+  backend: "wasm" | "webgpu",
+  batch: number,
+  hidden: number,
+  threads = defaultThreads(),
+) {
+  const { core, chars, run } = await prepareTrainStep(backend, batch, hidden, seq, threads);
   try {
     await run();
     const rates: number[] = [];
@@ -58,6 +69,7 @@ async function measure(backend: "wasm" | "webgpu", batch: number, hidden: number
 const cell = (r: { median: number; min: number; max: number }) =>
   [r.median, r.min, r.max].map((v) => v.toFixed(0)).join(" / ");
 
+const crossovers: (number | null)[] = [];
 for (const hidden of hiddens) {
   console.log(`H ${hidden}`);
   console.log("| batch | WASM chars/s | WebGPU chars/s | WebGPU / WASM | dispatches per step |");
@@ -84,4 +96,28 @@ for (const hidden of hiddens) {
       ? `crossover: none — WASM was faster at every batch measured\n`
       : `crossover: WebGPU is faster from batch ${crossover}\n`,
   );
+  crossovers.push(crossover);
+}
+// The auto rule (src/engine/create.ts) picks WebGPU from one batch size for every hidden size:
+// the largest crossover, so that it never picks the slower backend among those measured.
+if (gpu && !gpu.software && crossovers.length > 0 && crossovers.every((c) => c !== null)) {
+  console.log(
+    `AUTO_WEBGPU_MIN_BATCH from this machine: ${Math.max(...(crossovers as number[]))}\n`,
+  );
+}
+
+const pairs = values["two-threads"].split(",").filter(Boolean).map((p) => p.split(":").map(Number));
+if (pairs.length > 0) {
+  console.log(`WebGPU against WASM at 2 threads (seq ${seq})`);
+  console.log("| hidden | batch | WASM 2 threads chars/s | WebGPU chars/s | WebGPU / WASM |");
+  console.log("| ------ | ----- | ---------------------- | -------------- | ------------- |");
+  for (const [hidden, batch] of pairs) {
+    const wasm = await measure("wasm", batch, hidden, 2);
+    const webgpu = gpu ? await measure("webgpu", batch, hidden).catch((e) => e as Error) : null;
+    const ok = webgpu && !(webgpu instanceof Error);
+    console.log(
+      `| ${hidden} | ${batch} | ${cell(wasm)} | ${ok ? cell(webgpu) : "—"} | ` +
+        `${ok ? (webgpu.median / wasm.median).toFixed(1) + "×" : "—"} |`,
+    );
+  }
 }
