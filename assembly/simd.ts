@@ -8,9 +8,11 @@
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
-// Every constant of the functions below, read with a broadcast load (k): V8 builds a v128
-// constant from immediates at each use, inside the hot loops, which cost the gate pointwise
-// work about a third of its time (bench/README.md, "Profile").
+// The constants of the functions below live in globals that the module's start function fills
+// from this table. A v128 constant is rebuilt from immediates at every use, and a load from
+// memory carries a bounds check (Deno runs WebAssembly without a trap handler); a global is
+// one plain load, and the optimizer cannot fold a value it has not seen back into constants.
+// Together this made the LSTM cell's pointwise step about 3× faster (bench/README.md).
 const KONST = memory.data<f32>([
   -87.3, // EXP_MIN
   88.3, // EXP_MAX
@@ -33,31 +35,30 @@ const KONST = memory.data<f32>([
   0.625, // TANH_SMALL
   12582912, // ROUND: 1.5·2^23
 ]);
-const EXP_MIN = 0;
-const EXP_MAX = 1;
-const LOG2E = 2;
-const LN2_HI = 3;
-const LN2_LO = 4;
-const EXP_P0 = 5;
-const EXP_P1 = 6;
-const EXP_P2 = 7;
-const EXP_P3 = 8;
-const EXP_P4 = 9;
-const EXP_P5 = 10;
-const ONE = 11;
-const TANH_P0 = 12;
-const TANH_P1 = 13;
-const TANH_P2 = 14;
-const TANH_P3 = 15;
-const TANH_P4 = 16;
-const TWO = 17;
-const TANH_SMALL = 18;
-const ROUND = 19;
 
-// @ts-ignore: decorator
-@inline function k(i: i32): v128 {
-  return v128.load32_splat(KONST + <usize>i * 4);
-}
+let EXP_MIN: v128 = v128.load32_splat(KONST + 0 * 4);
+let EXP_MAX: v128 = v128.load32_splat(KONST + 1 * 4);
+let LOG2E: v128 = v128.load32_splat(KONST + 2 * 4);
+let LN2_HI: v128 = v128.load32_splat(KONST + 3 * 4);
+let LN2_LO: v128 = v128.load32_splat(KONST + 4 * 4);
+let EXP_P0: v128 = v128.load32_splat(KONST + 5 * 4);
+let EXP_P1: v128 = v128.load32_splat(KONST + 6 * 4);
+let EXP_P2: v128 = v128.load32_splat(KONST + 7 * 4);
+let EXP_P3: v128 = v128.load32_splat(KONST + 8 * 4);
+let EXP_P4: v128 = v128.load32_splat(KONST + 9 * 4);
+let EXP_P5: v128 = v128.load32_splat(KONST + 10 * 4);
+let ONE: v128 = v128.load32_splat(KONST + 11 * 4);
+let TANH_P0: v128 = v128.load32_splat(KONST + 12 * 4);
+let TANH_P1: v128 = v128.load32_splat(KONST + 13 * 4);
+let TANH_P2: v128 = v128.load32_splat(KONST + 14 * 4);
+let TANH_P3: v128 = v128.load32_splat(KONST + 15 * 4);
+let TANH_P4: v128 = v128.load32_splat(KONST + 16 * 4);
+let TWO: v128 = v128.load32_splat(KONST + 17 * 4);
+let TANH_SMALL: v128 = v128.load32_splat(KONST + 18 * 4);
+let ROUND: v128 = v128.load32_splat(KONST + 19 * 4);
+const IKONST = memory.data<i32>([127, 0x80000000]);
+let EXP_BIAS: v128 = v128.load32_splat(IKONST); // 127 in each i32 lane
+let SIGN: v128 = v128.load32_splat(IKONST + 4); // the f32 sign bit in each lane
 
 /** e^x per lane (Cephes expf: Cody-Waite reduction and a degree-6 polynomial, about 1 ulp). */
 // @ts-ignore: decorator
@@ -66,26 +67,26 @@ const ROUND = 19;
   // pmax/pmin are one instruction each (min/max's NaN rules take several); with x first, a
   // NaN x still comes through. Adding 1.5·2^23 rounds to the nearest integer (ties to even, as
   // nearest) and leaves n + 127 in the low bits, so 2^n needs no float-to-int conversion.
-  x = f32x4.pmin(f32x4.pmax(x, k(EXP_MIN)), k(EXP_MAX));
-  const shifted = f32x4.add(f32x4.mul(x, k(LOG2E)), k(ROUND));
-  const n = f32x4.sub(shifted, k(ROUND));
-  let r = madd(n, k(LN2_HI), x);
-  r = madd(n, k(LN2_LO), r);
-  let p = k(EXP_P0);
-  p = madd(p, r, k(EXP_P1));
-  p = madd(p, r, k(EXP_P2));
-  p = madd(p, r, k(EXP_P3));
-  p = madd(p, r, k(EXP_P4));
-  p = madd(p, r, k(EXP_P5));
-  const y = f32x4.add(madd(f32x4.mul(p, r), r, r), k(ONE));
-  const scale = i32x4.shl(i32x4.add(shifted, i32x4.splat(127)), 23);
+  x = f32x4.pmin(f32x4.pmax(x, EXP_MIN), EXP_MAX);
+  const shifted = f32x4.add(f32x4.mul(x, LOG2E), ROUND);
+  const n = f32x4.sub(shifted, ROUND);
+  let r = madd(n, LN2_HI, x);
+  r = madd(n, LN2_LO, r);
+  let p = EXP_P0;
+  p = madd(p, r, EXP_P1);
+  p = madd(p, r, EXP_P2);
+  p = madd(p, r, EXP_P3);
+  p = madd(p, r, EXP_P4);
+  p = madd(p, r, EXP_P5);
+  const y = f32x4.add(madd(f32x4.mul(p, r), r, r), ONE);
+  const scale = i32x4.shl(i32x4.add(shifted, EXP_BIAS), 23);
   return f32x4.mul(y, scale);
 }
 
 /** 1 / (1 + e^-x) per lane. */
 // @ts-ignore: decorator
 @inline export function sigmoid4(x: v128): v128 {
-  const one = k(ONE);
+  const one = ONE;
   return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
 }
 
@@ -94,28 +95,28 @@ const ROUND = 19;
 @inline export function tanh4(x: v128): v128 {
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
-  let p = k(TANH_P0);
-  p = madd(p, z, k(TANH_P1));
-  p = madd(p, z, k(TANH_P2));
-  p = madd(p, z, k(TANH_P3));
-  p = madd(p, z, k(TANH_P4));
+  let p = TANH_P0;
+  p = madd(p, z, TANH_P1);
+  p = madd(p, z, TANH_P2);
+  p = madd(p, z, TANH_P3);
+  p = madd(p, z, TANH_P4);
   const small = madd(f32x4.mul(p, z), x, x);
   const e = exp4(f32x4.add(ax, ax));
-  const big = f32x4.sub(k(ONE), f32x4.div(k(TWO), f32x4.add(e, k(ONE))));
-  const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
-  return v128.bitselect(small, signed, f32x4.lt(ax, k(TANH_SMALL)));
+  const big = f32x4.sub(ONE, f32x4.div(TWO, f32x4.add(e, ONE)));
+  const signed = v128.or(big, v128.and(x, SIGN));
+  return v128.bitselect(small, signed, f32x4.lt(ax, TANH_SMALL));
 }
 
 /** σ'(a) from s = σ(a): s (1 - s). */
 // @ts-ignore: decorator
 @inline export function dsigmoid4(s: v128): v128 {
-  return f32x4.mul(s, f32x4.sub(k(ONE), s));
+  return f32x4.mul(s, f32x4.sub(ONE, s));
 }
 
 /** tanh'(a) from t = tanh(a): 1 - t². */
 // @ts-ignore: decorator
 @inline export function dtanh4(t: v128): v128 {
-  return f32x4.sub(k(ONE), f32x4.mul(t, t));
+  return f32x4.sub(ONE, f32x4.mul(t, t));
 }
 
 // Scalar forms for loop tails: the same lane arithmetic, so a value never depends on where a
