@@ -23,22 +23,56 @@ export function sumRowsInto(db: usize, dy: usize, M: i32, N: i32): void {
 
 /** db[j] += Σ_i dy[i, j] over the first N columns of dy[M, ldy]. */
 export function sumRowsStrided(db: usize, dy: usize, ldy: i32, M: i32, N: i32): void {
+  sumRowsTwice(db, 0, dy, ldy, M, N);
+}
+
+/**
+ * sumRowsStrided into db and, when db2 ≠ 0, the same sums into db2 (the LSTM's and RNN's two
+ * bias gradients are one sum of d(a): read the gates once). Each column's sum runs down the rows
+ * in order from zero, so either target gets the bits a call of its own would give.
+ */
+export function sumRowsTwice(db: usize, db2: usize, dy: usize, ldy: i32, M: i32, N: i32): void {
   const rowBytes = <usize>ldy * 4;
   let j = share4(N);
   const j1 = share4End(N);
+  // Sixteen columns (a 64-byte line) at a time: each line of dy is read once.
+  for (; j + 16 <= j1; j += 16) {
+    const off = <usize>j * 4;
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let i = 0; i < M; i++) {
+      const row = dy + <usize>i * rowBytes + off;
+      a0 = f32x4.add(a0, v128.load(row));
+      a1 = f32x4.add(a1, v128.load(row, 16));
+      a2 = f32x4.add(a2, v128.load(row, 32));
+      a3 = f32x4.add(a3, v128.load(row, 48));
+    }
+    addSums(db + off, a0, a1, a2, a3);
+    if (db2 != 0) addSums(db2 + off, a0, a1, a2, a3);
+  }
   for (; j + 4 <= j1; j += 4) {
     const off = <usize>j * 4;
     let acc = f32x4.splat(0);
     for (let i = 0; i < M; i++) acc = f32x4.add(acc, v128.load(dy + <usize>i * rowBytes + off));
     v128.store(db + off, f32x4.add(v128.load(db + off), acc));
+    if (db2 != 0) v128.store(db2 + off, f32x4.add(v128.load(db2 + off), acc));
   }
   for (; j < j1; j++) {
     const off = <usize>j * 4;
     let acc: f32 = 0;
     for (let i = 0; i < M; i++) acc += load<f32>(dy + <usize>i * rowBytes + off);
     store<f32>(db + off, load<f32>(db + off) + acc);
+    if (db2 != 0) store<f32>(db2 + off, load<f32>(db2 + off) + acc);
   }
   barrier();
+}
+
+// db[0..16) += the four sums.
+// @ts-ignore: decorator
+@inline function addSums(db: usize, a0: v128, a1: v128, a2: v128, a3: v128): void {
+  v128.store(db, f32x4.add(v128.load(db), a0));
+  v128.store(db, f32x4.add(v128.load(db, 16), a1), 16);
+  v128.store(db, f32x4.add(v128.load(db, 32), a2), 32);
+  v128.store(db, f32x4.add(v128.load(db, 48), a3), 48);
 }
 
 /** dst[N, M] = src[M, N]^T, or dst += src^T with `accumulate`. Split by rows of dst. */

@@ -34,7 +34,7 @@ import {
   panelStart,
 } from "./gemm";
 import { barrier, share, share4, share4End, shareEnd } from "./threads";
-import { broadcastRows, sumRowsInto, sumRowsStrided, transpose } from "./ops";
+import { broadcastRows, sumRowsInto, sumRowsStrided, sumRowsTwice, transpose } from "./ops";
 import { addInto, dsigmoid4, dtanh4, madd, sigmoid4, tanh4 } from "./simd";
 import { embeddingBackward, embeddingForward } from "./embedding";
 
@@ -506,13 +506,14 @@ export function recurrentWeightGrads(
   // dW_hh += d(a)^T · h_{0..T-1}: all timesteps in one GEMM (two for the GRU).
   packB(h, H, false, rows, H, scratch);
   gemmPacked(gates, G, true, scratch, dwhh, H, split, H, rows, true);
-  sumRowsInto(dbih, gates, rows, G);
   if (cell == GRU) {
+    sumRowsInto(dbih, gates, rows, G);
     gemmPacked(c + stateStep, H, true, scratch, dwhh + <usize>split * hb, H, H, H, rows, true);
     sumRowsStrided(dbhh, gates, G, rows, split);
     sumRowsStrided(dbhh + <usize>split * 4, c + stateStep, H, rows, H);
   } else {
-    sumRowsInto(dbhh, gates, rows, G);
+    // b_ih and b_hh enter the gates alike: one sum of d(a) for both.
+    sumRowsTwice(dbih, dbhh, gates, G, rows, G);
   }
 
   if (oneHot) {

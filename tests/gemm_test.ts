@@ -1,5 +1,5 @@
 // The GEMM against a float64 reference, for every transpose combination and for shapes that
-// hit each edge of the blocking: M around the 6-row tile and the 120-row block, N around the
+// hit each edge of the blocking: M around the 6-row tile and the 132-row block, N around the
 // 8-column panel, K around the 256 block, in both compiled variants.
 
 import { type CoreVariant, instantiateCore } from "../src/engine/wasm_module.ts";
@@ -41,6 +41,8 @@ const shapes: [number, number, number][] = [
   [1, 83, 32],
   [121, 17, 257],
   [130, 40, 600],
+  [133, 9, 30],
+  [270, 12, 258],
 ];
 
 for (const variant of variants) {
