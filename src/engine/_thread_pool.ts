@@ -108,13 +108,18 @@ export class ThreadPool {
   /**
    * Stops the workers. EXIT goes through the shared memory even to a worker still starting:
    * terminate() does not wake one asleep in Atomics.wait, which would keep the process alive.
+   * Workers that are up leave by themselves on EXIT (self.close, between kernels): terminating
+   * them as well would tear a thread down from outside while it may still be running, a race
+   * with the process's own exit when the last core of a program is disposed just before it.
+   * Only when some worker never started (it may still be loading) does terminate() stop them.
    */
   close(): void {
     if (this.#workers.length === 0) return;
+    const started = this.ready;
     Atomics.store(this.#i32, KERNEL, EXIT);
     Atomics.add(this.#i32, SEQ, 1);
     Atomics.notify(this.#i32, SEQ);
-    for (const w of this.#workers) w.terminate();
+    if (!started) for (const w of this.#workers) w.terminate();
     this.#workers = [];
   }
 }
