@@ -804,7 +804,9 @@ var ThreadPool = class {
     Atomics.store(this.#i32, KERNEL, EXIT);
     Atomics.add(this.#i32, SEQ, 1);
     Atomics.notify(this.#i32, SEQ);
-    if (!started) for (const w of this.#workers) w.terminate();
+    if (!started) {
+      for (const w of this.#workers) w.terminate();
+    }
     this.#workers = [];
   }
 };
@@ -959,7 +961,8 @@ var WasmCore = class _WasmCore {
   #threaded = false;
   #disposed = false;
   #packedValid = false;
-  // Milliseconds per kernel while a profile runs (bench/profile.ts, through the probe), or null.
+  // Milliseconds and calls per kernel while a profile runs (bench/profile.ts, through the
+  // probe), or null.
   #timings = null;
   #sampleReady = false;
   #lastForward = null;
@@ -1128,7 +1131,16 @@ var WasmCore = class _WasmCore {
     const t0 = timings ? performance.now() : 0;
     if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args);
     const result = this.#core[name](...args);
-    if (timings) timings.set(name, (timings.get(name) ?? 0) + performance.now() - t0);
+    if (timings) {
+      const t = timings.get(name) ?? {
+        ms: 0,
+        calls: 0
+      };
+      timings.set(name, {
+        ms: t.ms + performance.now() - t0,
+        calls: t.calls + 1
+      });
+    }
     return result;
   }
   /** The parameter tensor `name` (a view into `params`). */

@@ -119,7 +119,7 @@ export class ThreadPool {
     Atomics.store(this.#i32, KERNEL, EXIT);
     Atomics.add(this.#i32, SEQ, 1);
     Atomics.notify(this.#i32, SEQ);
-    if (!started) for (const w of this.#workers) w.terminate();
+    if (!started) { for (const w of this.#workers) w.terminate(); }
     this.#workers = [];
   }
 }

@@ -10,10 +10,18 @@ export interface CoreProbe {
   dc0(layer: number): Float32Array;
   /** The dropout mask last applied to `layer`'s output, `[seq, batch, hidden]`, or null. */
   dropoutMask(layer: number): Float32Array | null;
-  /** Starts adding each kernel's milliseconds into `timings` (null stops). */
-  profile(timings: Map<string, number> | null): void;
+  /** Starts adding each kernel's milliseconds and calls into `timings` (null stops). */
+  profile(timings: Map<string, KernelTiming> | null): void;
   /** Runs n barriers in a row on every thread (one dispatch); returns the milliseconds. */
   barriers(n: number): number;
+}
+
+/** What a profile adds up for one kernel. */
+export interface KernelTiming {
+  /** Milliseconds from dispatch to the kernel's closing barrier, on the calling thread. */
+  ms: number;
+  /** Times it ran. */
+  calls: number;
 }
 
 /** Every live core's readers, by core. */
@@ -41,11 +49,11 @@ export function dropoutMask(core: object, layer: number): Float32Array | null {
 }
 
 /**
- * Adds the milliseconds of every kernel the core runs into `timings`, by kernel name, until
+ * Adds the milliseconds and calls of every kernel the core runs into `timings`, by name, until
  * called with null; while on, the recurrent kernels run as their phases apart
  * (recurrentForwardInput/Loop, recurrentBackwardLoop/WeightGrads).
  */
-export function profile(core: object, timings: Map<string, number> | null): void {
+export function profile(core: object, timings: Map<string, KernelTiming> | null): void {
   probe(core).profile(timings);
 }
 

@@ -12,7 +12,7 @@ import {
   instantiateCore,
   resolveVariant,
 } from "./wasm_module.ts";
-import { probes } from "./_wasm_probe.ts";
+import { type KernelTiming, probes } from "./_wasm_probe.ts";
 import type { AdamOptions, ForwardOptions, SgdOptions, WasmCoreOptions } from "./wasm_options.ts";
 import { KERNELS, ThreadPool } from "./_thread_pool.ts";
 import {
@@ -83,8 +83,9 @@ export class WasmCore {
   #threaded = false;
   #disposed = false;
   #packedValid = false;
-  // Milliseconds per kernel while a profile runs (bench/profile.ts, through the probe), or null.
-  #timings: Map<string, number> | null = null;
+  // Milliseconds and calls per kernel while a profile runs (bench/profile.ts, through the
+  // probe), or null.
+  #timings: Map<string, KernelTiming> | null = null;
   #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
 
@@ -265,7 +266,10 @@ export class WasmCore {
     const t0 = timings ? performance.now() : 0;
     if (this.#pool && this.activeThreads > 1) this.#pool.post(KERNEL_INDEX[name], args as number[]);
     const result = (this.#core[name] as (...a: number[]) => number)(...(args as number[]));
-    if (timings) timings.set(name, (timings.get(name) ?? 0) + performance.now() - t0);
+    if (timings) {
+      const t = timings.get(name) ?? { ms: 0, calls: 0 };
+      timings.set(name, { ms: t.ms + performance.now() - t0, calls: t.calls + 1 });
+    }
     return result;
   }
 
