@@ -5,9 +5,7 @@
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";
 export {
-  recurrentBackward,
   recurrentBackwardLoop,
-  recurrentForward,
   recurrentForwardInput,
   recurrentForwardLoop,
   recurrentPack,

@@ -19,9 +19,11 @@
 //          unused.
 //   dh     [T+1, B, H] slots 1..T: dLoss/dh_t from above; slot 0 receives dLoss/dh0
 //   dc     [B, H]      LSTM only: in dLoss/dc_T; out dLoss/dc0
-// The input projection for all timesteps is one GEMM (a row gather for one-hot input), so only
-// h_{t-1} W_hh^T stays inside the time loop; backward collects d(a) for every timestep, then
-// forms dW_ih and dW_hh each as one GEMM over all T·B rows.
+// Each direction is two kernels, two dispatches: forward is recurrentForwardInput (the input
+// projection for all timesteps, one GEMM or a row gather for one-hot input, so only h_{t-1}
+// W_hh^T stays inside the time loop), then recurrentForwardLoop; backward is
+// recurrentBackwardLoop (collects d(a) for every timestep), then recurrentWeightGrads (dW_ih and
+// dW_hh each as one GEMM over all T·B rows). The split also lets bench/profile.ts time them.
 
 import {
   gemm,
@@ -244,7 +246,7 @@ export function recurrentPack(
   else barrier();
 }
 
-/** Bytes of `scratch` that recurrentBackward needs. */
+/** Bytes of `scratch` that recurrentBackwardLoop and recurrentWeightGrads need. */
 export function recurrentScratchBytes(
   cell: i32, inSize: i32, oneHot: bool, T: i32, B: i32, H: i32,
 ): usize {
@@ -261,39 +263,11 @@ export function recurrentScratchBytes(
 }
 
 /**
- * Forward over T timesteps; fills gates, h and c slots 1..T (see the file header). With
- * `repack`, first packs the weights into `packed` (recurrentPackedBytes); without, reuses them
- * (sampling: the weights do not change between characters). recurrentForwardInput, then
- * recurrentForwardLoop, in one call.
- */
-export function recurrentForward(
-  cell: i32,
-  x: usize,
-  oneHot: bool,
-  inSize: i32,
-  wih: usize,
-  whh: usize,
-  bih: usize,
-  bhh: usize,
-  gates: usize,
-  h: usize,
-  c: usize,
-  packed: usize,
-  repack: bool,
-  T: i32,
-  B: i32,
-  H: i32,
-): void {
-  recurrentForwardInput(
-    cell, x, oneHot, inSize, wih, whh, bih, bhh, gates, packed, repack, T, B, H,
-  );
-  recurrentForwardLoop(cell, bhh, gates, h, c, packed, T, B, H);
-}
-
-/**
- * The part of forward that needs no recurrence: packs the weights (with `repack`), then the
- * input projection of all T·B rows at once, gates = x W_ih^T + b_ih + b_hh (the GRU's b_hn
- * apart), as one GEMM (a row gather for one-hot input). Returns after a barrier.
+ * Forward, first phase: the part that needs no recurrence. With `repack`, packs the weights
+ * into `packed` (recurrentPackedBytes; without, reuses them: sampling, where the weights do not
+ * change between characters), then the input projection of all T·B rows at once, gates =
+ * x W_ih^T + b_ih + b_hh (the GRU's b_hn apart), as one GEMM (a row gather for one-hot input).
+ * Returns after a barrier. recurrentForwardLoop then fills gates, h and c slots 1..T.
  */
 export function recurrentForwardInput(
   cell: i32,
@@ -386,43 +360,11 @@ export function recurrentForwardLoop(
 }
 
 /**
- * Backward through T timesteps after recurrentForward on the same buffers. Accumulates into
- * dwih, dwhh, dbih, dbhh (+=); writes dh slot 0 (dh0), dc (dc0, LSTM) and, for dense input,
- * dx [T·B, in] (dx may be 0 to skip it). Overwrites gates with d(a). recurrentBackwardLoop,
- * then recurrentWeightGrads, in one call.
- */
-export function recurrentBackward(
-  cell: i32,
-  x: usize,
-  oneHot: bool,
-  inSize: i32,
-  wih: usize,
-  whh: usize,
-  gates: usize,
-  h: usize,
-  c: usize,
-  dh: usize,
-  dc: usize,
-  dwih: usize,
-  dwhh: usize,
-  dbih: usize,
-  dbhh: usize,
-  dx: usize,
-  scratch: usize,
-  T: i32,
-  B: i32,
-  H: i32,
-): void {
-  recurrentBackwardLoop(cell, whh, gates, h, c, dh, dc, scratch, T, B, H);
-  recurrentWeightGrads(
-    cell, x, oneHot, inSize, wih, gates, h, c, dwih, dwhh, dbih, dbhh, dx, scratch, T, B, H,
-  );
-}
-
-/**
- * The time loop of backward: per timestep (last first), the cell's pointwise backward writes
- * d(a_t) over the gates, then dh_{t-1} += d(a_t) W_hh for this thread's units. Leaves every
- * d(a) in gates, dh0 in dh slot 0 and dc0 in dc. Returns after a barrier.
+ * Backward, first phase, after the forward phases on the same buffers: the time loop. Per
+ * timestep (last first), the cell's pointwise backward writes d(a_t) over the gates, then
+ * dh_{t-1} += d(a_t) W_hh for this thread's units. Reads dLoss/dh_t from dh slots 1..T and
+ * dLoss/dc_T from dc; leaves every d(a) in gates, dh0 in dh slot 0 and dc0 in dc. Returns after
+ * a barrier.
  */
 export function recurrentBackwardLoop(
   cell: i32,
@@ -470,13 +412,12 @@ export function recurrentBackwardLoop(
     if (cell == GRU) gemmBlock(cNext, H, false, whhRest, dhPrev, H, H, H, true, 0, B, p0, p1);
   }
   barrier();
-
 }
 
 /**
- * The weight gradients of backward, every timestep at once after recurrentBackwardLoop:
- * dW_hh += d(a)^T h_{0..T-1}, the biases, dW_ih += d(a)^T x (a scatter for one-hot input) and,
- * for dense input with dx ≠ 0, dx = d(a) W_ih.
+ * Backward, second phase: the weight gradients of every timestep at once, after
+ * recurrentBackwardLoop. Accumulates dW_hh += d(a)^T h_{0..T-1}, the biases, dW_ih += d(a)^T x
+ * (a scatter for one-hot input) and, for dense input with dx ≠ 0, writes dx = d(a) W_ih [T·B, in].
  */
 export function recurrentWeightGrads(
   cell: i32,

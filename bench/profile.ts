@@ -4,8 +4,7 @@
 // the FMA peak of one core (bench/_fma_probe.ts) and the GEMM at the time loop's shapes.
 //
 // Each kernel is timed on the calling thread from dispatch to its closing barrier, so a row is
-// wall time with every thread's share and wait in it; the recurrent kernels run as their phases
-// apart. "other" is the rest of the step: JavaScript (zeroing the gradients, carrying state)
+// wall time with every thread's share and wait in it. "other" is the rest of the step: JavaScript (zeroing the gradients, carrying state)
 // and the kernels' calls. Rows are ms per step (median over steps), share of the step and,
 // where the work is a matrix product, GFLOP/s per thread.
 //   deno task bench:profile [--configs S,U] [--threads 1,2] [--steps 5]
@@ -198,11 +197,8 @@ for (const name of configNames) {
     console.log(
       `| other (JS, calls) | ${other.toFixed(2)} | ${(100 * other / stepMs).toFixed(1)}% | |`,
     );
-    // Dispatches of an unprofiled step: the profile runs each layer's forward and backward as
-    // two phases, one dispatch more each. Barriers: one per timestep in both time loops, and at
-    // least one closing every dispatch.
-    const profiledCalls = [...r.perKernel[0].values()].reduce((a, t) => a + t.calls, 0);
-    const calls = profiledCalls - 2 * r.L;
+    // Barriers: one per timestep in both time loops, and at least one closing every dispatch.
+    const calls = [...r.perKernel[0].values()].reduce((a, t) => a + t.calls, 0);
     const barrierCount = 2 * r.L * r.T + calls;
     console.log(
       `| (in the rows above) ${calls} dispatches × ${(r.dispatch * 1e3).toFixed(1)} µs, ` +

@@ -21,8 +21,6 @@ export const EXIT = -1;
 
 /** The kernels a command may name, by index. */
 export const KERNELS = [
-  "recurrentForward",
-  "recurrentBackward",
   "linearForward",
   "linearBackward",
   "crossEntropy",

@@ -50,8 +50,7 @@ export function dropoutMask(core: object, layer: number): Float32Array | null {
 
 /**
  * Adds the milliseconds and calls of every kernel the core runs into `timings`, by name, until
- * called with null; while on, the recurrent kernels run as their phases apart
- * (recurrentForwardInput/Loop, recurrentBackwardLoop/WeightGrads).
+ * called with null.
  */
 export function profile(core: object, timings: Map<string, KernelTiming> | null): void {
   probe(core).profile(timings);

@@ -372,22 +372,15 @@ export class WasmCore {
       const buf = p.layers[l];
       const w = this.#layerParams(p.params, l);
       const oneHot = l === 0 && !N ? 1 : 0;
-      if (this.#timings) {
-        // A profile times the two phases apart (one dispatch more per layer).
-        const { wih, whh, bih, bhh } = w;
-        const { inSize, gates, packed } = buf;
-        this.#run(
-          "recurrentForwardInput",
-          ...[this.#cell, x, oneHot, inSize, wih, whh, bih, bhh, gates, packed, repack, T, B, H],
-        );
-        this.#run("recurrentForwardLoop", this.#cell, bhh, gates, buf.h, buf.c, packed, T, B, H);
-      } else {
-        this.#run(
-          "recurrentForward",
-          ...[this.#cell, x, oneHot, buf.inSize, w.wih, w.whh, w.bih, w.bhh, buf.gates],
-          ...[buf.h, buf.c, buf.packed, repack, T, B, H],
-        );
-      }
+      // Two dispatches, the phases of assembly/recurrent.ts: the input projection of every
+      // timestep, then the time loop (a profile times them apart; a dispatch costs ~1 µs).
+      const { wih, whh, bih, bhh } = w;
+      const { inSize, gates, packed } = buf;
+      this.#run(
+        "recurrentForwardInput",
+        ...[this.#cell, x, oneHot, inSize, wih, whh, bih, bhh, gates, packed, repack, T, B, H],
+      );
+      this.#run("recurrentForwardLoop", this.#cell, bhh, gates, buf.h, buf.c, packed, T, B, H);
       x = buf.h + B * H * 4; // slots 1..T: this layer's output, [T·B, H]
       if (dropping) {
         this.#run("dropoutMask", buf.mask, rows * H, dropout, seed, step >>> 0, l);
@@ -448,34 +441,14 @@ export class WasmCore {
       const oneHot = l === 0 && !N ? 1 : 0;
       const dx = below ? below.dh + slot1 : p.dEmbedded;
       const { gates, h, c, dh, dc } = buf;
-      if (this.#timings) {
-        // A profile times the two phases apart (one dispatch more per layer).
-        this.#run(
-          "recurrentBackwardLoop",
-          this.#cell,
-          w.whh,
-          gates,
-          h,
-          c,
-          dh,
-          dc,
-          p.scratch,
-          T,
-          B,
-          H,
-        );
-        this.#run(
-          "recurrentWeightGrads",
-          ...[this.#cell, x, oneHot, buf.inSize, w.wih, gates, h, c, dw.wih, dw.whh, dw.bih],
-          ...[dw.bhh, dx, p.scratch, T, B, H],
-        );
-      } else {
-        this.#run(
-          "recurrentBackward",
-          ...[this.#cell, x, oneHot, buf.inSize, w.wih, w.whh, gates, h, c, dh, dc, dw.wih],
-          ...[dw.whh, dw.bih, dw.bhh, dx, p.scratch, T, B, H],
-        );
-      }
+      // The time loop, then the weight gradients of every timestep (two dispatches).
+      const cell = this.#cell;
+      this.#run("recurrentBackwardLoop", cell, w.whh, gates, h, c, dh, dc, p.scratch, T, B, H);
+      this.#run(
+        "recurrentWeightGrads",
+        ...[cell, x, oneHot, buf.inSize, w.wih, gates, h, c, dw.wih, dw.whh, dw.bih, dw.bhh, dx],
+        ...[p.scratch, T, B, H],
+      );
       if (below && dropping) {
         this.#run("multiply", below.dh + slot1, below.dh + slot1, below.mask, rows * H);
       }
