@@ -380,7 +380,6 @@ export function recurrentBackwardLoop(
   H: i32,
 ): void {
   const G = blocksOf(cell) * H;
-  const rows = T * B;
   const hb = <usize>H * 4;
   const gateRow = <usize>G * 4;
   const stateStep = <usize>B * hb;
