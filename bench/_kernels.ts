@@ -57,3 +57,18 @@ export function prepareSampleStep(variant: CoreVariant) {
   let token = 0;
   return { run: () => net.sampleStep(token = (token + 1) % 83) };
 }
+
+/**
+ * One training step of `net` as the benchmarks time it: forward, backward, clip by norm 5,
+ * Adam at 1e-3, state carried; the step counter lives in the closure.
+ */
+export function adamTrainStep(net: WasmCore): () => void {
+  let step = 0;
+  return () => {
+    net.forward({ step });
+    net.backward();
+    net.clipGradNorm(5);
+    net.adamStep(++step, { lr: 1e-3 });
+    net.carryState();
+  };
+}

@@ -5,6 +5,7 @@
 import { createModel, sampleStream } from "../mod.ts";
 import { WasmCore } from "../src/engine/mod.ts";
 import { peakRssMiB, peerArgs } from "./_peer.ts";
+import { adamTrainStep } from "./_kernels.ts";
 
 const { n, H, L, B, T, V, cell } = peerArgs();
 const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
@@ -22,14 +23,7 @@ const train: number[] = [];
     net.inputs[i] = Math.floor(Math.random() * V);
     net.targets[i] = Math.floor(Math.random() * V);
   }
-  let step = 0;
-  const trainStep = () => {
-    net.forward({ step });
-    net.backward();
-    net.clipGradNorm(5);
-    net.adamStep(++step, { lr: 1e-3 });
-    net.carryState();
-  };
+  const trainStep = adamTrainStep(net);
   trainStep();
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();

@@ -4,16 +4,17 @@
 // the FMA peak of one core (bench/_fma_probe.ts) and the GEMM at the time loop's shapes.
 //
 // Each kernel is timed on the calling thread from dispatch to its closing barrier, so a row is
-// wall time with every thread's share and wait in it. "other" is the rest of the step: JavaScript (zeroing the gradients, carrying state)
-// and the kernels' calls. Rows are ms per step (median over steps), share of the step and,
-// where the work is a matrix product, GFLOP/s per thread.
+// wall time with every thread's share and wait in it. "other" is the rest of the step:
+// JavaScript (zeroing the gradients, carrying state) and the kernels' calls. Rows are ms per
+// step (median over steps), share of the step and, where the work is a matrix product, GFLOP/s
+// per thread.
 //   deno task bench:profile [--configs S,U] [--threads 1,2] [--steps 5]
 
 import { parseArgs } from "node:util";
 import { WasmCore } from "../src/engine/wasm_core.ts";
 import { barriers, type KernelTiming, profile } from "../src/engine/_wasm_probe.ts";
 import { fmaPeak } from "./_fma_probe.ts";
-import { prepareGemm } from "./_kernels.ts";
+import { adamTrainStep, prepareGemm } from "./_kernels.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -96,14 +97,7 @@ async function profileConfig(name: keyof typeof CONFIGS, threads: number, steps:
     net.inputs[i] = (i * 31) % V;
     net.targets[i] = (i * 17) % V;
   }
-  let step = 0;
-  const trainStep = () => {
-    net.forward({ step });
-    net.backward();
-    net.clipGradNorm(5);
-    net.adamStep(++step, { lr: 1e-3 });
-    net.carryState();
-  };
+  const trainStep = adamTrainStep(net);
   trainStep(); // warm-up: compiles, faults the memory in
   // One step unprofiled and one profiled, alternately: the step's own time comes from the
   // unprofiled ones (the profile adds a dispatch per layer and a clock read per kernel).

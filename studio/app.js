@@ -4,7 +4,18 @@
 // text and the model. Everything heavy runs in the Worker; the page only draws.
 
 import { LossChart } from "./chart.js";
-import { OTHER_DEFAULTS, PRESETS } from "./presets.js";
+
+/**
+ * @typedef {{ hidden: number, layers: number, batch: number, seq: number, dropout: number,
+ *   lr: number, clip: number, epochs?: number, steps?: number, "val-every": number }} Preset
+ */
+
+// train.ts's presets and the library's defaults for what no preset sets, from the server
+// (studio/server.ts reads them from their one home).
+const { presets: PRESETS, defaults: OTHER_DEFAULTS } =
+  /** @type {{ presets: Record<string, Preset>, defaults: Record<string, string | number> }} */ (
+    await (await fetch("presets.json")).json()
+  );
 
 /** @param {string} id */
 function $(id) {
@@ -252,7 +263,7 @@ function field(name) {
 
 /** Fills the form from a preset (the model's fields only while there is no model). */
 function applyPreset() {
-  const preset = PRESETS[/** @type {keyof typeof PRESETS} */ (field("preset").value)];
+  const preset = PRESETS[field("preset").value];
   /** @type {Record<string, string | number>} */
   const values = {
     hidden: preset.hidden,
@@ -271,6 +282,14 @@ function applyPreset() {
     const f = field(name);
     if (!f.disabled) f.value = String(value);
   }
+}
+
+// The preset menu, from the presets themselves; "tiny" first chosen (it trains in a minute).
+for (const [name, p] of Object.entries(PRESETS)) {
+  const length = p.steps ? `${p.steps} steps` : `${p.epochs} epochs`;
+  const option = new Option(`${name}: ${p.layers}×${p.hidden}, ${length}`, name);
+  option.selected = name === "tiny";
+  field("preset").append(option);
 }
 
 function applyDefaults() {

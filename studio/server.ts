@@ -3,10 +3,17 @@
 // corpus (/data/anna.txt), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
 // same-origin, COEP require-corp, CORP same-origin), so the browser build may run its WASM
 // threads in the page's training Worker. No CDN, nothing else: the studio works offline.
+// /studio/presets.json is train.ts's presets and the library's defaults, read from their one
+// home (the page cannot import the CLI's TypeScript), so the page never holds a copy.
 //
 //   deno task studio [--port 8787] [--bundle DIR]
 
 import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/_args.ts";
+import { PRESETS } from "../src/cli/_train_flags.ts";
+import { checkBackend } from "../src/engine/engine.ts";
+import { MODEL_DEFAULTS } from "../src/model/model.ts";
+import { TRAIN_DEFAULTS } from "../src/train/_options.ts";
+import { SCHEDULE_DEFAULTS } from "../src/train/schedule.ts";
 
 /** The port when --port is not given. */
 export const DEFAULT_PORT = 8787;
@@ -46,6 +53,22 @@ export interface StudioOptions {
   onListen?: (url: string) => void;
   signal?: AbortSignal;
 }
+
+/**
+ * What /studio/presets.json holds: train.ts's named presets, and the defaults of the settings no
+ * preset names (the library's).
+ */
+export const STUDIO_PRESETS = {
+  presets: PRESETS,
+  defaults: {
+    cell: MODEL_DEFAULTS.cell,
+    embedding: MODEL_DEFAULTS.embedding,
+    seed: MODEL_DEFAULTS.seed,
+    optimizer: TRAIN_DEFAULTS.optimizer,
+    lrSchedule: SCHEDULE_DEFAULTS.lrSchedule,
+    backend: checkBackend(undefined),
+  },
+} as const;
 
 /** The headers every response carries: the page is cross-origin isolated. */
 export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
@@ -108,6 +131,11 @@ export async function handle(request: Request, bundleDir: string | URL): Promise
   if (pathname === "/" || pathname === "/studio") {
     headers.set("location", "/studio/");
     return new Response(null, { status: 302, headers });
+  }
+  if (pathname === "/studio/presets.json") {
+    headers.set("content-type", "application/json");
+    const body = JSON.stringify(STUDIO_PRESETS);
+    return new Response(request.method === "HEAD" ? null : body, { headers });
   }
   const file = resolvePath(pathname, bundleDir);
   if (file !== null) {

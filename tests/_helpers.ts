@@ -79,3 +79,13 @@ export function transposed(src: ArrayLike<number>, rows: number, cols: number): 
   }
   return out;
 }
+
+/** A deterministic text of a few words, a line every nine: the CLI and browser tests' corpus. */
+export function corpus(chars: number): string {
+  const words = ["alpha", "beta", "gamma", "delta", "and", "or", "the"];
+  let text = "", i = 0;
+  while (text.length < chars) {
+    text += words[(i * 7 + (i >> 3)) % words.length] + (++i % 9 ? " " : "\n");
+  }
+  return text.slice(0, chars);
+}

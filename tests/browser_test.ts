@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import * as deno from "../mod.ts";
 import type * as Browser from "../src/browser/mod.ts";
-import { assertClose } from "./_helpers.ts";
+import { assertClose, corpus } from "./_helpers.ts";
 import { findChromium, type Lib, openBrowser } from "./_browser.ts";
 
 const root = new URL("../", import.meta.url);
@@ -119,15 +119,6 @@ async function mountedJob(_lib: Lib, _a: null) {
 }
 
 // --- Data, the CLI checkpoint and the reference runs in Deno.
-
-function corpus(chars: number): string {
-  const words = ["alpha", "beta", "gamma", "delta", "and", "or", "the"];
-  let text = "", i = 0;
-  while (text.length < chars) {
-    text += words[(i * 7 + (i >> 3)) % words.length] + (++i % 9 ? " " : "\n");
-  }
-  return text.slice(0, chars);
-}
 
 const text = corpus(6000);
 const trainArgs: TrainJob = {

@@ -2,6 +2,7 @@
 // log and sample; resume; sampling from the checkpoint; Ctrl-C; every bad input gets a
 // one-line error, exit code 2, and nothing written.
 
+import { corpus } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { load } from "../mod.ts";
 
@@ -32,15 +33,6 @@ async function run(script: string, args: string[], signalAfter?: RegExp) {
   await readErr;
   const { code } = await child.status;
   return { code, stdout, stderr };
-}
-
-function corpus(chars: number): string {
-  const words = ["alpha", "beta", "gamma", "delta", "and", "or", "the"];
-  let text = "", i = 0;
-  while (text.length < chars) {
-    text += words[(i * 7 + (i >> 3)) % words.length] + (++i % 9 ? " " : "\n");
-  }
-  return text.slice(0, chars);
 }
 
 const dir = await Deno.makeTempDir({ prefix: "charlstm-cli-" });

@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { createModel, fromBytes, sample, toBytes, train } from "../mod.ts";
 import { PRESETS } from "../src/cli/_train_flags.ts";
-import { PRESETS as STUDIO_PRESETS } from "../studio/presets.js";
-import { ISOLATION_HEADERS, serveStudio } from "../studio/server.ts";
+import { handle, ISOLATION_HEADERS, serveStudio } from "../studio/server.ts";
+import { findChromium } from "./_browser.ts";
 
 const root = new URL("../", import.meta.url);
 const repoBundle = new URL("build/browser/", root);
@@ -68,7 +68,7 @@ Deno.test("studio server: isolation headers on the page, the corpus and the bund
       assert.equal(html, await Deno.readTextFile(new URL("studio/index.html", root)));
       assert.match(html, /<script type="module" src="app.js">/);
 
-      for (const name of ["app.js", "worker.js", "chart.js", "presets.js", "style.css"]) {
+      for (const name of ["app.js", "worker.js", "chart.js", "style.css"]) {
         const r = await fetch(`${origin}/studio/${name}`);
         assert.equal(r.status, 200, name);
         assertIsolated(r);
@@ -136,8 +136,20 @@ Deno.test("studio server: serves the repository's build/browser/ by default", as
   });
 });
 
-Deno.test("studio presets are train.ts's", () => {
-  assert.deepEqual(STUDIO_PRESETS, PRESETS);
+Deno.test("studio presets are train.ts's, served from their one home", async () => {
+  const response = await handle(new Request("http://127.0.0.1/studio/presets.json"), root);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("cross-origin-embedder-policy"), "require-corp");
+  const served = await response.json();
+  assert.deepEqual(served.presets, PRESETS);
+  assert.deepEqual(served.defaults, {
+    cell: "lstm",
+    embedding: 0,
+    seed: 0,
+    optimizer: "adam",
+    lrSchedule: "constant",
+    backend: "auto",
+  });
 });
 
 /** Runs `deno task studio`'s command with `args` to its end. */
@@ -209,21 +221,6 @@ Deno.test("deno task studio --port serves with the task's permissions", async ()
 });
 
 // --- The page in Chromium -----------------------------------------------------------------------
-
-function findChromium(): string | null {
-  const env = Deno.env.get("CHROMIUM");
-  if (env) return env;
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-      try {
-        if (Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return null;
-}
 
 async function findBundle(): Promise<string | URL | null> {
   const env = Deno.env.get("STUDIO_BUNDLE");

@@ -88,6 +88,9 @@ export class WasmCore {
   #timings: Map<string, KernelTiming> | null = null;
   #sampleReady = false;
   #lastForward: { training: boolean; withGrad: boolean } | null = null;
+  // Each layer's state views (h0, c0, hT, cT, dc), made once: carrying state and zeroing dc
+  // run every step.
+  #states: Record<"h0" | "c0" | "hT" | "cT" | "dc", Float32Array>[];
 
   private constructor(config: Required<CoreConfig>, variant: CoreVariant, threads: number) {
     this.config = config;
@@ -139,9 +142,17 @@ export class WasmCore {
     this.targets = new Int32Array(buf, p.targets, B * T);
     this.logits = new Float32Array(buf, p.logits, T * B * V);
     const H = config.hidden;
+    const view = (at: number) => new Float32Array(buf, at, B * H);
+    this.#states = p.layers.map((l) => ({
+      h0: view(l.h),
+      c0: view(l.c),
+      hT: view(l.h + T * B * H * 4),
+      cT: view(l.c + T * B * H * 4),
+      dc: view(l.dc),
+    }));
     probes.set(this, {
-      dh0: (layer) => this.#state(layer, "dh", 0),
-      dc0: (layer) => new Float32Array(this.memory.buffer, p.layers[layer].dc, B * H),
+      dh0: (layer) => view(this.#layer(layer).dh),
+      dc0: (layer) => this.#states[layer].dc,
       dropoutMask: (layer) => {
         const at = p.layers[layer]?.mask;
         return at ? new Float32Array(this.memory.buffer, at, T * B * H) : null;
@@ -292,50 +303,54 @@ export class WasmCore {
     return new Float32Array(this.memory.buffer, base + spec.offset * 4, spec.size);
   }
 
-  #state(layer: number, region: "h" | "c" | "dh", slot: number): Float32Array {
-    const { batch: B, hidden: H, layers: L } = this.config;
+  // Layer `layer`'s buffers, after checking the index (the state readers take it from users).
+  #layer(layer: number) {
+    const L = this.config.layers;
     if (!Number.isInteger(layer) || layer < 0 || layer >= L) {
       throw new RangeError(`Invalid layer: ${layer}: expected an integer in [0, ${L})`);
     }
-    const base = this.#plan.layers[layer][region];
-    return new Float32Array(this.memory.buffer, base + slot * B * H * 4, B * H);
+    return this.#plan.layers[layer];
   }
 
   /** Initial hidden state of `layer`, `[batch, hidden]`; read by `forward`. */
   h0(layer: number): Float32Array {
-    return this.#state(layer, "h", 0);
+    this.#layer(layer);
+    return this.#states[layer].h0;
   }
 
   /** Initial cell state of `layer`, `[batch, hidden]`; read by `forward` (LSTM only). */
   c0(layer: number): Float32Array {
-    return this.#state(layer, "c", 0);
+    this.#layer(layer);
+    return this.#states[layer].c0;
   }
 
   /** Final hidden state of `layer` after `forward`. */
   hT(layer: number): Float32Array {
-    return this.#state(layer, "h", this.config.seq);
+    this.#layer(layer);
+    return this.#states[layer].hT;
   }
 
   /** Final cell state of `layer` after `forward` (LSTM only; other cells keep scratch here). */
   cT(layer: number): Float32Array {
-    return this.#state(layer, "c", this.config.seq);
+    this.#layer(layer);
+    return this.#states[layer].cT;
   }
 
   /** Makes the final state the next initial state (truncated BPTT across batches). */
   carryState(): void {
     const lstm = this.config.cell === "lstm"; // the other cells have no cell state
-    for (let l = 0; l < this.config.layers; l++) {
-      this.h0(l).set(this.hT(l));
-      if (lstm) this.c0(l).set(this.cT(l));
+    for (const s of this.#states) {
+      s.h0.set(s.hT);
+      if (lstm) s.c0.set(s.cT);
     }
   }
 
   /** Zeroes the initial state of every layer. */
   resetState(): void {
     const lstm = this.config.cell === "lstm";
-    for (let l = 0; l < this.config.layers; l++) {
-      this.h0(l).fill(0);
-      if (lstm) this.c0(l).fill(0);
+    for (const s of this.#states) {
+      s.h0.fill(0);
+      if (lstm) s.c0.fill(0);
     }
   }
 
@@ -437,7 +452,7 @@ export class WasmCore {
       const x = below ? (dropping ? below.dropped : below.h + slot1) : N ? p.embedded : p.inputs;
       const w = this.#layerParams(p.params, l);
       const dw = this.#layerParams(p.grads, l);
-      new Float32Array(this.memory.buffer, buf.dc, B * H).fill(0);
+      this.#states[l].dc.fill(0); // dLoss/dc_T: the loss ends at T (truncated BPTT)
       const oneHot = l === 0 && !N ? 1 : 0;
       const dx = below ? below.dh + slot1 : p.dEmbedded;
       const { gates, h, c, dh, dc } = buf;
