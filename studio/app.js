@@ -6,14 +6,15 @@
 import { LossChart } from "./chart.js";
 
 /**
- * @typedef {{ hidden: number, layers: number, batch: number, seq: number, dropout: number,
- *   lr: number, clip: number, epochs?: number, steps?: number, "val-every": number }} Preset
+ * @typedef {{ model: import("../mod.ts").ModelOptions, train: import("../mod.ts").TrainOptions }} Preset
  */
 
-// train.ts's presets and the library's defaults for what no preset sets, from the server
-// (studio/server.ts reads them from their one home).
-const { presets: PRESETS, defaults: OTHER_DEFAULTS } =
-  /** @type {{ presets: Record<string, Preset>, defaults: Record<string, string | number> }} */ (
+// The library's presets (train.ts's), its recipe's time budget, and the library's defaults for
+// what neither sets, from the server (studio/server.ts reads them from their one home).
+const { presets: PRESETS, recipe: RECIPE, defaults: OTHER_DEFAULTS } =
+  /** @type {{ presets: Record<string, Preset>, recipe: { timeBudget: number, lrSchedule: string },
+   *   defaults: Record<string, string | number> }} */
+  (
     await (await fetch("presets.json")).json()
   );
 
@@ -55,6 +56,9 @@ const state = {
   /** Characters per step of the current run. */
   charsPerStep: 0,
   totalSteps: 0,
+  /** The run's time budget in seconds (the model's training time in all), or null. */
+  /** @type {number | null} */
+  timeBudget: null,
   /** Recent (time, step) pairs for the speed and the ETA (cleared by a pause). */
   /** @type {[number, number][]} */
   recent: [],
@@ -124,6 +128,7 @@ worker.addEventListener("message", ({ data }) => {
       break;
     case "model":
       setModel(data.info);
+      if (data.info.batch) state.charsPerStep = data.info.batch * data.info.seq;
       break;
   }
 });
@@ -261,35 +266,67 @@ function field(name) {
   return /** @type {HTMLInputElement | HTMLSelectElement} */ (settings.elements.namedItem(name));
 }
 
+/** The fields a preset fills; the recipe leaves them empty ("auto": it picks them). */
+const RECIPE_FIELDS = [
+  "cell",
+  "hidden",
+  "layers",
+  "dropout",
+  "batch",
+  "seq",
+  "lr",
+  "clip",
+  "valEvery",
+  "sampleEvery",
+];
+
 /** Fills the form from a preset (the model's fields only while there is no model). */
 function applyPreset() {
-  const preset = PRESETS[field("preset").value];
-  /** @type {Record<string, string | number>} */
-  const values = {
-    hidden: preset.hidden,
-    layers: preset.layers,
-    dropout: preset.dropout,
-    batch: preset.batch,
-    seq: preset.seq,
-    lr: preset.lr,
-    clip: preset.clip,
-    valEvery: preset["val-every"],
-    amount: preset.steps ?? preset.epochs ?? 1,
-    unit: preset.steps ? "steps" : "epochs",
-    sampleEvery: preset["val-every"],
-  };
+  const name = field("preset").value;
+  /** @type {Record<string, string | number | undefined>} */
+  let values;
+  if (name === "recipe") {
+    values = Object.fromEntries(RECIPE_FIELDS.map((f) => [f, ""]));
+    Object.assign(values, {
+      lrSchedule: RECIPE.lrSchedule,
+      amount: RECIPE.timeBudget / 60,
+      unit: "minutes",
+    });
+  } else {
+    const { model, train } = PRESETS[name];
+    values = {
+      cell: model.cell,
+      hidden: model.hidden,
+      layers: model.layers,
+      dropout: model.dropout,
+      batch: train.batch,
+      seq: train.seq,
+      lr: train.lr,
+      clip: train.clip,
+      lrSchedule: train.lrSchedule ?? "constant",
+      valEvery: train.valEvery,
+      amount: train.steps ?? train.epochs ?? 1,
+      unit: train.steps ? "steps" : "epochs",
+      sampleEvery: train.valEvery,
+    };
+  }
   for (const [name, value] of Object.entries(values)) {
     const f = field(name);
-    if (!f.disabled) f.value = String(value);
+    if (!f.disabled) f.value = String(value ?? "");
   }
 }
 
-// The preset menu, from the presets themselves; "tiny" first chosen (it trains in a minute).
-for (const [name, p] of Object.entries(PRESETS)) {
-  const length = p.steps ? `${p.steps} steps` : `${p.epochs} epochs`;
-  const option = new Option(`${name}: ${p.layers}×${p.hidden}, ${length}`, name);
-  option.selected = name === "tiny";
-  field("preset").append(option);
+// The preset menu: the recipe first (the library's default: the model and run that learn the
+// most in the time given), then the named presets.
+field("preset").append(
+  new Option(`recipe: the best model for ${RECIPE.timeBudget / 60} minutes`, "recipe", true, true),
+);
+for (const [name, { model, train }] of Object.entries(PRESETS)) {
+  const length = train.steps ? `${train.steps} steps` : `${train.epochs} epochs`;
+  const cell = String(model.cell).toUpperCase();
+  field("preset").append(
+    new Option(`${name}: ${model.layers}×${model.hidden} ${cell}, ${length}`, name),
+  );
 }
 
 function applyDefaults() {
@@ -308,7 +345,7 @@ function num(name) {
 /** The model options and the training recipe the form asks for. */
 function readSettings() {
   const model = {
-    cell: field("cell").value,
+    cell: field("cell").value || undefined,
     hidden: num("hidden"),
     layers: num("layers"),
     embedding: num("embedding"),
@@ -327,10 +364,11 @@ function readSettings() {
     threads: num("threads"),
     amount: num("amount") ?? 1,
     unit: field("unit").value,
-    sampleEvery: num("sampleEvery") ?? 0,
+    sampleEvery: num("sampleEvery"),
     sampleLength: 200,
   };
-  return { model, recipe };
+  // The recipe picks what the form leaves empty (for a new model).
+  return { model, recipe, auto: field("preset").value === "recipe" };
 }
 
 const MODEL_FIELDS = ["cell", "hidden", "layers", "embedding", "dropout", "seed"];
@@ -410,16 +448,25 @@ function duration(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor(s % 3600 / 60)} min`;
 }
 
+/** The step counter: "step / total", or the step alone when the clock decides. */
+/** @param {number} step */
+function stepText(step) {
+  return Number.isFinite(state.totalSteps)
+    ? `${fmt.format(step)} / ${fmt.format(state.totalSteps)}`
+    : fmt.format(step);
+}
+
 /** @param {import("../mod.ts").TrainEvent} e */
 function onTrainEvent(e) {
   switch (e.type) {
     case "start":
       state.totalSteps = e.totalSteps;
+      state.timeBudget = e.timeBudget;
       state.recent = [];
       chart.total = e.totalSteps;
       chart.update();
       setRunStatus(`Training on ${e.backend === "webgpu" ? "WebGPU" : "WASM"}…`);
-      $("stat-step").textContent = `${fmt.format(e.step)} / ${fmt.format(e.totalSteps)}`;
+      $("stat-step").textContent = stepText(e.step);
       break;
     case "step": {
       const now = performance.now();
@@ -427,15 +474,21 @@ function onTrainEvent(e) {
       while (state.recent.length > 2 && now - state.recent[0][0] > 5000) state.recent.shift();
       const [t0, s0] = state.recent[0];
       const perMs = state.recent.length > 1 ? (e.step - s0) / (now - t0) : NaN;
-      $("stat-step").textContent = `${fmt.format(e.step)} / ${fmt.format(e.totalSteps)}`;
+      $("stat-step").textContent = stepText(e.step);
       $("stat-epoch").textContent = String(e.epoch + 1);
       $("stat-loss").textContent = e.loss.toFixed(3);
       $("stat-lr").textContent = String(+e.lr.toPrecision(3));
       if (perMs > 0) {
         $("stat-speed").textContent = fmt.format(Math.round(perMs * 1000 * state.charsPerStep));
-        $("stat-eta").textContent = duration((e.totalSteps - e.step) / perMs);
       }
-      $("progress-bar").style.width = `${Math.min(100, e.step / e.totalSteps * 100)}%`;
+      // By the clock, the budget says how far along the run is; by steps, the step count.
+      const budget = state.timeBudget;
+      const done = budget !== null ? e.trainTime / budget : e.step / e.totalSteps;
+      const left = budget !== null
+        ? (budget - e.trainTime) * 1000
+        : (e.totalSteps - e.step) / perMs;
+      if (budget !== null || perMs > 0) $("stat-eta").textContent = duration(Math.max(0, left));
+      $("progress-bar").style.width = `${Math.min(100, done * 100)}%`;
       if (state.model) state.model.step = e.step;
       chart.addStep(e.step, e.loss, e.lr);
       break;
@@ -488,7 +541,7 @@ function resetTrainingView() {
 }
 
 async function startTraining() {
-  const { model, recipe } = readSettings();
+  const { model, recipe, auto } = readSettings();
   state.training = true;
   state.paused = false;
   state.charsPerStep = (recipe.batch ?? 0) * (recipe.seq ?? 0);
@@ -497,7 +550,7 @@ async function startTraining() {
   setRunStatus("Starting…");
   updateControls();
   try {
-    await request("train", { model, recipe });
+    await request("train", { model, recipe, auto });
   } catch (e) {
     const error = /** @type {Error} */ (e);
     setRunStatus("");

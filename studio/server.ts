@@ -3,17 +3,17 @@
 // corpus (/data/anna.txt), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
 // same-origin, COEP require-corp, CORP same-origin), so the browser build may run its WASM
 // threads in the page's training Worker. No CDN, nothing else: the studio works offline.
-// /studio/presets.json is train.ts's presets and the library's defaults, read from their one
-// home (the page cannot import the CLI's TypeScript), so the page never holds a copy.
+// /studio/presets.json is the library's presets, its recipe's time budget and the library's
+// defaults, read from their one home (src/train/recipe.ts; the page cannot import TypeScript),
+// so the page never holds a copy.
 //
 //   deno task studio [--port 8787] [--bundle DIR]
 
 import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/_args.ts";
-import { PRESETS } from "../src/cli/_train_flags.ts";
 import { checkBackend } from "../src/engine/engine.ts";
 import { MODEL_DEFAULTS } from "../src/model/model.ts";
 import { TRAIN_DEFAULTS } from "../src/train/_options.ts";
-import { SCHEDULE_DEFAULTS } from "../src/train/schedule.ts";
+import { PRESETS, RECIPE_RULE } from "../src/train/recipe.ts";
 
 /** The port when --port is not given. */
 export const DEFAULT_PORT = 8787;
@@ -55,17 +55,17 @@ export interface StudioOptions {
 }
 
 /**
- * What /studio/presets.json holds: train.ts's named presets, and the defaults of the settings no
- * preset names (the library's).
+ * What /studio/presets.json holds: the library's named presets (train.ts's), the recipe's
+ * default time budget (the first choice: the recipe picks the rest), and the defaults of the
+ * settings neither names (the library's).
  */
 export const STUDIO_PRESETS = {
   presets: PRESETS,
+  recipe: { timeBudget: RECIPE_RULE.timeBudget, lrSchedule: "cosine" },
   defaults: {
-    cell: MODEL_DEFAULTS.cell,
     embedding: MODEL_DEFAULTS.embedding,
     seed: MODEL_DEFAULTS.seed,
     optimizer: TRAIN_DEFAULTS.optimizer,
-    lrSchedule: SCHEDULE_DEFAULTS.lrSchedule,
     backend: checkBackend(undefined),
   },
 } as const;

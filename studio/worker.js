@@ -5,7 +5,7 @@
 // and writes checkpoints. The page (app.js) talks to it in messages:
 //
 //   page → worker: { type: "text", id, source: "corpus" | "file" | "paste", file?, text? }
-//                  { type: "train", id, model, recipe }   { type: "pause" | "resume" | "stop" }
+//                  { type: "train", id, model, recipe, auto }   { type: "pause" | "resume" | "stop" }
 //                  { type: "write", id, options }         { type: "write-stop" }
 //                  { type: "save", id }   { type: "load", id, file }   { type: "discard", id }
 //   worker → page: { type: "ready", ... } | { type: "fatal", message }
@@ -52,6 +52,18 @@ const ready = import(BUNDLE.href).then(
     throw e;
   },
 );
+
+/**
+ * The entries of `o` that are set (the form's empty fields are left to the library).
+ * @template {object} T
+ * @param {T} o
+ * @returns {Partial<T>}
+ */
+function defined(o) {
+  return /** @type {Partial<T>} */ (
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== ""))
+  );
+}
 
 /** @param {unknown} e */
 function errorText(e) {
@@ -135,20 +147,40 @@ const handlers = {
     return textInfo();
   },
 
-  /** @param {{ model: import("../mod.ts").ModelOptions, recipe: TrainOptions & { amount: number, unit: "steps" | "epochs", sampleEvery: number, sampleLength: number } }} m */
+  /**
+   * @param {{ model: import("../mod.ts").ModelOptions, auto?: boolean,
+   *   recipe: TrainOptions & { amount: number, unit: "minutes" | "steps" | "epochs",
+   *   sampleEvery?: number, sampleLength: number } }} m
+   */
   async train(m) {
     const lib = await ready;
     if (run) throw new Error("Training is already running");
     if (!text) throw new Error("Choose a text first");
     const fresh = model === null;
-    const current = model ?? lib.createModel(text, m.model);
-    const { amount, unit, sampleEvery, sampleLength, ...recipe } = m.recipe;
-    const state = current.trainState;
+    const { amount, unit, sampleLength, ...given } = m.recipe;
+    let sampleEvery = given.sampleEvery;
+    delete given.sampleEvery;
+    const state = model?.trainState;
+    // "Train for N more": the library counts steps, epochs and seconds in all.
     /** @type {TrainOptions} */
-    const options = { ...recipe };
-    // "Train for N more": the library counts steps and epochs in all.
-    if (unit === "steps") options.steps = (state?.step ?? 0) + amount;
-    else options.epochs = (state?.epoch ?? 0) + amount;
+    const length = unit === "minutes"
+      ? { timeBudget: (state?.trainTime ?? 0) + amount * 60 }
+      : unit === "steps"
+      ? { steps: (state?.step ?? 0) + amount }
+      : { epochs: (state?.epoch ?? 0) + amount };
+    /** @type {TrainOptions} */
+    let options = { ...defined(given), ...length };
+    let current = model;
+    if (!current && m.auto) {
+      // The recipe picks what the form left empty, for this text, time and machine.
+      const r = await lib.recipe(text, { model: defined(m.model), train: options });
+      current = lib.createModel(text, r.model);
+      options = r.train;
+      sampleEvery ??= r.train.valEvery;
+      post({ type: "events", events: [{ type: "note", message: r.summary }] });
+    }
+    current ??= lib.createModel(text, m.model);
+    sampleEvery ??= 0;
     if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
     const controller = new AbortController();
     options.signal = controller.signal;

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { createModel, fromBytes, sample, toBytes, train } from "../mod.ts";
-import { PRESETS } from "../src/cli/_train_flags.ts";
+import { PRESETS, RECIPE_RULE } from "../src/train/recipe.ts";
 import { handle, ISOLATION_HEADERS, serveStudio } from "../studio/server.ts";
 import { findChromium } from "./_browser.ts";
 
@@ -136,20 +136,14 @@ Deno.test("studio server: serves the repository's build/browser/ by default", as
   });
 });
 
-Deno.test("studio presets are train.ts's, served from their one home", async () => {
+Deno.test("studio presets and recipe are the library's, served from their one home", async () => {
   const response = await handle(new Request("http://127.0.0.1/studio/presets.json"), root);
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("cross-origin-embedder-policy"), "require-corp");
   const served = await response.json();
   assert.deepEqual(served.presets, PRESETS);
-  assert.deepEqual(served.defaults, {
-    cell: "lstm",
-    embedding: 0,
-    seed: 0,
-    optimizer: "adam",
-    lrSchedule: "constant",
-    backend: "auto",
-  });
+  assert.deepEqual(served.recipe, { timeBudget: RECIPE_RULE.timeBudget, lrSchedule: "cosine" });
+  assert.deepEqual(served.defaults, { embedding: 0, seed: 0, optimizer: "adam", backend: "auto" });
 });
 
 /** Runs `deno task studio`'s command with `args` to its end. */

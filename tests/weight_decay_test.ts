@@ -12,7 +12,7 @@ import { gpuContext } from "../src/engine/gpu_device.ts";
 import { createEngine } from "../src/engine/create.ts";
 import type { TrainStepOptions } from "../src/engine/engine.ts";
 import type { CoreConfig } from "../src/model/config.ts";
-import { parseTrainArgs, resumeOptions } from "../src/cli/_train_flags.ts";
+import { parseTrainArgs, runOptions } from "../src/cli/_train_flags.ts";
 import { decodeSafetensors, encodeSafetensors } from "../src/io/safetensors.ts";
 import { assertClose, closeness, fillUniform, rng } from "./_helpers.ts";
 
@@ -293,13 +293,14 @@ Deno.test("train.ts --weight-decay -1: one line, exit code 2, nothing written", 
   }
 });
 
-Deno.test("--weight-decay reaches the options; absent, a resume keeps the saved value", () => {
+Deno.test("--weight-decay reaches the options; absent, a resume keeps the saved value", async () => {
   assert.equal(parseTrainArgs(["--weight-decay", "0.1"]).train.weightDecay, 0.1);
   assert.equal(parseTrainArgs(["--weight-decay", "-1"]).train.weightDecay, -1);
-  const args = parseTrainArgs(["--resume", "x.safetensors"]);
+  const args = parseTrainArgs(["--resume", "x.safetensors", "--preset", "tiny"]);
   assert.equal(args.train.weightDecay, undefined);
   const model = createModel("abcabc", { hidden: 4, layers: 1 });
-  assert.equal(resumeOptions(args, model).weightDecay, undefined);
+  const run = await runOptions(args, "abcabc", { resumed: model });
+  assert.equal(run.train.weightDecay, undefined);
 });
 
 // WASM against WebGPU: three AdamW (and SGD with weight decay) steps from the same start.

@@ -1,89 +1,83 @@
-// train.ts's command line: the flag table, the named presets, and argv read into the model,
-// training and run settings. Values are parsed here (a number must be a number); their limits
-// are the library's to check, when the model is created and training starts. The help shows
-// the library's defaults from their one home.
+// train.ts's command line: the flag table, and argv read into the model, training and run
+// settings. Values are parsed here (a number must be a number); their limits are the library's
+// to check, when the model is created and training starts. Only what the command line gives is
+// set: the rest comes from the preset (the recipe, src/train/recipe.ts, by default), whose
+// defaults the help shows from their one home.
 
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
 import type { CharModel } from "../model/model.ts";
 import { TRAIN_DEFAULTS } from "../train/_options.ts";
+import { PRESETS, recipe, RECIPE_RULE } from "../train/recipe.ts";
 import { SCHEDULE_DEFAULTS } from "../train/schedule.ts";
 import type { TrainOptions } from "../train/train.ts";
 import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, UsageError } from "./_args.ts";
 
-/** Named sets of defaults; explicit flags override them. */
-export const PRESETS = {
-  default: {
-    hidden: 128,
-    layers: 2,
-    batch: 32,
-    seq: 100,
-    dropout: 0.1,
-    lr: 0.002,
-    clip: 5,
-    epochs: 12,
-    "val-every": 200,
-  },
-  tiny: {
-    hidden: 64,
-    layers: 2,
-    batch: 16,
-    seq: 50,
-    dropout: 0,
-    lr: 0.003,
-    clip: 5,
-    steps: 300,
-    "val-every": 100,
-  },
-  udacity: {
-    hidden: 512,
-    layers: 2,
-    batch: 128,
-    seq: 100,
-    dropout: 0.5,
-    lr: 0.001,
-    clip: 5,
-    epochs: 20,
-    "val-every": 100,
-  },
-} as const;
-
 const DEFAULT_DATA = new URL("../../data/anna.txt", import.meta.url);
 /** The CLI's own settings' defaults. */
 const RUN = { out: "checkpoints", printEvery: 10, sampleLength: 300 } as const;
-const D = PRESETS.default, M = MODEL_DEFAULTS, T = TRAIN_DEFAULTS, S = SCHEDULE_DEFAULTS;
+const R = RECIPE_RULE, M = MODEL_DEFAULTS, T = TRAIN_DEFAULTS, S = SCHEDULE_DEFAULTS;
+/** The names --preset takes: `default` is the recipe. */
+export const PRESET_NAMES: readonly ("default" | keyof typeof PRESETS)[] = [
+  "default",
+  ...Object.keys(PRESETS) as (keyof typeof PRESETS)[],
+];
 const option = (help: string, dflt?: string | number): FlagSpec =>
   dflt === undefined ? { type: "string", help } : { type: "string", help, default: String(dflt) };
 
 /** Every flag of train.ts, in the order --help lists them. */
 export const FLAGS: Record<string, FlagSpec> = {
   data: option("UTF-8 text file to train on", "data/anna.txt"),
-  preset: option("default | tiny (one-minute smoke run) | udacity (2×512, 20 epochs)", "default"),
-  hidden: option("hidden units per layer", D.hidden),
-  layers: option("stacked recurrent layers", D.layers),
-  cell: option("recurrent cell: lstm | gru | rnn (tanh), PyTorch's equations", M.cell),
+  preset: option(
+    "default (the recipe: the model and run that learn the most in --time on this text and " +
+      "machine) | tiny (one-minute smoke run) | udacity (the tutorial's 2×512, 20 epochs)",
+    "default",
+  ),
+  hidden: option("hidden units per layer", `the recipe's (${R.widths.join(", ")})`),
+  layers: option("stacked recurrent layers", `the recipe's (${R.layers})`),
+  cell: option(
+    "recurrent cell: lstm | gru | rnn (tanh), PyTorch's equations",
+    `the recipe's (${R.cell})`,
+  ),
   embedding: option(
     "learn an N-wide character embedding (encoder.weight) instead of one-hot input",
     `${M.embedding} (one-hot)`,
   ),
   init: option("default (PyTorch's) | identity (W_hh = I, with --cell rnn)", M.init),
+  "forget-bias": option(
+    "the LSTM's forget-gate bias at the start (b_ih's forget slice; 0: PyTorch's uniform)",
+    M.forgetBias,
+  ),
   lowercase: { type: "boolean", help: "lowercase the text (and the vocabulary, and --prime)" },
   "min-freq": option(
     "characters seen fewer than N times share one unknown symbol (U+FFFD)",
     M.minFreq,
   ),
-  batch: option("sequences per batch", D.batch),
-  seq: option("characters per sequence (BPTT length)", D.seq),
-  epochs: option("passes over the training text", D.epochs),
-  steps: option("stop after N optimizer steps in all (overrides --epochs)"),
+  batch: option("sequences per batch", R.batch),
+  seq: option("characters per sequence (BPTT length)", R.seq),
   time: option(
-    "train for a wall-clock budget instead (90s, 10m, 1h30m; --resume continues it); with " +
-      "--lr-schedule cosine, one cycle that reaches 0 at its end",
+    "train for a wall-clock budget (90s, 10m, 1h30m; --resume continues it); with " +
+      "--lr-schedule cosine, one cycle that reaches --lr-floor at its end",
+    `${R.timeBudget / 60}m, unless --steps or --epochs`,
   ),
-  lr: option("learning rate (the schedule starts from it)", D.lr),
-  clip: option("clip gradients to this global L2 norm (0 = off)", D.clip),
-  dropout: option("dropout between layers and before the output", D.dropout),
+  epochs: option("train for N passes over the training text instead"),
+  steps: option("train for N optimizer steps in all instead"),
+  lr: option("learning rate (the schedule starts from it)", R.lr),
+  warmup: option(
+    "raise the lr linearly over the first N steps",
+    `the recipe's (${R.warmup}, at most ${R.warmupShare * 100}% of the steps)`,
+  ),
+  clip: option("clip gradients to this global L2 norm (0 = off)", R.clip),
+  dropout: option(
+    "dropout between layers and before the output",
+    `the recipe's (by the epochs the run reads: ${
+      R.dropout.map((d) => `${d.dropout} up to ${d.epochs}`).join(", ")
+    })`,
+  ),
   val: option("fraction of the text held out for validation", T.valFraction),
-  "val-every": option("validate every N steps (0 = never)", D["val-every"]),
+  "val-every": option(
+    "validate every N steps (0 = never)",
+    `the recipe's (validation ≤ ${R.valShare * 100}% of the time)`,
+  ),
   "val-data": option("validate on FILE instead of the last --val of the text (all of it trains)"),
   out: option("folder for last.safetensors and best.safetensors", RUN.out),
   "checkpoint-every": option("write last.safetensors every N steps", T.snapshotEvery),
@@ -100,7 +94,8 @@ export const FLAGS: Record<string, FlagSpec> = {
     T.weightDecay,
   ),
   "clip-mode": option("norm (global L2 norm) | value (clamp each to ±clip)", T.clipMode),
-  "lr-schedule": option("constant | step | cosine (with warm restarts)", S.lrSchedule),
+  "lr-schedule": option("constant | step | cosine (with warm restarts)", "cosine"),
+  "lr-floor": option("where cosine ends, as a fraction of --lr", R.lrFloor),
   "lr-step-every": option("steps between decays (step schedule)", S.lrStepEvery),
   "lr-gamma": option("decay factor (step schedule)", S.lrGamma),
   "cycle-len": option("first cosine cycle, in epochs", S.cycleLen),
@@ -144,11 +139,13 @@ export interface TrainArgs {
   data: string | URL;
   /** The checkpoint to continue from. */
   resume?: string;
-  /** The new model's options (a resumed model keeps its own). */
+  /** `default` (the recipe), or the name of one of the library's PRESETS. */
+  preset: "default" | keyof typeof PRESETS;
+  /** The new model's options that the command line gives (a resumed model keeps its own). */
   model: ModelOptions;
   /**
-   * Training options; on resume, batch and seq are the checkpoint's unless given (see
-   * {@linkcode resumeOptions}).
+   * The training options that the command line gives; {@linkcode runOptions} completes them
+   * from the preset (on resume, batch and seq are the checkpoint's unless given).
    */
   train: TrainOptions;
   out: string;
@@ -175,26 +172,24 @@ export interface TrainArgs {
 export function parseTrainArgs(argv: string[]): TrainArgs {
   const { values } = parseFlags(argv, FLAGS);
   const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined));
-  const presetName = (values.preset as string | undefined) ?? "default";
-  if (!Object.hasOwn(PRESETS, presetName)) {
+  const preset = (values.preset as string | undefined) ?? "default";
+  if (!(PRESET_NAMES as readonly string[]).includes(preset)) {
     throw new UsageError(
-      `Invalid --preset: ${JSON.stringify(presetName)}: expected ${
-        Object.keys(PRESETS).join(", ")
-      }`,
+      `Invalid --preset: ${JSON.stringify(preset)}: expected ${PRESET_NAMES.join(", ")}`,
     );
   }
-  const preset: Record<string, number> = PRESETS[presetName as keyof typeof PRESETS];
   const num = (name: string) => numberFlag(name, values[name]);
   const int = (name: string) => numberFlag(name, values[name], { integer: true });
   const str = <T extends string>(name: string) => values[name] as T | undefined;
   const saveCycles = Boolean(values["save-cycles"]);
-  if (saveCycles && values["lr-schedule"] !== "cosine") {
+  const schedule = values["lr-schedule"] ?? (preset === "default" ? "cosine" : undefined);
+  if (saveCycles && schedule !== "cosine") {
     throw new UsageError(
       "Invalid --save-cycles: cycles exist only with --lr-schedule cosine: add it, or drop " +
         "--save-cycles",
     );
   }
-  const newModelOnly = ["init", "min-freq"].find((f) => given.has(f));
+  const newModelOnly = ["init", "min-freq", "forget-bias"].find((f) => given.has(f));
   if (values.resume && newModelOnly) {
     throw new UsageError(
       `Invalid --${newModelOnly} with --resume: it shapes a new model, and the checkpoint ` +
@@ -208,6 +203,13 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   if (clash) {
     throw new UsageError(
       `Invalid --time with --${clash}: both say when to stop: drop one of them`,
+    );
+  }
+  const cycles = ["cycle-len", "cycle-mult"].find((f) => given.has(f));
+  if (cycles && time === undefined && steps === undefined && epochs === undefined) {
+    throw new UsageError(
+      `Invalid --${cycles}: cosine cycles are counted in epochs, and the run goes by the clock ` +
+        "(10m) unless told otherwise: add --epochs N or --steps N",
     );
   }
   if (values["val-data"] !== undefined && given.has("val")) {
@@ -228,29 +230,29 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     help: Boolean(values.help),
     data: str("data") ?? DEFAULT_DATA,
     resume: str("resume"),
+    preset: preset as TrainArgs["preset"],
     model: {
       cell: str("cell"),
       embedding: int("embedding"),
       init: str("init"),
       lowercase: Boolean(values.lowercase),
       minFreq: int("min-freq"),
-      hidden: int("hidden") ?? preset.hidden,
-      layers: int("layers") ?? preset.layers,
-      dropout: num("dropout") ?? preset.dropout,
+      forgetBias: num("forget-bias"),
+      hidden: int("hidden"),
+      layers: int("layers"),
+      dropout: num("dropout"),
       seed,
     },
     train: {
-      batch: int("batch") ?? preset.batch,
-      seq: int("seq") ?? (values.lines ? undefined : preset.seq),
-      lr: num("lr") ?? preset.lr,
-      clip: num("clip") ?? preset.clip,
-      steps: time !== undefined
-        ? undefined
-        : steps ?? (epochs !== undefined ? undefined : preset.steps),
-      epochs: epochs ?? preset.epochs,
+      batch: int("batch"),
+      seq: int("seq"),
+      lr: num("lr"),
+      clip: num("clip"),
+      steps,
+      epochs,
       timeBudget: time,
       valFraction: num("val"),
-      valEvery: int("val-every") ?? preset["val-every"],
+      valEvery: int("val-every"),
       lines: Boolean(values.lines),
       threads: int("threads"),
       backend: str("backend"),
@@ -259,6 +261,8 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       weightDecay: num("weight-decay"),
       clipMode: str("clip-mode"),
       lrSchedule: str("lr-schedule"),
+      warmup: int("warmup"),
+      lrFloor: num("lr-floor"),
       lrStepEvery: int("lr-step-every"),
       lrGamma: num("lr-gamma"),
       cycleLen: num("cycle-len"),
@@ -281,12 +285,52 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
   };
 }
 
+/** The model and training options of a run, complete, and what the recipe said. */
+export interface RunOptions {
+  /** Options for `createModel` (unused on resume). */
+  model: ModelOptions;
+  train: TrainOptions;
+  /** The recipe's line for the start of the run (none with a named preset). */
+  summary?: string;
+}
+
 /**
- * The training options for a model loaded from `--resume`: it trains on with its checkpoint's
- * batch and seq unless --batch or --seq says otherwise. Throws a UsageError when a flag that
- * shapes the model contradicts the checkpoint.
+ * Completes what the command line gives: from the recipe (the default preset; it measures this
+ * machine's speed for the candidate models) or a named preset. A model loaded from --resume
+ * keeps its shape and trains on with its checkpoint's batch, seq and time budget unless flags
+ * say otherwise; throws a UsageError when a flag that shapes the model contradicts it.
  */
-export function resumeOptions(args: TrainArgs, model: CharModel): TrainOptions {
+export async function runOptions(
+  args: TrainArgs,
+  text: string,
+  options: { valText?: string; resumed?: CharModel } = {},
+): Promise<RunOptions> {
+  const given = { ...args.train, valText: options.valText };
+  const train = options.resumed ? resumeOptions(args, options.resumed, given) : given;
+  if (args.preset !== "default") {
+    const p = PRESETS[args.preset];
+    const length = ["time", "steps", "epochs"].some((f) => args.given.has(f))
+      ? {}
+      : { steps: p.train.steps, epochs: p.train.epochs };
+    return {
+      model: { ...p.model, ...defined(args.model) },
+      train: { ...p.train, ...length, ...defined(train) },
+    };
+  }
+  const cfg = options.resumed?.config;
+  const r = await recipe(text, {
+    model: cfg
+      ? { cell: cfg.cell, hidden: cfg.hidden, layers: cfg.layers, dropout: cfg.dropout }
+      : defined(args.model),
+    train: defined(train),
+  });
+  return { model: { ...args.model, ...r.model }, train: r.train, summary: r.summary };
+}
+
+// The training options for a model loaded from `--resume`: its checkpoint's batch and seq
+// unless --batch or --seq says otherwise, and what is left of its time budget unless --time,
+// --steps or --epochs says otherwise.
+function resumeOptions(args: TrainArgs, model: CharModel, train: TrainOptions): TrainOptions {
   const saved: Record<string, unknown> = { ...model.config, lowercase: model.vocab.lowercase };
   const asked: Record<string, unknown> = { ...args.model };
   const clash = ["cell", "embedding", "hidden", "layers", "lowercase"].find((k) =>
@@ -305,11 +349,16 @@ export function resumeOptions(args: TrainArgs, model: CharModel): TrainOptions {
     ? { timeBudget: state.timeBudget, steps: undefined }
     : {};
   return {
-    ...args.train,
-    batch: state && !args.given.has("batch") ? state.batch : args.train.batch,
-    seq: state && !args.given.has("seq") ? state.seq : args.train.seq,
+    ...train,
+    batch: state && !args.given.has("batch") ? state.batch : train.batch,
+    seq: state && !args.given.has("seq") ? state.seq : train.seq,
     ...budget,
   };
+}
+
+// The entries of `o` that are not undefined.
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**

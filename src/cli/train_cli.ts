@@ -16,7 +16,7 @@ import { runCli } from "./_errors.ts";
 import { logHistory, LossPlot, readLog, writeTextAtomic } from "./_loss_plot.ts";
 import { lossSvg } from "./_plot.ts";
 import { Progress } from "./_progress.ts";
-import { FLAGS, parseTrainArgs, resumeOptions, type TrainArgs } from "./_train_flags.ts";
+import { FLAGS, parseTrainArgs, runOptions, type TrainArgs } from "./_train_flags.ts";
 
 const COMMAND = "deno run -A train.ts [options]";
 
@@ -60,13 +60,15 @@ async function run(argv: string[]): Promise<number> {
   if (args.plot) return await redraw(args);
   const text = await readText(args.data);
   const valText = args.valData === undefined ? undefined : await readValData(args.valData);
-  const model = args.resume ? await load(args.resume) : createModel(text, args.model);
-  const options = args.resume ? resumeOptions(args, model) : args.train;
+  const resumed = args.resume ? await load(args.resume) : undefined;
+  // The recipe (or the named preset) completes what the flags give.
+  const chosen = await runOptions(args, text, { valText, resumed });
+  const model = resumed ?? createModel(text, chosen.model);
+  const options = chosen.train;
   const prime = args.prime ?? (options.lines ? "\n" : text.match(/^\S{1,20}/)?.[0] ?? "");
   const abort = new AbortController();
   const events = trainEvents(model, text, {
     ...options,
-    valText,
     sampleEvery: args.sampleEvery,
     sampleLength: args.sampleLength,
     prime,
@@ -110,6 +112,7 @@ async function run(argv: string[]): Promise<number> {
     valEvery: options.valEvery,
   });
   const plot = new LossPlot(`${args.out}/loss.svg`, history);
+  if (chosen.summary) progress.say(chosen.summary);
   const cfg = model.config;
   const state = model.trainState!;
   const engine = !first.done && first.value.type === "start" && first.value.backend === "webgpu"

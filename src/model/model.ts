@@ -16,6 +16,7 @@ export const MODEL_DEFAULTS = {
   hidden: 256,
   layers: 2,
   dropout: 0.5,
+  forgetBias: 1,
   seed: 0,
 } as const;
 
@@ -40,6 +41,13 @@ export interface ModelOptions {
   layers?: number;
   /** Dropout between layers and before the output layer (default 0.5). */
   dropout?: number;
+  /**
+   * The LSTM's forget-gate bias at the start (default 1, as Gers et al. and Jozefowicz et al.
+   * recommend): each layer's `b_ih` forget slice is set to it and its `b_hh` forget slice to 0,
+   * so the gate starts mostly open and gradients reach back through time from the first step.
+   * 0 keeps PyTorch's uniform initialisation there too. Other cells ignore it.
+   */
+  forgetBias?: number;
   /** Seed for initialisation, dropout and data order (default 0). */
   seed?: number;
 }
@@ -107,7 +115,8 @@ export interface CharModel {
 
 /**
  * Creates a model with PyTorch's default initialisation (every recurrent and linear weight and
- * bias uniform in ±1/√hidden, an embedding standard normal) for the characters of `source`: a
+ * bias uniform in ±1/√hidden, an embedding standard normal; an LSTM's forget-gate bias at
+ * `forgetBias`, 1 by default) for the characters of `source`: a
  * text, or a vocabulary given as a `Vocab` or an array of single characters.
  *
  * @example Creating a model from a text
@@ -169,6 +178,18 @@ export function createModel(
     const embedding = t.name === "encoder.weight";
     for (let i = 0; i < t.size; i++) {
       params[t.offset + i] = embedding ? random.normal() : random.uniform(-k, k);
+    }
+  }
+  const forgetBias = options.forgetBias ?? d.forgetBias;
+  if (typeof forgetBias !== "number" || !Number.isFinite(forgetBias)) {
+    throw new RangeError(`Invalid option: forgetBias must be a finite number, got ${forgetBias}`);
+  }
+  if (config.cell === "lstm" && forgetBias !== 0) {
+    // PyTorch's gate order is i, f, g, o: the forget gate is rows [H, 2H) of each bias.
+    const H = config.hidden;
+    for (const { bih, bhh } of layout.layers) {
+      params.fill(forgetBias, bih.offset + H, bih.offset + 2 * H);
+      params.fill(0, bhh.offset + H, bhh.offset + 2 * H);
     }
   }
   if (init === "identity") {

@@ -10,7 +10,7 @@ import type { TrainState } from "../model/model.ts";
 import { Budget } from "./_budget.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
-import { cosineCycle, scheduledLr, timedCosineLr } from "./schedule.ts";
+import { cosineCycle, scheduledLr, timedCosineLr, warmupFactor } from "./schedule.ts";
 import type { TrainEvent } from "./train.ts";
 
 /** Whether the host copies of the state (model arrays, carried state) match the engine. */
@@ -113,8 +113,9 @@ export async function* trainLoop(
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
     const lr =
       (timedCosine
-        ? timedCosineLr(o.lr, budget.spent())
-        : scheduledLr(o.lr, step, perEpoch, schedule)) * ts.lrScale;
+        ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor)
+        : scheduledLr(o.lr, step, perEpoch, schedule)) *
+      warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
     const { optimizer, momentum, weightDecay, clip, clipMode } = o;
     const result = core.trainStep({ step, optimizer, lr, momentum, weightDecay, clip, clipMode });
     result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops

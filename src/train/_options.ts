@@ -132,7 +132,7 @@ export function resolveTrainOptions(
     throw new RangeError(`Invalid option: weightDecay must be a number ≥ 0, got ${weightDecay}`);
   }
   validateSchedule(options);
-  const { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult } = options;
+  const { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor } = options;
   const valFraction = fraction("valFraction", options.valFraction ?? d.valFraction);
   const valEvery = options.valEvery ?? d.valEvery;
   if (!Number.isInteger(valEvery) || valEvery < 0) {
@@ -219,7 +219,7 @@ export function resolveTrainOptions(
     optimizer,
     momentum,
     weightDecay,
-    schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult },
+    schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor },
     valFraction: valText === undefined ? valFraction : 0,
     valEvery,
     onDivergence,

@@ -15,6 +15,16 @@ export interface ScheduleOptions {
   cycleLen?: number;
   /** Each cycle is this many times longer than the last, for `cosine` (default 1). */
   cycleMult?: number;
+  /**
+   * Linear warm-up: step s (from 0) of the first `warmup` steps uses the scheduled lr times
+   * (s + 1) / warmup (default 0: none). It keeps Adam's first, poorly estimated, updates small.
+   */
+  warmup?: number;
+  /**
+   * Where a cosine schedule ends, as a fraction of `lr` (default 0): the cosine runs from lr
+   * down to lr·lrFloor instead of to 0.
+   */
+  lrFloor?: number;
 }
 
 /** The defaults of {@linkcode ScheduleOptions}: their one home. */
@@ -24,6 +34,8 @@ export const SCHEDULE_DEFAULTS = {
   lrGamma: 0.5,
   cycleLen: 1,
   cycleMult: 1,
+  warmup: 0,
+  lrFloor: 0,
 } as const;
 
 /** Throws a RangeError naming the first schedule option that is not usable. */
@@ -52,6 +64,28 @@ export function validateSchedule(o: ScheduleOptions): void {
   if (!(mult >= 1) || !Number.isFinite(mult)) {
     throw new RangeError(`Invalid option: cycleMult must be ≥ 1, got ${mult}`);
   }
+  const warmup = o.warmup ?? SCHEDULE_DEFAULTS.warmup;
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`Invalid option: warmup must be an integer ≥ 0, got ${warmup}`);
+  }
+  const floor = o.lrFloor ?? SCHEDULE_DEFAULTS.lrFloor;
+  if (!(floor >= 0 && floor <= 1)) {
+    throw new RangeError(`Invalid option: lrFloor must be in [0, 1], got ${floor}`);
+  }
+}
+
+/**
+ * The warm-up factor of the step with 0-based index `step`: (step + 1) / warmup during the
+ * first `warmup` steps, 1 after.
+ *
+ * @example Warming up over 4 steps
+ * ```ts
+ * import { warmupFactor } from "./schedule.ts";
+ * console.log([0, 1, 3, 9].map((s) => warmupFactor(s, 4))); // [0.25, 0.5, 1, 1]
+ * ```
+ */
+export function warmupFactor(step: number, warmup: number): number {
+  return warmup > 0 && step < warmup ? (step + 1) / warmup : 1;
 }
 
 /**
@@ -79,7 +113,9 @@ export function scheduledLr(
     case "cosine": {
       const { start, len } = cosineCycle(step, batchesPerEpoch, o);
       const epochs = step / batchesPerEpoch;
-      return lr * 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
+      const floor = o.lrFloor ?? d.lrFloor;
+      const cos = 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
+      return lr * (floor + (1 - floor) * cos);
     }
   }
 }
@@ -113,17 +149,19 @@ export function cosineCycle(
 }
 
 /**
- * The cosine schedule of a run with a time budget: one cycle from `lr` at the start to 0 at the
- * end of the budget, `fraction` being the part of the budget spent (clamped to [0, 1]).
+ * The cosine schedule of a run with a time budget: one cycle from `lr` at the start to
+ * `lr·lrFloor` (default 0) at the end of the budget, `fraction` being the part of the budget
+ * spent (clamped to [0, 1]).
  *
  * @example
  * ```ts
  * import { timedCosineLr } from "./schedule.ts";
  * console.log(timedCosineLr(0.01, 0.5)); // 0.005: half the budget spent
  * console.log(timedCosineLr(0.01, 1)); // 0: the end of the budget
+ * console.log(timedCosineLr(0.01, 1, 0.1)); // 0.001: the floor
  * ```
  */
-export function timedCosineLr(lr: number, fraction: number): number {
+export function timedCosineLr(lr: number, fraction: number, lrFloor = 0): number {
   const f = Math.min(1, Math.max(0, fraction));
-  return f >= 1 ? 0 : lr * 0.5 * (1 + Math.cos(Math.PI * f));
+  return f >= 1 ? lr * lrFloor : lr * (lrFloor + (1 - lrFloor) * 0.5 * (1 + Math.cos(Math.PI * f)));
 }

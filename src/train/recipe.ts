@@ -1,0 +1,297 @@
+// The recipe: the model and training options that learn the most from a text in a budget (a
+// wall-clock time, or a number of steps or epochs), picked by one rule derived from measured
+// runs (bench/learn.ts; the runs and the losing candidates are in bench/README.md), plus the
+// named presets. train.ts, the studio and the benches all read their defaults from here.
+
+import { createEngine } from "../engine/create.ts";
+import type { BackendChoice } from "../engine/engine.ts";
+import { defaultThreads } from "../engine/threads.ts";
+import { type Cell, validateCoreConfig } from "../model/config.ts";
+import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
+import { paramLayout } from "../model/params.ts";
+import type { TrainOptions } from "./train.ts";
+
+/**
+ * The rule's constants, each measured (bench/README.md, "What a budget buys"): the recipe
+ * takes the widest of `widths` whose run reads at least `charsPerParam` characters for each
+ * parameter at this machine's measured speed, dropout by the epochs the run will see, and
+ * validation often enough to watch but at most `valShare` of the time.
+ */
+export const RECIPE_RULE = {
+  /** The budget when none is given: ten minutes. */
+  timeBudget: 600,
+  /** GRU learned more per second than LSTM (forget bias 1) and tanh RNN at every budget. */
+  cell: "gru" as Cell,
+  layers: 2,
+  /** The widths the rule chooses from, narrowest first. */
+  widths: [64, 96, 128, 192, 256, 384, 512],
+  /** Characters read per parameter below which a narrower model learned more. */
+  charsPerParam: 20,
+  batch: 32,
+  seq: 100,
+  lr: 3e-3,
+  /** Warm-up steps, at most this many and at most `warmupShare` of the run's steps. */
+  warmup: 100,
+  warmupShare: 0.05,
+  /** The cosine's end, as a fraction of lr. */
+  lrFloor: 0.1,
+  clip: 5,
+  /** Dropout by the epochs (passes over the training text) the run will read: the first row whose `epochs` is not below it. */
+  dropout: [{ epochs: 3, dropout: 0 }, { epochs: Infinity, dropout: 0.1 }],
+  /** Validation takes at most this share of the steps' time... */
+  valShare: 0.03,
+  /** ...and comes at most every this many steps. */
+  minValEvery: 50,
+  /** A validation batch costs about this many training steps (forward only). */
+  valBatchInSteps: 0.4,
+} as const;
+
+/** Named sets of options (keyed by the API's option names); explicit options override them. */
+export const PRESETS: Readonly<
+  Record<"tiny" | "udacity", { model: ModelOptions; train: TrainOptions }>
+> = {
+  /** A one-minute smoke run. */
+  tiny: {
+    model: { cell: "lstm", hidden: 64, layers: 2, dropout: 0 },
+    train: { batch: 16, seq: 50, lr: 0.003, clip: 5, steps: 300, valEvery: 100 },
+  },
+  /** The PyTorch tutorial's model and run: 2×512 LSTM, batch 128 × 100, 20 epochs. */
+  udacity: {
+    model: { cell: "lstm", hidden: 512, layers: 2, dropout: 0.5, forgetBias: 0 },
+    train: { batch: 128, seq: 100, lr: 0.001, clip: 5, epochs: 20, valEvery: 100 },
+  },
+};
+
+/** Options for {@linkcode recipe}: how long to train, and anything already decided. */
+export interface RecipeOptions {
+  /** Seconds of wall clock (default 600, unless `steps` or `epochs` is given). */
+  timeBudget?: number;
+  /** Train this many steps instead. */
+  steps?: number;
+  /** Train this many epochs instead. */
+  epochs?: number;
+  /** Characters held out for validation (default: a tenth of the text, as training does). */
+  valChars?: number;
+  /** Threads the run will train with (default: the number of cores). */
+  threads?: number;
+  /** The engine the run will train on (default `auto`). */
+  backend?: BackendChoice;
+  /** Model options already chosen: the rule keeps them and picks the rest. */
+  model?: ModelOptions;
+  /** Training options already chosen: the rule keeps them and picks the rest. */
+  train?: TrainOptions;
+  /**
+   * Characters per second of a training step for a model, instead of measuring it (for tests,
+   * and to plan for another machine).
+   */
+  charsPerSec?: (model: { cell: Cell; hidden: number; layers: number }) => number;
+}
+
+/** What {@linkcode recipe} picked. */
+export interface Recipe {
+  /** Options for `createModel`. */
+  model: ModelOptions;
+  /** Options for `train` / `trainEvents` (the time budget less the time spent measuring). */
+  train: TrainOptions;
+  /** The measured training speed of the picked model, characters per second. */
+  charsPerSec: number;
+  /** The characters the run is planned to read. */
+  plannedChars: number;
+  /** Seconds spent measuring speeds. */
+  measureSeconds: number;
+  /** One line that says what was picked and why, for the start of a run. */
+  summary: string;
+}
+
+/**
+ * Picks the model and training options that learn the most from `text` in a budget (ten
+ * minutes by default), measuring this machine's speed for the candidate models (about a second
+ * or two, taken from the budget). Options given in `model` and `train` are kept.
+ *
+ * @example A recipe for a short run, with the speed given instead of measured
+ * ```ts
+ * import { recipe } from "./recipe.ts";
+ * const text = "It was the best of times, it was the worst of times. ".repeat(2000);
+ * const r = await recipe(text, { timeBudget: 60, charsPerSec: () => 40_000 });
+ * console.log(r.summary);
+ * console.log(r.model.hidden, r.train.lr);
+ * ```
+ */
+export async function recipe(text: string, options: RecipeOptions = {}): Promise<Recipe> {
+  const R = RECIPE_RULE;
+  const given = options.model ?? {};
+  const givenTrain = options.train ?? {};
+  const steps = options.steps ?? givenTrain.steps;
+  const epochs = options.epochs ?? givenTrain.epochs;
+  const timeBudget = options.timeBudget ?? givenTrain.timeBudget ??
+    (steps === undefined && epochs === undefined ? R.timeBudget : undefined);
+  const vocabSize = new Set(text).size;
+  const valChars = options.valChars ??
+    (givenTrain.valText?.length ?? Math.floor(text.length * (givenTrain.valFraction ?? 0.1)));
+  const trainChars = givenTrain.valText !== undefined ? text.length : text.length - valChars;
+  const cell = given.cell ?? R.cell;
+  const layers = given.layers ?? R.layers;
+  const batch = givenTrain.batch ?? R.batch;
+  // Line mode's seq is the longest line's unless given; the plan assumes the usual.
+  const seq = givenTrain.seq ?? (givenTrain.lines ? undefined : R.seq);
+  const planSeq = seq ?? R.seq;
+  const threads = options.threads ?? givenTrain.threads ?? defaultThreads();
+  const backend = options.backend ?? givenTrain.backend;
+  const embedding = given.embedding ?? MODEL_DEFAULTS.embedding;
+
+  // The given options' own errors first, before any time is spent measuring.
+  validateCoreConfig({
+    cell,
+    embedding,
+    vocabSize,
+    hidden: given.hidden ?? R.widths[0],
+    layers,
+    dropout: given.dropout ?? 0,
+    batch,
+    seq: planSeq,
+  });
+  // Seconds spent measuring: they come out of a clock run's budget.
+  let measureSeconds = 0;
+  const speedOf = async (hidden: number) => {
+    const given = options.charsPerSec?.({ cell, hidden, layers });
+    if (given !== undefined) return given;
+    const t0 = performance.now();
+    const speed = await measureCharsPerSec(
+      { cell, hidden, layers, embedding, vocabSize, batch, seq: planSeq },
+      { threads, backend },
+    );
+    measureSeconds += (performance.now() - t0) / 1000;
+    return speed;
+  };
+  const params = (hidden: number) =>
+    paramLayout({ cell, hidden, layers, embedding, vocabSize, dropout: 0 }).size;
+  // Characters a run at `speed` reads: by the clock, what the speed fits in the budget less
+  // the measuring so far and the validations; by steps or epochs, what they say.
+  const plan = (speed: number) =>
+    timeBudget !== undefined
+      ? Math.max(0, timeBudget - measureSeconds) * speed * (1 - R.valShare)
+      : steps !== undefined
+      ? steps * batch * planSeq
+      : epochs! * trainChars;
+
+  let hidden = given.hidden ?? R.widths[0];
+  let speed = await speedOf(hidden);
+  if (given.hidden === undefined) {
+    for (const wider of R.widths.slice(1)) {
+      // Only a clock run's reading depends on the speed; by steps or epochs none is measured.
+      const wSpeed = timeBudget !== undefined ? await speedOf(wider) : speed;
+      if (plan(wSpeed) / params(wider) < R.charsPerParam) break;
+      hidden = wider;
+      speed = wSpeed;
+    }
+  }
+  const plannedChars = plan(speed);
+  const runEpochs = plannedChars / Math.max(1, trainChars);
+  const dropout = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs)!.dropout;
+  const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
+  const valBatches = Math.floor(valChars / (batch * planSeq));
+  const valEvery = givenTrain.valEvery ?? roundUp(
+    Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)),
+  );
+  const warmup = givenTrain.warmup ??
+    Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
+  const lr = givenTrain.lr ?? R.lr;
+  const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
+  const lrSchedule = givenTrain.lrSchedule ?? "cosine";
+  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
+  const train: TrainOptions = {
+    ...givenTrain,
+    batch,
+    seq,
+    lr,
+    clip: givenTrain.clip ?? R.clip,
+    lrSchedule,
+    lrFloor,
+    warmup,
+    valEvery,
+    threads,
+    ...(timeBudget !== undefined
+      ? { timeBudget: Math.max(1, timeBudget - measureSeconds), steps: undefined }
+      : steps !== undefined
+      ? { steps }
+      : { epochs }),
+    // One cosine cycle over a run by steps or epochs (by the clock it follows the budget).
+    ...(timeBudget === undefined && lrSchedule === "cosine" && givenTrain.cycleLen === undefined
+      ? { cycleLen: plannedSteps / batchesPerEpoch }
+      : {}),
+  };
+  const model: ModelOptions = { ...given, cell, hidden, layers, dropout };
+  const length = timeBudget !== undefined
+    ? formatDuration(timeBudget)
+    : steps !== undefined
+    ? `${steps} steps`
+    : `${epochs} epochs`;
+  const summary = `recipe for ${length} on ${formatCount(trainChars)} characters` +
+    (timeBudget !== undefined ? ` at ${formatCount(speed)} chars/s` : "") +
+    `: ${cell.toUpperCase()} ${layers}×${hidden}, dropout ${dropout}; batch ${batch} × ` +
+    `${seq ?? "the longest line"}, ` +
+    `lr ${lr} (warm-up ${warmup} steps, ${lrSchedule}` +
+    (lrSchedule === "cosine" ? ` to ${+(lr * lrFloor).toPrecision(3)}` : "") +
+    `), validation every ${valEvery} steps; ≈${formatCount(plannedChars)} characters, ` +
+    `${runEpochs.toFixed(1)} epochs`;
+  return { model, train, charsPerSec: speed, plannedChars, measureSeconds, summary };
+}
+
+/**
+ * Characters per second of training steps of a model of this shape on this machine: a step to
+ * warm up, then steps until a quarter of a second has passed (at least two).
+ */
+async function measureCharsPerSec(
+  config: {
+    cell: Cell;
+    hidden: number;
+    layers: number;
+    embedding: number;
+    vocabSize: number;
+    batch: number;
+    seq: number;
+  },
+  options: { threads: number; backend?: BackendChoice },
+): Promise<number> {
+  const engine = await createEngine({ ...config, dropout: 0 }, options);
+  try {
+    // Weights of the scale a new model has (zeros would skip no work, but keep it realistic).
+    const k = 1 / Math.sqrt(config.hidden);
+    for (let i = 0; i < engine.params.length; i++) engine.params[i] = k * Math.sin(i);
+    engine.load({ params: engine.params });
+    for (let i = 0; i < engine.inputs.length; i++) {
+      engine.inputs[i] = (i * 7) % config.vocabSize;
+      engine.targets[i] = (i * 7 + 1) % config.vocabSize;
+    }
+    const step = (n: number) =>
+      engine.trainStep({
+        step: n,
+        optimizer: "adam",
+        lr: 1e-3,
+        momentum: 0,
+        clip: 5,
+        clipMode: "norm",
+      });
+    await step(0);
+    const t0 = performance.now();
+    let n = 0;
+    while (n < 2 || performance.now() - t0 < 250) await step(++n);
+    return n * config.batch * config.seq / ((performance.now() - t0) / 1000);
+  } finally {
+    engine.dispose();
+  }
+}
+
+function roundUp(n: number): number {
+  const unit = n <= 100 ? 10 : n <= 1000 ? 50 : 100;
+  return Math.ceil(n / unit) * unit;
+}
+
+function formatCount(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
+}
+
+function formatDuration(seconds: number): string {
+  const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
+  return m === 0 ? `${s}s` : s === 0 ? `${m}m` : `${m}m${s}s`;
+}
