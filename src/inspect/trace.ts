@@ -206,7 +206,16 @@ export async function* traceChunks(
   yield* chunksOf(model, checkTrace(model, text, options));
 }
 
-async function* chunksOf(model: CharModel, o: Checked): AsyncGenerator<TraceChunk> {
+// Whole-trace arrays that chunksOf writes into (trace's), instead of one set per chunk.
+interface Sink {
+  layers: TracedLayer[];
+  loss: Float64Array;
+  topIds: Int32Array;
+  topProbs: Float32Array;
+}
+
+// The chunks; with `sink`, each chunk's arrays are views of the sink's at its positions.
+async function* chunksOf(model: CharModel, o: Checked, sink?: Sink): AsyncGenerator<TraceChunk> {
   const { hidden: H, cell, vocabSize: V } = { ...model.config, vocabSize: model.vocab.size };
   const ids = o.ids;
   const positions = ids.length - 1;
@@ -233,11 +242,13 @@ async function* chunksOf(model: CharModel, o: Checked): AsyncGenerator<TraceChun
     const n = Math.min(T, positions - start);
     if (step.targets > 0) sum += step.mean * step.targets;
     count += step.targets;
-    const layers = o.layers.map(({ layer, units, all }) => {
+    const layers = o.layers.map(({ layer, units, all }, i) => {
       const a = engine.core.activations(layer);
       const U = units.length;
-      const pick = (src: Float32Array, blocks: number) => {
-        const out = new Float32Array(n * blocks * U);
+      const pick = (src: Float32Array, blocks: number, into: Float32Array | undefined | null) => {
+        const out = into
+          ? into.subarray(start * blocks * U, (start + n) * blocks * U)
+          : new Float32Array(n * blocks * U);
         for (let t = 0; t < n; t++) {
           for (let b = 0; b < blocks; b++) {
             const from = (t * blocks + b) * H, to = (t * blocks + b) * U;
@@ -247,17 +258,22 @@ async function* chunksOf(model: CharModel, o: Checked): AsyncGenerator<TraceChun
         }
         return out;
       };
+      const kept = sink?.layers[i];
       return {
         layer,
         units,
-        h: pick(a.h, 1),
-        c: o.cellState && a.c ? pick(a.c, 1) : null,
-        gates: o.gates ? pick(a.gates, G) : null,
+        h: pick(a.h, 1, kept?.h),
+        c: o.cellState && a.c ? pick(a.c, 1, kept?.c) : null,
+        gates: o.gates ? pick(a.gates, G, kept?.gates) : null,
       };
     });
-    const loss = engine.core.rowLosses().slice(0, n);
     const k = o.topK;
-    const topIds = new Int32Array(n * k), topProbs = new Float32Array(n * k);
+    const loss = sink ? sink.loss.subarray(start, start + n) : new Float64Array(n);
+    loss.set(engine.core.rowLosses().subarray(0, n));
+    const topIds = sink ? sink.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
+    const topProbs = sink
+      ? sink.topProbs.subarray(start * k, (start + n) * k)
+      : new Float32Array(n * k);
     const logits = engine.core.logits;
     for (let t = 0; t < n; t++) topOf(logits.subarray(t * V, t * V + V), k, t, topIds, topProbs);
     yield { start, length: n, layers, loss, topIds, topProbs, meanLoss: sum / count };
@@ -331,17 +347,7 @@ export async function trace(
   const loss = new Float64Array(P);
   const topIds = new Int32Array(P * o.topK), topProbs = new Float32Array(P * o.topK);
   let meanLoss = NaN;
-  for await (const chunk of chunksOf(model, o)) {
-    const s = chunk.start;
-    chunk.layers.forEach((part, i) => {
-      const U = part.units.length;
-      layers[i].h.set(part.h, s * U);
-      if (part.c) layers[i].c!.set(part.c, s * U);
-      if (part.gates) layers[i].gates!.set(part.gates, s * G * U);
-    });
-    loss.set(chunk.loss, s);
-    topIds.set(chunk.topIds, s * o.topK);
-    topProbs.set(chunk.topProbs, s * o.topK);
+  for await (const chunk of chunksOf(model, o, { layers, loss, topIds, topProbs })) {
     meanLoss = chunk.meanLoss;
   }
   return {
