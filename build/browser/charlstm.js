@@ -5460,7 +5460,7 @@ function checkTrace(model, text, o) {
 async function* traceChunks(model, text, options = {}) {
   yield* chunksOf(model, checkTrace(model, text, options));
 }
-async function* chunksOf(model, o) {
+async function* chunksOf(model, o, sink) {
   const { hidden: H, cell, vocabSize: V } = {
     ...model.config,
     vocabSize: model.vocab.size
@@ -5495,11 +5495,11 @@ async function* chunksOf(model, o) {
     const n = Math.min(T, positions - start);
     if (step.targets > 0) sum += step.mean * step.targets;
     count += step.targets;
-    const layers = o.layers.map(({ layer, units, all }) => {
+    const layers = o.layers.map(({ layer, units, all }, i) => {
       const a = engine.core.activations(layer);
       const U = units.length;
-      const pick = (src, blocks) => {
-        const out = new Float32Array(n * blocks * U);
+      const pick = (src, blocks, into) => {
+        const out = into ? into.subarray(start * blocks * U, (start + n) * blocks * U) : new Float32Array(n * blocks * U);
         for (let t = 0; t < n; t++) {
           for (let b = 0; b < blocks; b++) {
             const from = (t * blocks + b) * H, to = (t * blocks + b) * U;
@@ -5509,17 +5509,20 @@ async function* chunksOf(model, o) {
         }
         return out;
       };
+      const kept = sink?.layers[i];
       return {
         layer,
         units,
-        h: pick(a.h, 1),
-        c: o.cellState && a.c ? pick(a.c, 1) : null,
-        gates: o.gates ? pick(a.gates, G) : null
+        h: pick(a.h, 1, kept?.h),
+        c: o.cellState && a.c ? pick(a.c, 1, kept?.c) : null,
+        gates: o.gates ? pick(a.gates, G, kept?.gates) : null
       };
     });
-    const loss = engine.core.rowLosses().slice(0, n);
     const k = o.topK;
-    const topIds = new Int32Array(n * k), topProbs = new Float32Array(n * k);
+    const loss = sink ? sink.loss.subarray(start, start + n) : new Float64Array(n);
+    loss.set(engine.core.rowLosses().subarray(0, n));
+    const topIds = sink ? sink.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
+    const topProbs = sink ? sink.topProbs.subarray(start * k, (start + n) * k) : new Float32Array(n * k);
     const logits = engine.core.logits;
     for (let t = 0; t < n; t++) topOf(logits.subarray(t * V, t * V + V), k, t, topIds, topProbs);
     yield {
@@ -5569,17 +5572,12 @@ async function trace(model, text, options = {}) {
   const loss = new Float64Array(P);
   const topIds = new Int32Array(P * o.topK), topProbs = new Float32Array(P * o.topK);
   let meanLoss = NaN;
-  for await (const chunk of chunksOf(model, o)) {
-    const s = chunk.start;
-    chunk.layers.forEach((part, i) => {
-      const U = part.units.length;
-      layers[i].h.set(part.h, s * U);
-      if (part.c) layers[i].c.set(part.c, s * U);
-      if (part.gates) layers[i].gates.set(part.gates, s * G * U);
-    });
-    loss.set(chunk.loss, s);
-    topIds.set(chunk.topIds, s * o.topK);
-    topProbs.set(chunk.topProbs, s * o.topK);
+  for await (const chunk of chunksOf(model, o, {
+    layers,
+    loss,
+    topIds,
+    topProbs
+  })) {
     meanLoss = chunk.meanLoss;
   }
   return {
