@@ -11,7 +11,8 @@
 
 /** @typedef {(type: string, payload?: Record<string, unknown>) => Promise<any>} Request */
 
-const BLOCK = 4000; // characters per drawn block (whole lines, at least this many)
+const BLOCK = 2000; // characters per drawn block (whole lines, at least this many)
+const COLOUR = 8000; // characters coloured per frame
 
 const STYLE = `
 .inside-grid{display:grid;grid-template-columns:minmax(12em,18em) 1fr;gap:1em;margin-top:.8em}
@@ -112,6 +113,7 @@ with the mouse to find the cells on across it, and where else they fire together
     status("Tracing in the Worker…");
     try {
       const t = await request("inside-trace", { source: source(), text: paste.value });
+      t.chars = [...t.text];
       state.trace = t;
       state.values = null;
       const bits = t.meanLoss / Math.LN2;
@@ -216,7 +218,7 @@ with the mouse to find the cells on across it, and where else they fire together
       }`
       : `surprise: white 0 nats, orange ${full.toFixed(2)} nats (ln ${t.vocab.length}) and above`;
     for (let p = 0; gen === colourGen;) {
-      const end = Math.min(state.spans.length, p + 20000);
+      const end = Math.min(state.spans.length, p + COLOUR);
       for (; p < end; p++) state.spans[p].style.background = colour(p);
       if (p >= t.positions) break;
       await frame();

@@ -79,7 +79,7 @@ export function insideHandlers(get) {
         name,
         notes,
         ms,
-        chars: t.chars,
+        text: t.chars.join(""), // one string: cheaper to pass than 100,000 of them
         vocab: model.vocab.chars,
         positions: t.positions,
         cell,

@@ -158,6 +158,9 @@ Deno.test({
       // Hover the 6th character of the first strip: the tip names it and the guesses.
       const target = (await page.$$(".strip i"))[5];
       await target.hover();
+      await page.waitForFunction(`getComputedStyle(tip).display !== "none"`, {
+        timeout: 10_000,
+      });
       const tip = await page.evaluate(
         `({ shown: getComputedStyle(tip).display !== "none", text: tip.textContent })`,
       ) as { shown: boolean; text: string };

@@ -155,6 +155,7 @@ Deno.test({
       // Hover: the top 5 guesses.
       const span = (await page.$('#inside-text i[data-p="40"]'))!;
       await span.hover();
+      await waitFor(`!document.querySelector("#inside-tip").hidden`, 10_000);
       const tip = await evaluate<{ hidden: boolean; text: string }>(
         `({ hidden: document.querySelector("#inside-tip").hidden,
             text: document.querySelector("#inside-tip").textContent })`,
