@@ -50,9 +50,9 @@ export function quotedCorpus(seed: number, chars: number): string {
   return out;
 }
 
-Deno.test("trace: the mean loss is evaluate's to the bit, for each cell, window and threads", async () => {
-  for (const cell of ["lstm", "gru", "rnn"] as Cell[]) {
-    const model = createModel(TEXT, { cell, hidden: 12, layers: 2, seed: 3 });
+Deno.test("trace: the mean loss is evaluate's to the bit, for each cell, an embedding, any window and threads", async () => {
+  for (const [cell, embedding] of [["lstm", 0], ["gru", 0], ["rnn", 0], ["lstm", 5]] as const) {
+    const model = createModel(TEXT, { cell, embedding, hidden: 12, layers: 2, seed: 3 });
     for (const [window, threads] of [[7, 1], [undefined, 1], [undefined, 2], [50, 2]]) {
       const expected = await evaluate(model, TEXT, { seq: window, threads });
       const t = await trace(model, TEXT, { window, threads, topK: 3 });
