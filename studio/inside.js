@@ -203,6 +203,7 @@ with the mouse to find the cells on across it, and where else they fire together
     const t = state.trace;
     if (!t) return;
     const gen = ++colourGen;
+    tip.hidden = true; // its value belonged to the last colouring
     const full = Math.log(Math.max(2, t.vocab.length));
     const values = state.values;
     const byCell = view.value === "cell" && values;
