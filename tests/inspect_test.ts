@@ -143,6 +143,10 @@ Deno.test("trace: states equal the WASM core's and PyTorch's equations (float64,
         }
       }
     }
+    console.log(
+      `${cell}: trace vs the core in one window ${worst.toExponential(2)}, vs float64 ` +
+        `equations ${refWorst.toExponential(2)}`,
+    );
     assert.ok(refWorst < 1e-5, `${cell}: trace vs float64 equations: ${refWorst}`);
     if (hasTorch) await checkTorch(model, t, steps);
   }
