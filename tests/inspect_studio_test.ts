@@ -3,7 +3,8 @@
 // between frames measured while it traces, draws and colours), colours drawn, the hover's top
 // 5 guesses, a span brushed with the mouse returning its cells and the spans that match, the
 // ranked cells clicked through, the surprise view, bad input as a message in the page, no
-// page errors. Screenshots go to out/inspect/.
+// page errors; then the validation text (the last 10% of the page's text). Screenshots go to
+// out/inspect/.
 //
 // Needs the browser build (build/browser/, `deno task build`) and Chromium ($CHROMIUM, else
 // chromium on the PATH); without either it is skipped with the reason printed.
@@ -222,6 +223,21 @@ Deno.test({
       assert.equal(
         await page.$eval("#inside-status", (e) => e.textContent),
         "Cannot query the span: it is empty (5 to 5): select at least one character",
+      );
+
+      // The validation text: the last 10% of the page's text (Anna Karenina, ~198,500 characters).
+      await page.click('input[name="inside-source"][value="validation"]');
+      await page.click("#inside-trace");
+      await waitFor(
+        `document.querySelector("#inside-status").textContent.startsWith("the validation") && ` +
+          `studio.inside.state.drawn === studio.inside.state.trace.positions`,
+        120_000,
+      );
+      const annaChars = [...anna.replace(/\r\n?/g, "\n")].length;
+      const validation = annaChars - Math.trunc(annaChars * 0.9);
+      assert.match(
+        await page.$eval("#inside-status", (e) => e.textContent!),
+        new RegExp(`^the validation text \\(the last 10% of the training text\\): ${validation} `),
       );
       assert.deepEqual(errors, []);
     } finally {
