@@ -117,6 +117,13 @@ Deno.test({
       assert.match(r.stderr.trimEnd(), message);
       assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
     }
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(
+      help.stdout,
+      /^Usage: deno run -A inspect\.ts CHECKPOINT --text FILE \[options\]\n/,
+    );
+    assert.match(help.stdout, /--cell VALUE +also show these cells: LAYER:UNIT\[:h\|c\]/);
     const missing = await run([checkpoint, "--out", out]);
     assert.equal(missing.code, 2);
     assert.match(
