@@ -4,6 +4,7 @@
 // text and the model. Everything heavy runs in the Worker; the page only draws.
 
 import { LossChart } from "./chart.js";
+import { mountInside } from "./inside.js";
 
 /**
  * @typedef {{ model: import("../mod.ts").ModelOptions, train: import("../mod.ts").TrainOptions }} Preset
@@ -710,5 +711,7 @@ function updateControls() {
 applyDefaults();
 updateControls();
 
+const inside = mountInside(request);
+
 /** For scripts and tests: the page's state and what its buttons call. */
-Object.assign(globalThis, { studio: { state, chart, checkpointBytes, request } });
+Object.assign(globalThis, { studio: { state, chart, checkpointBytes, request, inside } });

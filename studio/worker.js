@@ -21,6 +21,8 @@
 /** @typedef {import("../mod.ts").TrainOptions} TrainOptions */
 /** @typedef {import("../mod.ts").TrainEvent} TrainEvent */
 
+import { insideHandlers } from "./inside_worker.js";
+
 /** The browser build, where the server maps it (`deno task build` writes it). */
 const BUNDLE = new URL("../build/browser/charlstm.js", import.meta.url);
 
@@ -314,6 +316,20 @@ const handlers = {
     return { text: textInfo() };
   },
 };
+
+// The Inside panel's requests (inside_worker.js): a trace reads the model's arrays, current
+// when no run is going or a WASM run is paused (as for a checkpoint).
+Object.assign(
+  handlers,
+  insideHandlers(() => ({
+    lib: /** @type {any} */ (ready),
+    model,
+    text,
+    busy: run && !(run.paused && run.backend === "wasm")
+      ? "training is running: pause it (on WASM) or stop it first"
+      : null,
+  })),
+);
 
 /** @param {URL} url */
 async function fetchBytes(url) {

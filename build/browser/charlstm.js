@@ -1196,6 +1196,28 @@ var WasmCore = class _WasmCore {
     this.#layer(layer);
     return this.#states[layer].cT;
   }
+  /**
+   * Views of what the last `forward` computed in `layer`, valid until the next forward or
+   * backward (backward overwrites the gates): `h` `[seq, batch, hidden]`, the state after each
+   * timestep; `c`, the LSTM's cell after each timestep (null for the other cells); `gates`
+   * `[seq, batch, blocks·hidden]`, the activated gates (LSTM i, f, g, o; GRU r, z, n; RNN the
+   * new state). What `inspect`'s trace reads.
+   */
+  activations(layer) {
+    const buf = this.#layer(layer);
+    const { batch: B, seq: T, hidden: H, cell } = this.config;
+    const at = (offset, n) => new Float32Array(this.memory.buffer, offset, n);
+    return {
+      h: at(buf.h + B * H * 4, T * B * H),
+      c: cell === "lstm" ? at(buf.c + B * H * 4, T * B * H) : null,
+      gates: at(buf.gates, T * B * gateBlocks(cell) * H)
+    };
+  }
+  /** The loss of each row (time-major `[seq, batch]`, 0 for padding) of the last forward. */
+  rowLosses() {
+    const { batch: B, seq: T } = this.config;
+    return new Float64Array(this.memory.buffer, this.#plan.rowLoss, T * B);
+  }
   /** Makes the final state the next initial state (truncated BPTT across batches). */
   carryState() {
     const lstm = this.config.cell === "lstm";
@@ -1511,34 +1533,69 @@ var WasmEngine = class _WasmEngine {
     });
   }
   evaluateBatches(count, fill, fresh) {
+    const steps = this.evaluateSteps(count, fill, fresh);
+    let next = steps.next();
+    while (!next.done) next = steps.next();
+    return Promise.resolve(next.value);
+  }
+  /**
+   * {@linkcode evaluateBatches} one batch at a time: yields after each batch's forward, while
+   * the core holds that batch's activations (`core.activations(layer)`, `core.logits`,
+   * `core.rowLosses()`), and returns the totals. The carried training state is restored when
+   * the generator ends, also when its consumer stops early. `inspect`'s trace runs on it, so
+   * its figures are `evaluate`'s to the bit.
+   *
+   * @example The losses of two windows of one stream, state carried
+   * ```ts
+   * import { WasmEngine } from "./wasm_engine.ts";
+   * using engine = WasmEngine.create({ vocabSize: 3, hidden: 4, layers: 1, dropout: 0, batch: 1, seq: 2 });
+   * const text = [0, 1, 2, 0, 1];
+   * const fill = (k: number, x: Int32Array, y: Int32Array) => {
+   *   x.set(text.slice(2 * k, 2 * k + 2));
+   *   y.set(text.slice(2 * k + 1, 2 * k + 3));
+   * };
+   * for (const step of engine.evaluateSteps(2, fill, (k) => k === 0)) {
+   *   console.log(step.index, engine.core.rowLosses());
+   * }
+   * ```
+   */
+  *evaluateSteps(count, fill, fresh) {
     const c = this.core;
     const { layers: L, batch: B, hidden: H } = c.config;
     const h = new Float32Array(L * B * H), cs = new Float32Array(L * B * H);
     this.readCarried(h, cs);
     c.resetState();
-    let sum = 0, targets = 0, means = 0;
-    for (let i = 0; i < count; i++) {
-      fill(i, c.inputs, c.targets);
-      if (fresh === true || fresh !== false && fresh(i)) c.resetState();
-      const mean = c.forward({
-        training: false,
-        reuseWeights: true
+    try {
+      let sum = 0, targets = 0, means = 0;
+      for (let i = 0; i < count; i++) {
+        fill(i, c.inputs, c.targets);
+        if (fresh === true || fresh !== false && fresh(i)) c.resetState();
+        const mean = c.forward({
+          training: false,
+          reuseWeights: true
+        });
+        const n = countTargets(c.targets);
+        means += mean;
+        if (n > 0) sum += mean * n;
+        targets += n;
+        yield {
+          index: i,
+          mean,
+          targets: n
+        };
+        c.carryState();
+      }
+      return {
+        sum,
+        count: targets,
+        meanOfBatches: means / count
+      };
+    } finally {
+      this.load({
+        h,
+        c: cs
       });
-      const n = countTargets(c.targets);
-      means += mean;
-      if (n > 0) sum += mean * n;
-      targets += n;
-      c.carryState();
     }
-    this.load({
-      h,
-      c: cs
-    });
-    return Promise.resolve({
-      sum,
-      count: targets,
-      meanOfBatches: means / count
-    });
   }
   dispose() {
     this.core.dispose();
@@ -5321,24 +5378,608 @@ async function readText(source) {
   }
   return text;
 }
+
+// src/inspect/trace.ts
+var TRACE_DEFAULTS = {
+  /** Next characters kept per position. */
+  topK: 5,
+  /** Characters per window: evaluate's (speed only: no figure depends on it). */
+  window: 256
+};
+var GATE_NAMES = {
+  lstm: [
+    "i",
+    "f",
+    "g",
+    "o"
+  ],
+  gru: [
+    "r",
+    "z",
+    "n"
+  ],
+  rnn: [
+    "h"
+  ]
+};
+function checkTrace(model, text, o) {
+  const { layers: L, hidden: H, cell } = model.config;
+  let ids;
+  try {
+    ids = model.vocab.encode(text);
+  } catch (e) {
+    if (!(e instanceof VocabError) || !e.message.startsWith("Cannot encode the text: ")) throw e;
+    const what = e.message.slice("Cannot encode the text: ".length);
+    throw new VocabError(`Cannot trace the text: ${what}: give a text written in the model's characters`);
+  }
+  if (ids.length < 2) {
+    throw new RangeError(`Cannot trace the text: it has ${ids.length} character${ids.length === 1 ? "" : "s"}: give at least 2 (each position predicts the next character)`);
+  }
+  const layerList = o.layers ?? Array.from({
+    length: L
+  }, (_, l) => l);
+  for (const l of layerList) {
+    if (!Number.isInteger(l) || l < 0 || l >= L) {
+      throw new RangeError(`Cannot trace layer ${l}: the model has ${L} layer${L === 1 ? "" : "s"}: give layers from 0 to ${L - 1}`);
+    }
+  }
+  const unitList = o.units ?? Array.from({
+    length: H
+  }, (_, u2) => u2);
+  for (const u2 of unitList) {
+    if (!Number.isInteger(u2) || u2 < 0 || u2 >= H) {
+      throw new RangeError(`Cannot trace cell ${u2}: each layer has ${H} cells: give cells from 0 to ${H - 1}`);
+    }
+  }
+  const all = o.units === void 0;
+  const topK2 = o.topK ?? TRACE_DEFAULTS.topK;
+  if (!Number.isInteger(topK2) || topK2 < 0) {
+    throw new RangeError(`Invalid option: topK must be an integer \u2265 0, got ${topK2}`);
+  }
+  const window = o.window ?? TRACE_DEFAULTS.window;
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`Invalid option: window must be a positive integer, got ${window}`);
+  }
+  return {
+    ids,
+    chars: Array.from(ids, (id) => model.vocab.chars[id]),
+    layers: [
+      ...new Set(layerList)
+    ].map((layer) => ({
+      layer,
+      units: Int32Array.from(unitList),
+      all
+    })),
+    cellState: cell === "lstm" && (o.cellState ?? true),
+    gates: o.gates ?? false,
+    topK: Math.min(topK2, model.vocab.size),
+    window,
+    threads: checkThreads(o.threads ?? defaultThreads())
+  };
+}
+async function* traceChunks(model, text, options = {}) {
+  yield* chunksOf(model, checkTrace(model, text, options));
+}
+async function* chunksOf(model, o, sink) {
+  const { hidden: H, cell, vocabSize: V } = {
+    ...model.config,
+    vocabSize: model.vocab.size
+  };
+  const ids = o.ids;
+  const positions = ids.length - 1;
+  const T = Math.min(o.window, positions);
+  const windows = Math.ceil(positions / T);
+  const G = gateBlocks(cell);
+  using engine = WasmEngine.create({
+    ...model.config,
+    batch: 1,
+    seq: T
+  }, {
+    threads: o.threads
+  });
+  engine.load({
+    params: model.params
+  });
+  const fill = (k, x, y) => {
+    x.fill(0);
+    y.fill(-1);
+    const start = k * T, end = Math.min(T, positions - start);
+    for (let t = 0; t < end; t++) {
+      x[t] = ids[start + t];
+      y[t] = ids[start + t + 1];
+    }
+  };
+  let sum = 0, count = 0;
+  for (const step of engine.evaluateSteps(windows, fill, (k) => k === 0)) {
+    const start = step.index * T;
+    const n = Math.min(T, positions - start);
+    if (step.targets > 0) sum += step.mean * step.targets;
+    count += step.targets;
+    const layers = o.layers.map(({ layer, units, all }, i) => {
+      const a = engine.core.activations(layer);
+      const U = units.length;
+      const pick = (src, blocks, into) => {
+        const out = into ? into.subarray(start * blocks * U, (start + n) * blocks * U) : new Float32Array(n * blocks * U);
+        for (let t = 0; t < n; t++) {
+          for (let b = 0; b < blocks; b++) {
+            const from = (t * blocks + b) * H, to = (t * blocks + b) * U;
+            if (all) out.set(src.subarray(from, from + H), to);
+            else for (let j = 0; j < U; j++) out[to + j] = src[from + units[j]];
+          }
+        }
+        return out;
+      };
+      const kept = sink?.layers[i];
+      return {
+        layer,
+        units,
+        h: pick(a.h, 1, kept?.h),
+        c: o.cellState && a.c ? pick(a.c, 1, kept?.c) : null,
+        gates: o.gates ? pick(a.gates, G, kept?.gates) : null
+      };
+    });
+    const k = o.topK;
+    const loss = sink ? sink.loss.subarray(start, start + n) : new Float64Array(n);
+    loss.set(engine.core.rowLosses().subarray(0, n));
+    const topIds = sink ? sink.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
+    const topProbs = sink ? sink.topProbs.subarray(start * k, (start + n) * k) : new Float32Array(n * k);
+    const logits = engine.core.logits;
+    for (let t = 0; t < n; t++) topOf(logits.subarray(t * V, t * V + V), k, t, topIds, topProbs);
+    yield {
+      start,
+      length: n,
+      layers,
+      loss,
+      topIds,
+      topProbs,
+      meanLoss: sum / count
+    };
+  }
+}
+function topOf(z, k, t, ids, probs) {
+  if (k === 0) return;
+  let max = -Infinity;
+  for (let j = 0; j < z.length; j++) if (z[j] > max) max = z[j];
+  let s = 0;
+  for (let j = 0; j < z.length; j++) s += Math.exp(z[j] - max);
+  const lse = max + Math.log(s);
+  const at = t * k;
+  let filled = 0;
+  for (let j = 0; j < z.length; j++) {
+    const v = z[j];
+    if (filled === k && v <= z[ids[at + k - 1]]) continue;
+    let i = filled < k ? filled++ : k - 1;
+    while (i > 0 && z[ids[at + i - 1]] < v) {
+      ids[at + i] = ids[at + i - 1];
+      i--;
+    }
+    ids[at + i] = j;
+  }
+  for (let i = 0; i < k; i++) probs[at + i] = Math.exp(z[ids[at + i]] - lse);
+}
+async function trace(model, text, options = {}) {
+  const o = checkTrace(model, text, options);
+  const P = o.ids.length - 1;
+  const { hidden, cell } = model.config;
+  const G = gateBlocks(cell);
+  const layers = o.layers.map(({ layer, units }) => ({
+    layer,
+    units,
+    h: new Float32Array(P * units.length),
+    c: o.cellState ? new Float32Array(P * units.length) : null,
+    gates: o.gates ? new Float32Array(P * G * units.length) : null
+  }));
+  const loss = new Float64Array(P);
+  const topIds = new Int32Array(P * o.topK), topProbs = new Float32Array(P * o.topK);
+  let meanLoss = NaN;
+  for await (const chunk of chunksOf(model, o, {
+    layers,
+    loss,
+    topIds,
+    topProbs
+  })) {
+    meanLoss = chunk.meanLoss;
+  }
+  return {
+    chars: o.chars,
+    ids: o.ids,
+    positions: P,
+    cell,
+    hidden,
+    topK: o.topK,
+    gateNames: GATE_NAMES[cell],
+    layers,
+    loss,
+    topIds,
+    topProbs,
+    meanLoss
+  };
+}
+
+// src/inspect/features.ts
+var TEXT_FEATURES = {
+  quotes: "inside double quotes",
+  brackets: "inside parentheses or brackets",
+  line: "position in the line",
+  word: "start of a word",
+  newline: "after a newline"
+};
+var OPEN = /* @__PURE__ */ new Set([
+  "(",
+  "[",
+  "{"
+]);
+var CLOSE = /* @__PURE__ */ new Set([
+  ")",
+  "]",
+  "}"
+]);
+var WORD = /^[\p{L}\p{N}_']$/u;
+function textFeatures(chars, positions = chars.length - 1) {
+  const n = Math.max(0, Math.min(positions, chars.length));
+  const quotes = new Float32Array(n), brackets = new Float32Array(n), line = new Float32Array(n);
+  const word = new Float32Array(n), newline = new Float32Array(n);
+  let inQuotes = false, depth = 0, column = 0, prevWord = false;
+  for (let p = 0; p < n; p++) {
+    const ch = chars[p];
+    if (ch === '"') inQuotes = !inQuotes;
+    else if (ch === "\u201C") inQuotes = true;
+    else if (ch === "\u201D") inQuotes = false;
+    if (OPEN.has(ch)) depth++;
+    else if (CLOSE.has(ch)) depth = Math.max(0, depth - 1);
+    column = ch === "\n" ? 0 : column + 1;
+    const isWord = WORD.test(ch);
+    quotes[p] = inQuotes ? 1 : 0;
+    brackets[p] = depth > 0 || OPEN.has(ch) ? 1 : 0;
+    line[p] = column;
+    word[p] = isWord && !prevWord ? 1 : 0;
+    newline[p] = ch === "\n" ? 1 : 0;
+    prevWord = isWord;
+  }
+  const values = {
+    quotes,
+    brackets,
+    line,
+    word,
+    newline
+  };
+  return Object.keys(TEXT_FEATURES).map((name) => ({
+    name,
+    label: TEXT_FEATURES[name],
+    values: values[name]
+  }));
+}
+function maskFeature(name, label, mask) {
+  if (typeof name !== "string" || name === "") {
+    throw new RangeError("Cannot use the mask: it has no name: give a short name such as 'vowel'");
+  }
+  const values = new Float32Array(mask.length);
+  for (let i = 0; i < mask.length; i++) {
+    const v = mask[i];
+    if (typeof v === "boolean") values[i] = v ? 1 : 0;
+    else if (typeof v === "number" && Number.isFinite(v)) values[i] = v;
+    else {
+      throw new RangeError(`Cannot use the mask ${name}: entry ${i} is ${String(v)}: give booleans or finite numbers`);
+    }
+  }
+  return {
+    name,
+    label: label || name,
+    values
+  };
+}
+
+// src/inspect/cells.ts
+var CellCorrelator = class {
+  #features;
+  #n = 0;
+  #groups = [];
+  /** Prepares the sums for `features` (each with a value per position of the trace). */
+  constructor(features) {
+    this.#features = features;
+  }
+  /** Adds positions `[chunk.start, chunk.start + chunk.length)` of every kept layer. */
+  add(chunk) {
+    const F = this.#features.length;
+    if (this.#groups.length === 0) {
+      for (const l of chunk.layers) {
+        for (const state of [
+          "h",
+          "c"
+        ]) {
+          if (state === "c" && !l.c) continue;
+          const U = l.units.length;
+          this.#groups.push({
+            layer: l.layer,
+            units: l.units,
+            state,
+            sx: new Float64Array(U),
+            sxx: new Float64Array(U),
+            sxy: new Float64Array(F * U)
+          });
+        }
+      }
+    }
+    const fv = new Float64Array(F);
+    for (const g of this.#groups) {
+      const l = chunk.layers.find((x) => x.layer === g.layer);
+      const X = g.state === "h" ? l.h : l.c;
+      const U = g.units.length;
+      for (let t = 0; t < chunk.length; t++) {
+        const p = chunk.start + t, row = t * U;
+        for (let f = 0; f < F; f++) fv[f] = this.#features[f].values[p];
+        for (let u2 = 0; u2 < U; u2++) {
+          const x = X[row + u2];
+          g.sx[u2] += x;
+          g.sxx[u2] += x * x;
+        }
+        for (let f = 0; f < F; f++) {
+          const v = fv[f];
+          if (v === 0) continue;
+          const sxy = g.sxy, base = f * U;
+          for (let u2 = 0; u2 < U; u2++) sxy[base + u2] += v * X[row + u2];
+        }
+      }
+    }
+    this.#n += chunk.length;
+  }
+  /** Every (cell, feature) correlation, ranked by |r| (see {@linkcode RankOptions}). */
+  rank(options = {}) {
+    const n = this.#n;
+    const all = [];
+    this.#features.forEach((feature, f) => {
+      let sf = 0, sff = 0;
+      for (let p = 0; p < n; p++) {
+        const v = feature.values[p];
+        sf += v;
+        sff += v * v;
+      }
+      const vf = n * sff - sf * sf;
+      if (!(vf > 0)) return;
+      for (const g of this.#groups) {
+        for (let u2 = 0; u2 < g.units.length; u2++) {
+          const vx = n * g.sxx[u2] - g.sx[u2] * g.sx[u2];
+          if (!(vx > 1e-12 * n * n)) continue;
+          const r = (n * g.sxy[f * g.units.length + u2] - g.sx[u2] * sf) / Math.sqrt(vx * vf);
+          const { layer, state } = g;
+          const { name, label } = feature;
+          all.push({
+            layer,
+            unit: g.units[u2],
+            state,
+            feature: name,
+            label,
+            r
+          });
+        }
+      }
+    });
+    all.sort((a, b) => Math.abs(b.r) - Math.abs(a.r) || a.layer - b.layer || a.unit - b.unit || a.state.localeCompare(b.state));
+    const top = options.top ?? 20;
+    const perFeature = options.perFeature ?? Infinity;
+    const seen = /* @__PURE__ */ new Set(), perCount = /* @__PURE__ */ new Map();
+    const out = [];
+    for (const s of all) {
+      if (out.length >= top) break;
+      const key = `${s.layer}:${s.unit}:${s.state}`;
+      if ((options.onePerCell ?? true) && seen.has(key)) continue;
+      if ((perCount.get(s.feature) ?? 0) >= perFeature) continue;
+      seen.add(key);
+      perCount.set(s.feature, (perCount.get(s.feature) ?? 0) + 1);
+      out.push(s);
+    }
+    return out;
+  }
+};
+function rankCells(trace2, features, options = {}) {
+  const correlator = new CellCorrelator(features);
+  correlator.add({
+    start: 0,
+    length: trace2.positions,
+    layers: trace2.layers
+  });
+  return correlator.rank(options);
+}
+function describeScore(s) {
+  return `layer ${s.layer} cell ${s.unit} (${s.state}) follows ${s.label}, r = ${s.r.toFixed(2)}`;
+}
+function parseCell(spec, trace2) {
+  const m = /^(\d+):(\d+)(?::([hc]))?$/.exec(spec.trim());
+  if (!m) {
+    throw new RangeError(`Cannot show cell ${JSON.stringify(spec)}: it is not LAYER:UNIT: give e.g. 1:87 or 1:87:c`);
+  }
+  const ref = {
+    layer: Number(m[1]),
+    unit: Number(m[2]),
+    state: m[3] ?? "h"
+  };
+  checkCell(ref, trace2);
+  return ref;
+}
+function checkCell(ref, trace2) {
+  const name = `${ref.layer}:${ref.unit}`;
+  const l = trace2.layers.find((x) => x.layer === ref.layer);
+  if (!l) {
+    const kept = trace2.layers.map((x) => x.layer).join(", ");
+    throw new RangeError(`Cannot show cell ${name}: layer ${ref.layer} is not traced: give a layer of ${kept}`);
+  }
+  if (!l.units.includes(ref.unit)) {
+    throw new RangeError(`Cannot show cell ${name}: unit ${ref.unit} is not traced (layers have ${trace2.hidden} cells, 0 to ${trace2.hidden - 1}): give a traced unit`);
+  }
+  if (ref.state === "c" && !l.c) {
+    throw new RangeError(`Cannot show cell ${name}:c: the ${trace2.cell.toUpperCase()} trace has no cell state: use ${name} (h)`);
+  }
+}
+function cellValues(trace2, cell) {
+  const ref = {
+    state: "h",
+    ...cell
+  };
+  checkCell(ref, trace2);
+  const l = trace2.layers.find((x) => x.layer === ref.layer);
+  const U = l.units.length, j = l.units.indexOf(ref.unit);
+  const X = ref.state === "h" ? l.h : l.c;
+  const out = new Float32Array(trace2.positions);
+  for (let p = 0; p < out.length; p++) out[p] = X[p * U + j];
+  return out;
+}
+
+// src/inspect/span.ts
+var SPAN_DEFAULTS = {
+  /** LSTMVis's default threshold on a hidden state in [-1, 1]. */
+  threshold: 0.3,
+  /** Positions on each side of the span where a selected cell must be off. */
+  margin: 2,
+  /** At most this many cells, the most clearly separated first. */
+  maxCells: 10,
+  /** Matches returned. */
+  top: 20
+};
+function querySpan(trace2, start, end, options = {}) {
+  const P = trace2.positions;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > P) {
+    throw new RangeError(`Cannot query the span: ${start} to ${end} is outside the trace: select positions from 0 to ${P}`);
+  }
+  if (end <= start) {
+    throw new RangeError(`Cannot query the span: it is empty (${start} to ${end}): select at least one character`);
+  }
+  const state = options.state ?? "h";
+  const threshold = options.threshold ?? SPAN_DEFAULTS.threshold;
+  const margin = options.margin ?? SPAN_DEFAULTS.margin;
+  const maxCells = options.maxCells ?? SPAN_DEFAULTS.maxCells;
+  const top = options.top ?? SPAN_DEFAULTS.top;
+  if (state !== "h" && state !== "c") {
+    throw new RangeError(`Cannot query the span: state ${String(state)} is unknown: use h or c`);
+  }
+  if (!Number.isFinite(threshold)) {
+    throw new RangeError(`Cannot query the span: threshold ${threshold} is not a number`);
+  }
+  for (const [name, v] of [
+    [
+      "margin",
+      margin
+    ],
+    [
+      "maxCells",
+      maxCells
+    ],
+    [
+      "top",
+      top
+    ]
+  ]) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new RangeError(`Cannot query the span: ${name} must be an integer \u2265 0, got ${v}`);
+    }
+  }
+  const found = [];
+  for (const l of trace2.layers) {
+    const X = state === "h" ? l.h : l.c;
+    if (!X) {
+      throw new RangeError(`Cannot query the span: the ${trace2.cell.toUpperCase()} trace has no cell state: use h`);
+    }
+    const U = l.units.length;
+    for (let j = 0; j < U; j++) {
+      let inside = Infinity, outside = -Infinity;
+      for (let p = start; p < end && inside >= threshold; p++) {
+        inside = Math.min(inside, X[p * U + j]);
+      }
+      if (inside < threshold) continue;
+      for (let p = Math.max(0, start - margin); p < start; p++) {
+        outside = Math.max(outside, X[p * U + j]);
+      }
+      for (let p = end; p < Math.min(P, end + margin); p++) {
+        outside = Math.max(outside, X[p * U + j]);
+      }
+      if (outside >= threshold) continue;
+      found.push({
+        layer: l.layer,
+        unit: l.units[j],
+        state,
+        inside,
+        outside,
+        X,
+        U,
+        j
+      });
+    }
+  }
+  found.sort((a, b) => b.inside - b.outside - (a.inside - a.outside) || a.layer - b.layer);
+  const chosen = found.slice(0, maxCells);
+  const cells = chosen.map(({ layer, unit, state: state2, inside, outside }) => ({
+    layer,
+    unit,
+    state: state2,
+    inside,
+    outside
+  }));
+  if (chosen.length === 0) return {
+    cells,
+    matches: []
+  };
+  const minCells = options.minCells ?? chosen.length;
+  if (!Number.isInteger(minCells) || minCells < 1) {
+    throw new RangeError(`Cannot query the span: minCells must be an integer \u2265 1, got ${minCells}`);
+  }
+  const need = Math.min(minCells, chosen.length);
+  const length = end - start;
+  const matches = [];
+  let runStart = -1, onSum = 0;
+  for (let p = 0; p <= P; p++) {
+    let on = 0;
+    if (p < P) {
+      for (const c of chosen) if (c.X[p * c.U + c.j] >= threshold) on++;
+    }
+    if (p < P && on >= need) {
+      if (runStart < 0) runStart = p, onSum = 0;
+      onSum += on;
+      continue;
+    }
+    if (runStart >= 0 && (p <= start || runStart >= end)) {
+      const n = p - runStart;
+      const share = onSum / (n * chosen.length);
+      matches.push({
+        start: runStart,
+        end: p,
+        score: share * Math.min(n, length) / Math.max(n, length)
+      });
+    }
+    runStart = -1;
+  }
+  matches.sort((a, b) => b.score - a.score || a.start - b.start);
+  return {
+    cells,
+    matches: matches.slice(0, top)
+  };
+}
 export {
+  CellCorrelator,
   CheckpointError,
   TextError,
   Vocab,
   VocabError,
   WebGpuUnavailableError,
+  cellValues,
   createModel,
   decodeText,
   defaultThreads,
+  describeScore,
   evaluate,
   fromBytes,
   load2 as load,
+  maskFeature,
+  parseCell,
+  querySpan,
+  rankCells,
   readText,
   sample,
   sampleStream,
   save,
+  textFeatures,
   threadsUnavailable,
   toBytes,
+  trace,
+  traceChunks,
   train,
   trainEvents
 };

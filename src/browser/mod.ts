@@ -11,6 +11,9 @@
  * which the core's barriers need, and a page that is not isolated has no shared memory: there
  * the default is 1 thread (on a memory that is not shared), with the same results.
  *
+ * The inside view (`./inspect`'s API: trace, the text's features, the cell ranking and the span
+ * query) is here too, for the studio's Inside panel.
+ *
  * WebGPU: where the browser offers an adapter, `backend: "webgpu"` trains on it, and `auto`
  * follows the same rule as in Deno.
  *
@@ -53,3 +56,15 @@ export { decodeText, TextError } from "../data/text.ts";
 export type { BackendChoice } from "../engine/engine.ts";
 export { WebGpuUnavailableError } from "../engine/webgpu_core.ts";
 export { defaultThreads, threadsUnavailable } from "../engine/threads.ts";
+export {
+  CellCorrelator,
+  cellValues,
+  describeScore,
+  maskFeature,
+  parseCell,
+  querySpan,
+  rankCells,
+  textFeatures,
+  trace,
+  traceChunks,
+} from "../inspect/mod.ts";

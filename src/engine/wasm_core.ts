@@ -3,7 +3,7 @@
 // Parameters, gradients and activations are Float32Array views at fixed offsets; a training
 // step allocates nothing and copies nothing per timestep.
 
-import { CELLS, type CoreConfig, validateCoreConfig } from "../model/config.ts";
+import { CELLS, type CoreConfig, gateBlocks, validateCoreConfig } from "../model/config.ts";
 import { type ParamLayout, paramLayout } from "../model/params.ts";
 import {
   type CoreExports,
@@ -334,6 +334,30 @@ export class WasmCore {
   cT(layer: number): Float32Array {
     this.#layer(layer);
     return this.#states[layer].cT;
+  }
+
+  /**
+   * Views of what the last `forward` computed in `layer`, valid until the next forward or
+   * backward (backward overwrites the gates): `h` `[seq, batch, hidden]`, the state after each
+   * timestep; `c`, the LSTM's cell after each timestep (null for the other cells); `gates`
+   * `[seq, batch, blocks·hidden]`, the activated gates (LSTM i, f, g, o; GRU r, z, n; RNN the
+   * new state). What `inspect`'s trace reads.
+   */
+  activations(layer: number): { h: Float32Array; c: Float32Array | null; gates: Float32Array } {
+    const buf = this.#layer(layer);
+    const { batch: B, seq: T, hidden: H, cell } = this.config;
+    const at = (offset: number, n: number) => new Float32Array(this.memory.buffer, offset, n);
+    return {
+      h: at(buf.h + B * H * 4, T * B * H),
+      c: cell === "lstm" ? at(buf.c + B * H * 4, T * B * H) : null,
+      gates: at(buf.gates, T * B * gateBlocks(cell) * H),
+    };
+  }
+
+  /** The loss of each row (time-major `[seq, batch]`, 0 for padding) of the last forward. */
+  rowLosses(): Float64Array {
+    const { batch: B, seq: T } = this.config;
+    return new Float64Array(this.memory.buffer, this.#plan.rowLoss, T * B);
   }
 
   /** Makes the final state the next initial state (truncated BPTT across batches). */
