@@ -477,6 +477,7 @@ var MODEL_DEFAULTS = {
   hidden: 256,
   layers: 2,
   dropout: 0.5,
+  forgetBias: 1,
   seed: 0
 };
 function createModel(source, options = {}) {
@@ -521,6 +522,17 @@ function createModel(source, options = {}) {
     const embedding = t.name === "encoder.weight";
     for (let i = 0; i < t.size; i++) {
       params[t.offset + i] = embedding ? random.normal() : random.uniform(-k, k);
+    }
+  }
+  const forgetBias = options.forgetBias ?? d.forgetBias;
+  if (typeof forgetBias !== "number" || !Number.isFinite(forgetBias)) {
+    throw new RangeError(`Invalid option: forgetBias must be a finite number, got ${forgetBias}`);
+  }
+  if (config.cell === "lstm" && forgetBias !== 0) {
+    const H = config.hidden;
+    for (const { bih, bhh } of layout.layers) {
+      params.fill(forgetBias, bih.offset + H, bih.offset + 2 * H);
+      params.fill(0, bhh.offset + H, bhh.offset + 2 * H);
     }
   }
   if (init === "identity") {
@@ -3759,7 +3771,9 @@ var SCHEDULE_DEFAULTS = {
   lrStepEvery: 1e3,
   lrGamma: 0.5,
   cycleLen: 1,
-  cycleMult: 1
+  cycleMult: 1,
+  warmup: 0,
+  lrFloor: 0
 };
 function validateSchedule(o) {
   const kind = o.lrSchedule ?? SCHEDULE_DEFAULTS.lrSchedule;
@@ -3782,6 +3796,17 @@ function validateSchedule(o) {
   if (!(mult >= 1) || !Number.isFinite(mult)) {
     throw new RangeError(`Invalid option: cycleMult must be \u2265 1, got ${mult}`);
   }
+  const warmup = o.warmup ?? SCHEDULE_DEFAULTS.warmup;
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`Invalid option: warmup must be an integer \u2265 0, got ${warmup}`);
+  }
+  const floor = o.lrFloor ?? SCHEDULE_DEFAULTS.lrFloor;
+  if (!(floor >= 0 && floor <= 1)) {
+    throw new RangeError(`Invalid option: lrFloor must be in [0, 1], got ${floor}`);
+  }
+}
+function warmupFactor(step, warmup) {
+  return warmup > 0 && step < warmup ? (step + 1) / warmup : 1;
 }
 function scheduledLr(lr, step, batchesPerEpoch, o = {}) {
   const d = SCHEDULE_DEFAULTS;
@@ -3793,7 +3818,9 @@ function scheduledLr(lr, step, batchesPerEpoch, o = {}) {
     case "cosine": {
       const { start, len } = cosineCycle(step, batchesPerEpoch, o);
       const epochs = step / batchesPerEpoch;
-      return lr * 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
+      const floor = o.lrFloor ?? d.lrFloor;
+      const cos = 0.5 * (1 + Math.cos(Math.PI * Math.max(0, epochs - start) / len));
+      return lr * (floor + (1 - floor) * cos);
     }
   }
 }
@@ -3812,9 +3839,9 @@ function cosineCycle(step, batchesPerEpoch, o = {}) {
     len
   };
 }
-function timedCosineLr(lr, fraction2) {
+function timedCosineLr(lr, fraction2, lrFloor = 0) {
   const f = Math.min(1, Math.max(0, fraction2));
-  return f >= 1 ? 0 : lr * 0.5 * (1 + Math.cos(Math.PI * f));
+  return f >= 1 ? lr * lrFloor : lr * (lrFloor + (1 - lrFloor) * 0.5 * (1 + Math.cos(Math.PI * f)));
 }
 
 // src/train/_loop.ts
@@ -3871,7 +3898,7 @@ async function* trainLoop(core, ts, o, draw2) {
     const last = step + 1 === totalSteps || !fits(step + 1 - queued, queued + 2);
     if (batchInEpoch === 0 || source.independentRows) core.resetState();
     source.fill(epoch, batchInEpoch, core.inputs, core.targets);
-    const lr = (timedCosine ? timedCosineLr(o.lr, budget.spent()) : scheduledLr(o.lr, step, perEpoch, schedule)) * ts.lrScale;
+    const lr = (timedCosine ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor) : scheduledLr(o.lr, step, perEpoch, schedule)) * warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
     const { optimizer, momentum, weightDecay, clip, clipMode } = o;
     const result = core.trainStep({
       step,
@@ -4220,7 +4247,7 @@ function resolveTrainOptions(model, text, options) {
     throw new RangeError(`Invalid option: weightDecay must be a number \u2265 0, got ${weightDecay}`);
   }
   validateSchedule(options);
-  const { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult } = options;
+  const { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor } = options;
   const valFraction = fraction("valFraction", options.valFraction ?? d.valFraction);
   const valEvery = options.valEvery ?? d.valEvery;
   if (!Number.isInteger(valEvery) || valEvery < 0) {
@@ -4273,7 +4300,9 @@ function resolveTrainOptions(model, text, options) {
       lrStepEvery,
       lrGamma,
       cycleLen,
-      cycleMult
+      cycleMult,
+      warmup,
+      lrFloor
     },
     valFraction: valText === void 0 ? valFraction : 0,
     valEvery,
@@ -4461,6 +4490,257 @@ async function train(model, text, options = {}) {
     valLoss,
     trainLoss
   };
+}
+
+// src/train/recipe.ts
+var RECIPE_RULE = {
+  /** The budget when none is given: ten minutes. */
+  timeBudget: 600,
+  /** GRU learned more per second than LSTM (forget bias 1) and tanh RNN at every budget. */
+  cell: "gru",
+  layers: 2,
+  /** The widths the rule chooses from, narrowest first. */
+  widths: [
+    64,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512
+  ],
+  /** Characters read per parameter below which a narrower model learned more. */
+  charsPerParam: 20,
+  batch: 32,
+  seq: 100,
+  lr: 3e-3,
+  /** Warm-up steps, at most this many and at most `warmupShare` of the run's steps. */
+  warmup: 100,
+  warmupShare: 0.05,
+  /** The cosine's end, as a fraction of lr. */
+  lrFloor: 0.1,
+  clip: 5,
+  /** Dropout by the epochs (passes over the training text) the run will read: the first row whose `epochs` is not below it. */
+  dropout: [
+    {
+      epochs: 3,
+      dropout: 0
+    },
+    {
+      epochs: Infinity,
+      dropout: 0.1
+    }
+  ],
+  /** Validation takes at most this share of the steps' time... */
+  valShare: 0.03,
+  /** ...and comes at most every this many steps. */
+  minValEvery: 50,
+  /** A validation batch costs about this many training steps (forward only). */
+  valBatchInSteps: 0.4
+};
+var PRESETS = {
+  /** A one-minute smoke run. */
+  tiny: {
+    model: {
+      cell: "lstm",
+      hidden: 64,
+      layers: 2,
+      dropout: 0
+    },
+    train: {
+      batch: 16,
+      seq: 50,
+      lr: 3e-3,
+      clip: 5,
+      steps: 300,
+      valEvery: 100
+    }
+  },
+  /** The PyTorch tutorial's model and run: 2×512 LSTM, batch 128 × 100, 20 epochs. */
+  udacity: {
+    model: {
+      cell: "lstm",
+      hidden: 512,
+      layers: 2,
+      dropout: 0.5,
+      forgetBias: 0
+    },
+    train: {
+      batch: 128,
+      seq: 100,
+      lr: 1e-3,
+      clip: 5,
+      epochs: 20,
+      valEvery: 100
+    }
+  }
+};
+async function recipe(text, options = {}) {
+  const R = RECIPE_RULE;
+  const given = options.model ?? {};
+  const givenTrain = options.train ?? {};
+  const steps = options.steps ?? givenTrain.steps;
+  const epochs = options.epochs ?? givenTrain.epochs;
+  const timeBudget = options.timeBudget ?? givenTrain.timeBudget ?? (steps === void 0 && epochs === void 0 ? R.timeBudget : void 0);
+  const vocabSize = new Set(text).size;
+  const valChars = options.valChars ?? givenTrain.valText?.length ?? Math.floor(text.length * (givenTrain.valFraction ?? 0.1));
+  const trainChars = givenTrain.valText !== void 0 ? text.length : text.length - valChars;
+  const cell = given.cell ?? R.cell;
+  const layers = given.layers ?? R.layers;
+  const batch = givenTrain.batch ?? R.batch;
+  const seq = givenTrain.seq ?? (givenTrain.lines ? void 0 : R.seq);
+  const planSeq = seq ?? R.seq;
+  const threads = options.threads ?? givenTrain.threads ?? defaultThreads();
+  const backend = options.backend ?? givenTrain.backend;
+  const embedding = given.embedding ?? MODEL_DEFAULTS.embedding;
+  validateCoreConfig({
+    cell,
+    embedding,
+    vocabSize,
+    hidden: given.hidden ?? R.widths[0],
+    layers,
+    dropout: given.dropout ?? 0,
+    batch,
+    seq: planSeq
+  });
+  let measureSeconds = 0;
+  const speedOf = async (hidden2) => {
+    const given2 = options.charsPerSec?.({
+      cell,
+      hidden: hidden2,
+      layers
+    });
+    if (given2 !== void 0) return given2;
+    const t0 = performance.now();
+    const speed2 = await measureCharsPerSec({
+      cell,
+      hidden: hidden2,
+      layers,
+      embedding,
+      vocabSize,
+      batch,
+      seq: planSeq
+    }, {
+      threads,
+      backend
+    });
+    measureSeconds += (performance.now() - t0) / 1e3;
+    return speed2;
+  };
+  const params = (hidden2) => paramLayout({
+    cell,
+    hidden: hidden2,
+    layers,
+    embedding,
+    vocabSize,
+    dropout: 0
+  }).size;
+  const plan = (speed2) => timeBudget !== void 0 ? Math.max(0, timeBudget - measureSeconds) * speed2 * (1 - R.valShare) : steps !== void 0 ? steps * batch * planSeq : epochs * trainChars;
+  let hidden = given.hidden ?? R.widths[0];
+  let speed = await speedOf(hidden);
+  if (given.hidden === void 0) {
+    for (const wider of R.widths.slice(1)) {
+      const wSpeed = timeBudget !== void 0 ? await speedOf(wider) : speed;
+      if (plan(wSpeed) / params(wider) < R.charsPerParam) break;
+      hidden = wider;
+      speed = wSpeed;
+    }
+  }
+  const plannedChars = plan(speed);
+  const runEpochs = plannedChars / Math.max(1, trainChars);
+  const dropout2 = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs).dropout;
+  const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
+  const valBatches = Math.floor(valChars / (batch * planSeq));
+  const valEvery = givenTrain.valEvery ?? roundUp(Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)));
+  const warmup = givenTrain.warmup ?? Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
+  const lr = givenTrain.lr ?? R.lr;
+  const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
+  const lrSchedule = givenTrain.lrSchedule ?? "cosine";
+  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
+  const train2 = {
+    ...givenTrain,
+    batch,
+    seq,
+    lr,
+    clip: givenTrain.clip ?? R.clip,
+    lrSchedule,
+    lrFloor,
+    warmup,
+    valEvery,
+    threads,
+    ...timeBudget !== void 0 ? {
+      timeBudget: Math.max(1, timeBudget - measureSeconds),
+      steps: void 0
+    } : steps !== void 0 ? {
+      steps
+    } : {
+      epochs
+    },
+    // One cosine cycle over a run by steps or epochs (by the clock it follows the budget).
+    ...timeBudget === void 0 && lrSchedule === "cosine" && givenTrain.cycleLen === void 0 ? {
+      cycleLen: plannedSteps / batchesPerEpoch
+    } : {}
+  };
+  const model = {
+    ...given,
+    cell,
+    hidden,
+    layers,
+    dropout: dropout2
+  };
+  const length = timeBudget !== void 0 ? formatDuration(timeBudget) : steps !== void 0 ? `${steps} steps` : `${epochs} epochs`;
+  const summary = `recipe for ${length} on ${formatCount(trainChars)} characters` + (timeBudget !== void 0 ? ` at ${formatCount(speed)} chars/s` : "") + `: ${cell.toUpperCase()} ${layers}\xD7${hidden}, dropout ${dropout2}; batch ${batch} \xD7 ${seq ?? "the longest line"}, lr ${lr} (warm-up ${warmup} steps, ${lrSchedule}` + (lrSchedule === "cosine" ? ` to ${+(lr * lrFloor).toPrecision(3)}` : "") + `), validation every ${valEvery} steps; \u2248${formatCount(plannedChars)} characters, ${runEpochs.toFixed(1)} epochs`;
+  return {
+    model,
+    train: train2,
+    charsPerSec: speed,
+    plannedChars,
+    measureSeconds,
+    summary
+  };
+}
+async function measureCharsPerSec(config, options) {
+  const engine = await createEngine({
+    ...config,
+    dropout: 0
+  }, options);
+  try {
+    const k = 1 / Math.sqrt(config.hidden);
+    for (let i = 0; i < engine.params.length; i++) engine.params[i] = k * Math.sin(i);
+    engine.load({
+      params: engine.params
+    });
+    for (let i = 0; i < engine.inputs.length; i++) {
+      engine.inputs[i] = i * 7 % config.vocabSize;
+      engine.targets[i] = (i * 7 + 1) % config.vocabSize;
+    }
+    const step = (n2) => engine.trainStep({
+      step: n2,
+      optimizer: "adam",
+      lr: 1e-3,
+      momentum: 0,
+      clip: 5,
+      clipMode: "norm"
+    });
+    await step(0);
+    const t0 = performance.now();
+    let n = 0;
+    while (n < 2 || performance.now() - t0 < 250) await step(++n);
+    return n * config.batch * config.seq / ((performance.now() - t0) / 1e3);
+  } finally {
+    engine.dispose();
+  }
+}
+function roundUp(n) {
+  const unit = n <= 100 ? 10 : n <= 1e3 ? 50 : 100;
+  return Math.ceil(n / unit) * unit;
+}
+function formatCount(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
+}
+function formatDuration(seconds2) {
+  const m = Math.floor(seconds2 / 60), s = Math.round(seconds2 % 60);
+  return m === 0 ? `${s}s` : s === 0 ? `${m}m` : `${m}m${s}s`;
 }
 
 // src/train/evaluate.ts
@@ -5955,6 +6235,8 @@ function querySpan(trace2, start, end, options = {}) {
 export {
   CellCorrelator,
   CheckpointError,
+  PRESETS,
+  RECIPE_RULE,
   TextError,
   Vocab,
   VocabError,
@@ -5972,6 +6254,7 @@ export {
   querySpan,
   rankCells,
   readText,
+  recipe,
   sample,
   sampleStream,
   save,
