@@ -2,6 +2,7 @@
 //   deno run -A bench/learn.ts [--data FILE] [--split 0.9 | --val-data FILE] [--time 150s]
 //     [--runs N] [--threads N] [--json FILE] [--label NAME] [--recipe none]
 //     [--cell C] [--hidden N] [--layers N] [--embedding N] [--dropout P] [--forget-bias B]
+//     [--input-scale S]
 //     [--batch N] [--seq N] [--lr X] [--lr-schedule S] [--warmup N] [--lr-floor F]
 //     [--val-every N] [--seed N] [--speed CHARS_PER_SEC | --speed measure]
 // Every run trains a new model on the first `--split` of the text (nanoGPT's split: 0.9) for
@@ -27,6 +28,7 @@ const NUMBERS = [
   "embedding",
   "dropout",
   "forget-bias",
+  "input-scale",
   "batch",
   "seq",
   "lr",
@@ -80,6 +82,7 @@ const givenModel: ModelOptions = defined({
   embedding: num("embedding"),
   dropout: num("dropout"),
   forgetBias: num("forget-bias"),
+  inputScale: num("input-scale"),
   seed: num("seed"),
 });
 const givenTrain: TrainOptions = defined({
@@ -173,7 +176,7 @@ for (let r = 0; r < runs; r++) {
     trainLoss: +lastLoss.toFixed(4),
     valLoss: +valLoss.toFixed(4),
     evalSeconds: +evalSeconds.toFixed(1),
-    model: { ...model.config },
+    model: { ...model.config, inputScale: model0.inputScale, forgetBias: model0.forgetBias },
     train: train0,
   };
   console.log(

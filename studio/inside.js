@@ -39,7 +39,10 @@ function diverging(/** @type {number} */ v) {
 }
 const surprise = (/** @type {number} */ loss, /** @type {number} */ full) =>
   mix(Math.max(0, Math.min(1, loss / full)), [230, 85, 13]);
-const shown = (/** @type {string} */ c) => (c === "\n" ? "↵" : c === " " ? "␣" : c);
+// Whitespace made visible in the guesses: newline, space, carriage return, tab.
+const VISIBLE =
+  /** @type {Record<string, string>} */ ({ "\n": "↵", " ": "␣", "\r": "␍", "\t": "⇥" });
+const shown = (/** @type {string} */ c) => VISIBLE[c] ?? c;
 const escape = (/** @type {string} */ c) =>
   c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c;
 

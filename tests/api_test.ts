@@ -159,7 +159,7 @@ Deno.test("Adam and clipping follow PyTorch's arithmetic", () => {
 });
 
 Deno.test("checkpoints: bad files are rejected with a named problem", async () => {
-  const model = createModel("abcdef", { hidden: 4, layers: 1 });
+  const model = createModel("abcdef", { cell: "lstm", hidden: 4, layers: 1 });
   const good = toBytes(model);
   const rejects = (bytes: Uint8Array, pattern: RegExp) =>
     assert.throws(

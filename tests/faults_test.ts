@@ -18,7 +18,7 @@ import { WasmCore } from "../src/engine/mod.ts";
 import { rng } from "./_helpers.ts";
 
 const TEXT = "the quick brown fox jumps over the lazy dog.\n".repeat(120);
-const SMALL = { hidden: 16, layers: 2, dropout: 0.1, seed: 5 };
+const SMALL = { cell: "lstm" as const, hidden: 16, layers: 2, dropout: 0.1, seed: 5 };
 const RUN = { batch: 4, seq: 16, lr: 0.01, valEvery: 0, threads: 1 };
 
 Deno.test("resume: N steps, save, load, N more = 2N straight, loss by loss", async () => {

@@ -29,7 +29,7 @@ async function run(args: string[]) {
 const TEXT = 'she said "no" (twice) and left\nhe said "yes, [maybe]"\n'.repeat(30);
 const dir = await Deno.makeTempDir({ prefix: "charlstm-inspect-cli-" });
 const checkpoint = `${dir}/small.safetensors`, textFile = `${dir}/text.txt`;
-const model = createModel(TEXT, { hidden: 12, layers: 2, seed: 1, dropout: 0 });
+const model = createModel(TEXT, { cell: "lstm", hidden: 12, layers: 2, seed: 1, dropout: 0 });
 await train(model, TEXT, { steps: 20, batch: 4, seq: 32, lr: 0.01, threads: 1, valFraction: 0 });
 await save(model, checkpoint);
 await Deno.writeTextFile(textFile, TEXT);

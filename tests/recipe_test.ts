@@ -5,20 +5,17 @@
 
 import assert from "node:assert/strict";
 import { createModel, PRESETS, recipe, RECIPE_RULE } from "../mod.ts";
-import { paramLayout } from "../src/model/params.ts";
 import { scheduledLr, timedCosineLr, warmupFactor } from "../src/train/schedule.ts";
 import { corpus } from "./_helpers.ts";
 
 const R = RECIPE_RULE;
 const TEXT = corpus(200_000);
-const vocabSize = new Set(TEXT).size;
 
-// The rule by hand: the widest width whose characters per parameter reach the threshold.
-function widest(chars: (hidden: number) => number, cell = R.cell, layers: number = R.layers) {
+// The rule by hand: the widest width whose run still takes the minimum of steps.
+function widest(chars: (hidden: number) => number) {
   let best: number = R.widths[0];
   for (const h of R.widths.slice(1)) {
-    const params = paramLayout({ cell, hidden: h, layers, vocabSize, dropout: 0 }).size;
-    if (chars(h) / params < R.charsPerParam) break;
+    if (chars(h) / (R.batch * R.seq) < R.minSteps) break;
     best = h;
   }
   return best;
@@ -40,7 +37,7 @@ Deno.test("recipe: the width, dropout, validation and schedule follow the rule",
     const epochs = r.plannedChars / (TEXT.length * 0.9);
     assert.ok(Math.abs(epochs - budgetChars(seconds)(hidden) / (TEXT.length * 0.9)) < 1e-9);
     assert.equal(r.model.dropout, R.dropout.find((d) => epochs <= d.epochs)!.dropout);
-    assert.equal(r.train.timeBudget, seconds); // nothing measured: the whole budget trains
+    assert.equal(r.train.timeBudget, seconds);
     assert.equal(r.train.steps, undefined);
     assert.equal(r.train.lrSchedule, "cosine");
     assert.equal(r.train.lr, R.lr);
@@ -103,12 +100,13 @@ Deno.test("recipe: options given are kept; steps and epochs plan one cosine cycl
   );
 });
 
-Deno.test("recipe: measures this machine's speed and takes the time from the budget", async () => {
+Deno.test("recipe: measures this machine's speed before the budget starts", async () => {
   const small = corpus(20_000);
   const r = await recipe(small, { timeBudget: 5, threads: 1, model: { layers: 1 } });
   assert.ok(r.charsPerSec > 0 && Number.isFinite(r.charsPerSec));
   assert.ok(r.measureSeconds > 0);
-  assert.ok(Math.abs(r.train.timeBudget! - (5 - r.measureSeconds)) < 1e-9);
+  assert.equal(r.train.timeBudget, 5);
+  assert.match(r.summary, /\(speeds measured in \d+\.\d s\)$/);
   assert.match(r.summary, /^recipe for 5s on 18k characters at \d+k? chars\/s: GRU 1×\d+/);
 });
 

@@ -507,6 +507,7 @@ Deno.test({
         await value('#settings [name="valEvery"]', 0);
         await value('#settings [name="clip"]', 5);
         await value('#settings [name="lr"]', 0.01);
+        await page.select('#settings [name="lrSchedule"]', "constant"); // train()'s default
         await page.click("#train");
         await waitFor(idle);
         assert.match((await status("run-status")).text, /^Done: step 12$/);

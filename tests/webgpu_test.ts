@@ -582,7 +582,18 @@ Deno.test({
       ];
       const first = await trainCli([
         ...common,
-        ...["--hidden", "8", "--layers", "2", "--steps", "4", "--sample-length", "0"],
+        ...[
+          "--cell",
+          "lstm",
+          "--hidden",
+          "8",
+          "--layers",
+          "2",
+          "--steps",
+          "4",
+          "--sample-length",
+          "0",
+        ],
         ...["--backend", "webgpu"],
       ]);
       assert.equal(first.code, 0, first.stderr);

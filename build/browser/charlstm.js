@@ -469,15 +469,16 @@ function paramLayout(config) {
 
 // src/model/model.ts
 var MODEL_DEFAULTS = {
-  cell: "lstm",
+  cell: "gru",
   embedding: 0,
   init: "default",
   lowercase: false,
   minFreq: 1,
   hidden: 256,
   layers: 2,
-  dropout: 0.5,
-  forgetBias: 1,
+  dropout: 0.1,
+  forgetBias: 0,
+  inputScale: 1,
   seed: 0
 };
 function createModel(source, options = {}) {
@@ -523,6 +524,14 @@ function createModel(source, options = {}) {
     for (let i = 0; i < t.size; i++) {
       params[t.offset + i] = embedding ? random.normal() : random.uniform(-k, k);
     }
+  }
+  const inputScale = options.inputScale ?? d.inputScale;
+  if (typeof inputScale !== "number" || !(inputScale >= 0) || !Number.isFinite(inputScale)) {
+    throw new RangeError(`Invalid option: inputScale must be a finite number \u2265 0, got ${inputScale}`);
+  }
+  if (config.embedding === 0 && inputScale !== 0) {
+    const w = layout.layers[0].wih;
+    for (let i = w.offset; i < w.offset + w.size; i++) params[i] *= inputScale / k;
   }
   const forgetBias = options.forgetBias ?? d.forgetBias;
   if (typeof forgetBias !== "number" || !Number.isFinite(forgetBias)) {
@@ -4185,17 +4194,266 @@ function lineSource(vocab, text, batch, seq, valFraction, seed, valText) {
   };
 }
 
+// src/train/recipe.ts
+var RECIPE_RULE = {
+  /** The budget when none is given: ten minutes. */
+  timeBudget: 600,
+  /** GRU learned more per second than LSTM at every budget measured. */
+  cell: MODEL_DEFAULTS.cell,
+  layers: MODEL_DEFAULTS.layers,
+  /** The widths the rule chooses from, narrowest first. */
+  widths: [
+    64,
+    96,
+    128,
+    192,
+    256,
+    384,
+    512
+  ],
+  /**
+   * Steps below which a narrower model learned more: at 150 s a 2×192 GRU's 1,319 steps lost
+   * to a 2×128's 2,001 to 2,728; at 10 min a 2×256's 2,364 beat a 2×192's 4,001.
+   */
+  minSteps: 1600,
+  batch: 32,
+  seq: 100,
+  lr: 3e-3,
+  /** Warm-up steps, at most this many and at most `warmupShare` of the run's steps. */
+  warmup: 100,
+  warmupShare: 0.05,
+  /** The cosine's end, as a fraction of lr. */
+  lrFloor: 0.1,
+  clip: 5,
+  /**
+   * Dropout by the epochs (passes over the training text) the run will read, the first row
+   * whose `epochs` is not below them: at 6.4 epochs 0 beat 0.1; at 7.6 and 12.8, 0.1 was used.
+   */
+  dropout: [
+    {
+      epochs: 7,
+      dropout: 0
+    },
+    {
+      epochs: Infinity,
+      dropout: 0.1
+    }
+  ],
+  /** Validation takes at most this share of the steps' time... */
+  valShare: 0.03,
+  /** ...and comes at most every this many steps. */
+  minValEvery: 50,
+  /** A validation batch costs about this many training steps (forward only). */
+  valBatchInSteps: 0.4
+};
+var PRESETS = {
+  /** A one-minute smoke run. */
+  tiny: {
+    model: {
+      cell: "lstm",
+      hidden: 64,
+      layers: 2,
+      dropout: 0
+    },
+    train: {
+      batch: 16,
+      seq: 50,
+      lr: 3e-3,
+      clip: 5,
+      steps: 300,
+      valEvery: 100
+    }
+  },
+  /** The PyTorch tutorial's model and run: 2×512 LSTM, batch 128 × 100, 20 epochs. */
+  udacity: {
+    model: {
+      cell: "lstm",
+      hidden: 512,
+      layers: 2,
+      dropout: 0.5,
+      inputScale: 0
+    },
+    train: {
+      batch: 128,
+      seq: 100,
+      lr: 1e-3,
+      clip: 5,
+      epochs: 20,
+      valEvery: 100
+    }
+  }
+};
+async function recipe(text, options = {}) {
+  const R = RECIPE_RULE;
+  const given = options.model ?? {};
+  const givenTrain = options.train ?? {};
+  const steps = options.steps ?? givenTrain.steps;
+  const epochs = options.epochs ?? givenTrain.epochs;
+  const timeBudget = options.timeBudget ?? givenTrain.timeBudget ?? (steps === void 0 && epochs === void 0 ? R.timeBudget : void 0);
+  const vocabSize = new Set(text).size;
+  const valChars = options.valChars ?? givenTrain.valText?.length ?? Math.floor(text.length * (givenTrain.valFraction ?? 0.1));
+  const trainChars = givenTrain.valText !== void 0 ? text.length : text.length - valChars;
+  const cell = given.cell ?? R.cell;
+  const layers = given.layers ?? R.layers;
+  const batch = givenTrain.batch ?? R.batch;
+  const seq = givenTrain.seq ?? (givenTrain.lines ? void 0 : R.seq);
+  const planSeq = seq ?? R.seq;
+  const threads = options.threads ?? givenTrain.threads ?? defaultThreads();
+  const backend = options.backend ?? givenTrain.backend;
+  const embedding = given.embedding ?? MODEL_DEFAULTS.embedding;
+  validateCoreConfig({
+    cell,
+    embedding,
+    vocabSize,
+    hidden: given.hidden ?? R.widths[0],
+    layers,
+    dropout: given.dropout ?? 0,
+    batch,
+    seq: planSeq
+  });
+  let measureSeconds = 0;
+  const speedOf = async (hidden2) => {
+    const given2 = options.charsPerSec?.({
+      cell,
+      hidden: hidden2,
+      layers
+    });
+    if (given2 !== void 0) return given2;
+    const t0 = performance.now();
+    const speed2 = await measureCharsPerSec({
+      cell,
+      hidden: hidden2,
+      layers,
+      embedding,
+      vocabSize,
+      batch,
+      seq: planSeq
+    }, {
+      threads,
+      backend
+    });
+    measureSeconds += (performance.now() - t0) / 1e3;
+    return speed2;
+  };
+  const plan = (speed2) => timeBudget !== void 0 ? timeBudget * speed2 * (1 - R.valShare) : steps !== void 0 ? steps * batch * planSeq : epochs * trainChars;
+  let hidden = given.hidden ?? R.widths[0];
+  let speed = await speedOf(hidden);
+  if (given.hidden === void 0) {
+    for (const wider of R.widths.slice(1)) {
+      const wSpeed = timeBudget !== void 0 ? await speedOf(wider) : speed;
+      if (plan(wSpeed) / (batch * planSeq) < R.minSteps) break;
+      hidden = wider;
+      speed = wSpeed;
+    }
+  }
+  const plannedChars = plan(speed);
+  const runEpochs = plannedChars / Math.max(1, trainChars);
+  const dropout2 = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs).dropout;
+  const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
+  const valBatches = Math.floor(valChars / (batch * planSeq));
+  const valEvery = givenTrain.valEvery ?? roundUp(Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)));
+  const warmup = givenTrain.warmup ?? Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
+  const lr = givenTrain.lr ?? R.lr;
+  const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
+  const lrSchedule = givenTrain.lrSchedule ?? "cosine";
+  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
+  const train2 = {
+    ...givenTrain,
+    batch,
+    seq,
+    lr,
+    clip: givenTrain.clip ?? R.clip,
+    lrSchedule,
+    lrFloor,
+    warmup,
+    valEvery,
+    threads,
+    ...timeBudget !== void 0 ? {
+      timeBudget,
+      steps: void 0
+    } : steps !== void 0 ? {
+      steps
+    } : {
+      epochs
+    },
+    // One cosine cycle over a run by steps or epochs (by the clock it follows the budget).
+    ...timeBudget === void 0 && lrSchedule === "cosine" && givenTrain.cycleLen === void 0 ? {
+      cycleLen: plannedSteps / batchesPerEpoch
+    } : {}
+  };
+  const model = {
+    ...given,
+    cell,
+    hidden,
+    layers,
+    dropout: dropout2
+  };
+  const length = timeBudget !== void 0 ? formatDuration(timeBudget) : steps !== void 0 ? `${steps} steps` : `${epochs} epochs`;
+  const summary = `recipe for ${length} on ${formatCount(trainChars)} characters` + (timeBudget !== void 0 ? ` at ${formatCount(speed)} chars/s` : "") + `: ${cell.toUpperCase()} ${layers}\xD7${hidden}, dropout ${dropout2}; batch ${batch} \xD7 ${seq ?? "the longest line"}, lr ${lr} (warm-up ${warmup} steps, ${lrSchedule}` + (lrSchedule === "cosine" ? ` to ${+(lr * lrFloor).toPrecision(3)}` : "") + `), validation every ${valEvery} steps; \u2248${formatCount(plannedChars)} characters, ${runEpochs.toFixed(1)} epochs` + (measureSeconds > 0 ? ` (speeds measured in ${measureSeconds.toFixed(1)} s)` : "");
+  return {
+    model,
+    train: train2,
+    charsPerSec: speed,
+    plannedChars,
+    measureSeconds,
+    summary
+  };
+}
+async function measureCharsPerSec(config, options) {
+  const engine = await createEngine({
+    ...config,
+    dropout: 0
+  }, options);
+  try {
+    const k = 1 / Math.sqrt(config.hidden);
+    for (let i = 0; i < engine.params.length; i++) engine.params[i] = k * Math.sin(i);
+    engine.load({
+      params: engine.params
+    });
+    for (let i = 0; i < engine.inputs.length; i++) {
+      engine.inputs[i] = i * 7 % config.vocabSize;
+      engine.targets[i] = (i * 7 + 1) % config.vocabSize;
+    }
+    const step = (n2) => engine.trainStep({
+      step: n2,
+      optimizer: "adam",
+      lr: 1e-3,
+      momentum: 0,
+      clip: 5,
+      clipMode: "norm"
+    });
+    await step(0);
+    const t0 = performance.now();
+    let n = 0;
+    while (n < 2 || performance.now() - t0 < 250) await step(++n);
+    return n * config.batch * config.seq / ((performance.now() - t0) / 1e3);
+  } finally {
+    engine.dispose();
+  }
+}
+function roundUp(n) {
+  const unit = n <= 100 ? 10 : n <= 1e3 ? 50 : 100;
+  return Math.ceil(n / unit) * unit;
+}
+function formatCount(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
+}
+function formatDuration(seconds2) {
+  const m = Math.floor(seconds2 / 60), s = Math.round(seconds2 % 60);
+  return m === 0 ? `${s}s` : s === 0 ? `${m}m` : `${m}m${s}s`;
+}
+
 // src/train/_options.ts
 var TRAIN_DEFAULTS = {
   optimizer: "adam",
   momentum: 0,
   weightDecay: 0,
   clipMode: "norm",
-  epochs: 10,
-  batch: 32,
-  seq: 100,
-  lr: 1e-3,
-  clip: 5,
+  timeBudget: RECIPE_RULE.timeBudget,
+  batch: RECIPE_RULE.batch,
+  seq: RECIPE_RULE.seq,
+  lr: RECIPE_RULE.lr,
+  clip: RECIPE_RULE.clip,
   valFraction: 0.1,
   valEvery: 100,
   onDivergence: "restore",
@@ -4262,7 +4520,7 @@ function resolveTrainOptions(model, text, options) {
   const backend = checkBackend(options.backend);
   const steps = options.steps === void 0 ? void 0 : positiveInt("steps", options.steps);
   const timeBudget = resolveTimeBudget(options, steps);
-  const epochs = steps === void 0 && timeBudget === null ? positiveInt("epochs", options.epochs ?? d.epochs) : 0;
+  const epochs = steps === void 0 && timeBudget === null ? positiveInt("epochs", options.epochs) : 0;
   const sampling = resolveSampling(model, options);
   const valText = checkValText(model, options);
   const source = options.lines ? lineSource(model.vocab, text, batch, options.seq === void 0 ? void 0 : positiveInt("seq", options.seq), valFraction, model.config.seed, valText) : streamSource(model.vocab, text, batch, positiveInt("seq", options.seq ?? d.seq), valFraction, valText);
@@ -4319,8 +4577,12 @@ function resolveTrainOptions(model, text, options) {
   };
 }
 function resolveTimeBudget(options, steps) {
-  const budget = options.timeBudget;
+  const byDefault = options.timeBudget === void 0 && steps === void 0 && options.epochs === void 0;
+  const budget = byDefault ? TRAIN_DEFAULTS.timeBudget : options.timeBudget;
   if (budget === void 0) return null;
+  if (byDefault && (options.cycleLen !== void 0 || options.cycleMult !== void 0)) {
+    throw new RangeError(`Invalid option: cycleLen and cycleMult count epochs, and without steps or epochs training goes by the clock (${budget} s): give epochs or steps`);
+  }
   if (typeof budget !== "number" || !(budget > 0) || !Number.isFinite(budget)) {
     throw new RangeError(`Invalid option: timeBudget must be a positive number of seconds, got ${budget}`);
   }
@@ -4490,257 +4752,6 @@ async function train(model, text, options = {}) {
     valLoss,
     trainLoss
   };
-}
-
-// src/train/recipe.ts
-var RECIPE_RULE = {
-  /** The budget when none is given: ten minutes. */
-  timeBudget: 600,
-  /** GRU learned more per second than LSTM (forget bias 1) and tanh RNN at every budget. */
-  cell: "gru",
-  layers: 2,
-  /** The widths the rule chooses from, narrowest first. */
-  widths: [
-    64,
-    96,
-    128,
-    192,
-    256,
-    384,
-    512
-  ],
-  /** Characters read per parameter below which a narrower model learned more. */
-  charsPerParam: 20,
-  batch: 32,
-  seq: 100,
-  lr: 3e-3,
-  /** Warm-up steps, at most this many and at most `warmupShare` of the run's steps. */
-  warmup: 100,
-  warmupShare: 0.05,
-  /** The cosine's end, as a fraction of lr. */
-  lrFloor: 0.1,
-  clip: 5,
-  /** Dropout by the epochs (passes over the training text) the run will read: the first row whose `epochs` is not below it. */
-  dropout: [
-    {
-      epochs: 3,
-      dropout: 0
-    },
-    {
-      epochs: Infinity,
-      dropout: 0.1
-    }
-  ],
-  /** Validation takes at most this share of the steps' time... */
-  valShare: 0.03,
-  /** ...and comes at most every this many steps. */
-  minValEvery: 50,
-  /** A validation batch costs about this many training steps (forward only). */
-  valBatchInSteps: 0.4
-};
-var PRESETS = {
-  /** A one-minute smoke run. */
-  tiny: {
-    model: {
-      cell: "lstm",
-      hidden: 64,
-      layers: 2,
-      dropout: 0
-    },
-    train: {
-      batch: 16,
-      seq: 50,
-      lr: 3e-3,
-      clip: 5,
-      steps: 300,
-      valEvery: 100
-    }
-  },
-  /** The PyTorch tutorial's model and run: 2×512 LSTM, batch 128 × 100, 20 epochs. */
-  udacity: {
-    model: {
-      cell: "lstm",
-      hidden: 512,
-      layers: 2,
-      dropout: 0.5,
-      forgetBias: 0
-    },
-    train: {
-      batch: 128,
-      seq: 100,
-      lr: 1e-3,
-      clip: 5,
-      epochs: 20,
-      valEvery: 100
-    }
-  }
-};
-async function recipe(text, options = {}) {
-  const R = RECIPE_RULE;
-  const given = options.model ?? {};
-  const givenTrain = options.train ?? {};
-  const steps = options.steps ?? givenTrain.steps;
-  const epochs = options.epochs ?? givenTrain.epochs;
-  const timeBudget = options.timeBudget ?? givenTrain.timeBudget ?? (steps === void 0 && epochs === void 0 ? R.timeBudget : void 0);
-  const vocabSize = new Set(text).size;
-  const valChars = options.valChars ?? givenTrain.valText?.length ?? Math.floor(text.length * (givenTrain.valFraction ?? 0.1));
-  const trainChars = givenTrain.valText !== void 0 ? text.length : text.length - valChars;
-  const cell = given.cell ?? R.cell;
-  const layers = given.layers ?? R.layers;
-  const batch = givenTrain.batch ?? R.batch;
-  const seq = givenTrain.seq ?? (givenTrain.lines ? void 0 : R.seq);
-  const planSeq = seq ?? R.seq;
-  const threads = options.threads ?? givenTrain.threads ?? defaultThreads();
-  const backend = options.backend ?? givenTrain.backend;
-  const embedding = given.embedding ?? MODEL_DEFAULTS.embedding;
-  validateCoreConfig({
-    cell,
-    embedding,
-    vocabSize,
-    hidden: given.hidden ?? R.widths[0],
-    layers,
-    dropout: given.dropout ?? 0,
-    batch,
-    seq: planSeq
-  });
-  let measureSeconds = 0;
-  const speedOf = async (hidden2) => {
-    const given2 = options.charsPerSec?.({
-      cell,
-      hidden: hidden2,
-      layers
-    });
-    if (given2 !== void 0) return given2;
-    const t0 = performance.now();
-    const speed2 = await measureCharsPerSec({
-      cell,
-      hidden: hidden2,
-      layers,
-      embedding,
-      vocabSize,
-      batch,
-      seq: planSeq
-    }, {
-      threads,
-      backend
-    });
-    measureSeconds += (performance.now() - t0) / 1e3;
-    return speed2;
-  };
-  const params = (hidden2) => paramLayout({
-    cell,
-    hidden: hidden2,
-    layers,
-    embedding,
-    vocabSize,
-    dropout: 0
-  }).size;
-  const plan = (speed2) => timeBudget !== void 0 ? Math.max(0, timeBudget - measureSeconds) * speed2 * (1 - R.valShare) : steps !== void 0 ? steps * batch * planSeq : epochs * trainChars;
-  let hidden = given.hidden ?? R.widths[0];
-  let speed = await speedOf(hidden);
-  if (given.hidden === void 0) {
-    for (const wider of R.widths.slice(1)) {
-      const wSpeed = timeBudget !== void 0 ? await speedOf(wider) : speed;
-      if (plan(wSpeed) / params(wider) < R.charsPerParam) break;
-      hidden = wider;
-      speed = wSpeed;
-    }
-  }
-  const plannedChars = plan(speed);
-  const runEpochs = plannedChars / Math.max(1, trainChars);
-  const dropout2 = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs).dropout;
-  const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
-  const valBatches = Math.floor(valChars / (batch * planSeq));
-  const valEvery = givenTrain.valEvery ?? roundUp(Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)));
-  const warmup = givenTrain.warmup ?? Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
-  const lr = givenTrain.lr ?? R.lr;
-  const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
-  const lrSchedule = givenTrain.lrSchedule ?? "cosine";
-  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
-  const train2 = {
-    ...givenTrain,
-    batch,
-    seq,
-    lr,
-    clip: givenTrain.clip ?? R.clip,
-    lrSchedule,
-    lrFloor,
-    warmup,
-    valEvery,
-    threads,
-    ...timeBudget !== void 0 ? {
-      timeBudget: Math.max(1, timeBudget - measureSeconds),
-      steps: void 0
-    } : steps !== void 0 ? {
-      steps
-    } : {
-      epochs
-    },
-    // One cosine cycle over a run by steps or epochs (by the clock it follows the budget).
-    ...timeBudget === void 0 && lrSchedule === "cosine" && givenTrain.cycleLen === void 0 ? {
-      cycleLen: plannedSteps / batchesPerEpoch
-    } : {}
-  };
-  const model = {
-    ...given,
-    cell,
-    hidden,
-    layers,
-    dropout: dropout2
-  };
-  const length = timeBudget !== void 0 ? formatDuration(timeBudget) : steps !== void 0 ? `${steps} steps` : `${epochs} epochs`;
-  const summary = `recipe for ${length} on ${formatCount(trainChars)} characters` + (timeBudget !== void 0 ? ` at ${formatCount(speed)} chars/s` : "") + `: ${cell.toUpperCase()} ${layers}\xD7${hidden}, dropout ${dropout2}; batch ${batch} \xD7 ${seq ?? "the longest line"}, lr ${lr} (warm-up ${warmup} steps, ${lrSchedule}` + (lrSchedule === "cosine" ? ` to ${+(lr * lrFloor).toPrecision(3)}` : "") + `), validation every ${valEvery} steps; \u2248${formatCount(plannedChars)} characters, ${runEpochs.toFixed(1)} epochs`;
-  return {
-    model,
-    train: train2,
-    charsPerSec: speed,
-    plannedChars,
-    measureSeconds,
-    summary
-  };
-}
-async function measureCharsPerSec(config, options) {
-  const engine = await createEngine({
-    ...config,
-    dropout: 0
-  }, options);
-  try {
-    const k = 1 / Math.sqrt(config.hidden);
-    for (let i = 0; i < engine.params.length; i++) engine.params[i] = k * Math.sin(i);
-    engine.load({
-      params: engine.params
-    });
-    for (let i = 0; i < engine.inputs.length; i++) {
-      engine.inputs[i] = i * 7 % config.vocabSize;
-      engine.targets[i] = (i * 7 + 1) % config.vocabSize;
-    }
-    const step = (n2) => engine.trainStep({
-      step: n2,
-      optimizer: "adam",
-      lr: 1e-3,
-      momentum: 0,
-      clip: 5,
-      clipMode: "norm"
-    });
-    await step(0);
-    const t0 = performance.now();
-    let n = 0;
-    while (n < 2 || performance.now() - t0 < 250) await step(++n);
-    return n * config.batch * config.seq / ((performance.now() - t0) / 1e3);
-  } finally {
-    engine.dispose();
-  }
-}
-function roundUp(n) {
-  const unit = n <= 100 ? 10 : n <= 1e3 ? 50 : 100;
-  return Math.ceil(n / unit) * unit;
-}
-function formatCount(n) {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
-}
-function formatDuration(seconds2) {
-  const m = Math.floor(seconds2 / 60), s = Math.round(seconds2 % 60);
-  return m === 0 ? `${s}s` : s === 0 ? `${m}m` : `${m}m${s}s`;
 }
 
 // src/train/evaluate.ts

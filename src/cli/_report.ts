@@ -104,7 +104,8 @@ font:12px/1.5 ui-monospace,monospace;pointer-events:none;box-shadow:2px 2px 4px 
 // The hover: the guesses for the character under the mouse (data: GUESSES, a list per position
 // of [character, probability] pairs).
 const SCRIPT = `const tip = document.getElementById("tip");
-const show = (c) => c === "\\n" ? "↵" : c === " " ? "␣" : c;
+const VISIBLE = { "\\n": "↵", " ": "␣", "\\r": "␍", "\\t": "⇥" };
+const show = (c) => VISIBLE[c] ?? c;
 document.addEventListener("mouseover", (e) => {
   const el = e.target.closest && e.target.closest(".strip i");
   if (!el) { tip.style.display = "none"; return; }

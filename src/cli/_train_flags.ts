@@ -16,6 +16,14 @@ const DEFAULT_DATA = new URL("../../data/anna.txt", import.meta.url);
 /** The CLI's own settings' defaults. */
 const RUN = { out: "checkpoints", printEvery: 10, sampleLength: 300 } as const;
 const R = RECIPE_RULE, M = MODEL_DEFAULTS, T = TRAIN_DEFAULTS, S = SCHEDULE_DEFAULTS;
+// The recipe's dropout rule in words: "0 up to 3 epochs, then 0.1".
+function dropoutRule(): string {
+  const rows = R.dropout;
+  return rows.map((d) =>
+    Number.isFinite(d.epochs) ? `${d.dropout} up to ${d.epochs} epochs` : `${d.dropout} beyond`
+  ).join(", ").replace(/, ([^,]*)$/, ", then $1");
+}
+
 /** The names --preset takes: `default` is the recipe. */
 export const PRESET_NAMES: readonly ("default" | keyof typeof PRESETS)[] = [
   "default",
@@ -32,17 +40,23 @@ export const FLAGS: Record<string, FlagSpec> = {
       "machine) | tiny (one-minute smoke run) | udacity (the tutorial's 2×512, 20 epochs)",
     "default",
   ),
-  hidden: option("hidden units per layer", `the recipe's (${R.widths.join(", ")})`),
-  layers: option("stacked recurrent layers", `the recipe's (${R.layers})`),
-  cell: option(
-    "recurrent cell: lstm | gru | rnn (tanh), PyTorch's equations",
-    `the recipe's (${R.cell})`,
+  hidden: option(
+    "hidden units per layer",
+    `the recipe's: the widest of ${R.widths.join(", ")} that takes ${R.minSteps} steps or ` +
+      "more in the budget",
   ),
+  layers: option("stacked recurrent layers", R.layers),
+  cell: option("recurrent cell: lstm | gru | rnn (tanh), PyTorch's equations", R.cell),
   embedding: option(
     "learn an N-wide character embedding (encoder.weight) instead of one-hot input",
     `${M.embedding} (one-hot)`,
   ),
   init: option("default (PyTorch's) | identity (W_hh = I, with --cell rnn)", M.init),
+  "input-scale": option(
+    "one-hot input weights of the first layer uniform in ±S instead of PyTorch's ±1/√hidden " +
+      "(0: PyTorch's)",
+    M.inputScale,
+  ),
   "forget-bias": option(
     "the LSTM's forget-gate bias at the start (b_ih's forget slice; 0: PyTorch's uniform)",
     M.forgetBias,
@@ -64,19 +78,17 @@ export const FLAGS: Record<string, FlagSpec> = {
   lr: option("learning rate (the schedule starts from it)", R.lr),
   warmup: option(
     "raise the lr linearly over the first N steps",
-    `the recipe's (${R.warmup}, at most ${R.warmupShare * 100}% of the steps)`,
+    `${R.warmup}, at most ${R.warmupShare * 100}% of the run's steps`,
   ),
   clip: option("clip gradients to this global L2 norm (0 = off)", R.clip),
   dropout: option(
     "dropout between layers and before the output",
-    `the recipe's (by the epochs the run reads: ${
-      R.dropout.map((d) => `${d.dropout} up to ${d.epochs}`).join(", ")
-    })`,
+    `the recipe's, by the epochs the run reads: ${dropoutRule()}`,
   ),
   val: option("fraction of the text held out for validation", T.valFraction),
   "val-every": option(
     "validate every N steps (0 = never)",
-    `the recipe's (validation ≤ ${R.valShare * 100}% of the time)`,
+    `as often as costs at most ${R.valShare * 100}% of the time`,
   ),
   "val-data": option("validate on FILE instead of the last --val of the text (all of it trains)"),
   out: option("folder for last.safetensors and best.safetensors", RUN.out),
@@ -189,7 +201,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         "--save-cycles",
     );
   }
-  const newModelOnly = ["init", "min-freq", "forget-bias"].find((f) => given.has(f));
+  const newModelOnly = ["init", "min-freq", "forget-bias", "input-scale"].find((f) => given.has(f));
   if (values.resume && newModelOnly) {
     throw new UsageError(
       `Invalid --${newModelOnly} with --resume: it shapes a new model, and the checkpoint ` +
@@ -238,6 +250,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       lowercase: Boolean(values.lowercase),
       minFreq: int("min-freq"),
       forgetBias: num("forget-bias"),
+      inputScale: num("input-scale"),
       hidden: int("hidden"),
       layers: int("layers"),
       dropout: num("dropout"),

@@ -6,23 +6,29 @@ import { Vocab } from "../data/vocab.ts";
 import { type Cell, type ModelConfig, validateCoreConfig } from "./config.ts";
 import { type ParamLayout, paramLayout } from "./params.ts";
 
-/** The defaults of {@linkcode ModelOptions}: their one home. */
+/**
+ * The defaults of {@linkcode ModelOptions}: their one home. The cell, width, depth and dropout
+ * are what the recipe (`recipe` in src/train/recipe.ts) picks for ten minutes on a text of a
+ * million characters on the machine it was measured on (bench/README.md); `recipe(text)` picks
+ * them for a given text, budget and machine.
+ */
 export const MODEL_DEFAULTS = {
-  cell: "lstm",
+  cell: "gru",
   embedding: 0,
   init: "default",
   lowercase: false,
   minFreq: 1,
   hidden: 256,
   layers: 2,
-  dropout: 0.5,
-  forgetBias: 1,
+  dropout: 0.1,
+  forgetBias: 0,
+  inputScale: 1,
   seed: 0,
 } as const;
 
 /** Options for {@linkcode createModel}. */
 export interface ModelOptions {
-  /** Recurrent cell: `lstm` (default), `gru` or `rnn` (tanh), with PyTorch's equations. */
+  /** Recurrent cell: `gru` (default), `lstm` or `rnn` (tanh), with PyTorch's equations. */
   cell?: Cell;
   /** Width of a learned input embedding (`encoder.weight`); 0 (default): one-hot input. */
   embedding?: number;
@@ -39,15 +45,24 @@ export interface ModelOptions {
   hidden?: number;
   /** Stacked layers (default 2). */
   layers?: number;
-  /** Dropout between layers and before the output layer (default 0.5). */
+  /** Dropout between layers and before the output layer (default 0.1). */
   dropout?: number;
   /**
-   * The LSTM's forget-gate bias at the start (default 1, as Gers et al. and Jozefowicz et al.
-   * recommend): each layer's `b_ih` forget slice is set to it and its `b_hh` forget slice to 0,
-   * so the gate starts mostly open and gradients reach back through time from the first step.
-   * 0 keeps PyTorch's uniform initialisation there too. Other cells ignore it.
+   * The LSTM's forget-gate bias at the start (default 0: PyTorch's uniform initialisation):
+   * otherwise each layer's `b_ih` forget slice is set to it and its `b_hh` forget slice to 0.
+   * Gers et al. and Jozefowicz et al. recommend 1; measured here (bench/README.md), 1 learned
+   * less in the same time than PyTorch's init. Other cells ignore it.
    */
   forgetBias?: number;
+  /**
+   * With one-hot input (no embedding), the first layer's input weights `weight_ih_l0` are drawn
+   * uniform in ±inputScale instead of PyTorch's ±1/√hidden (default 1; 0 keeps PyTorch's). A
+   * one-hot character reaches each gate through a single weight, while the recurrent input
+   * sums `hidden` of them: in PyTorch's range the character is a whisper beside the state, and
+   * an LSTM then sits at the unigram loss for its first hundred steps or so. Same draws,
+   * rescaled; an embedding's first layer keeps PyTorch's range (its inputs are dense).
+   */
+  inputScale?: number;
   /** Seed for initialisation, dropout and data order (default 0). */
   seed?: number;
 }
@@ -115,8 +130,9 @@ export interface CharModel {
 
 /**
  * Creates a model with PyTorch's default initialisation (every recurrent and linear weight and
- * bias uniform in ±1/√hidden, an embedding standard normal; an LSTM's forget-gate bias at
- * `forgetBias`, 1 by default) for the characters of `source`: a
+ * bias uniform in ±1/√hidden, an embedding standard normal), except that one-hot input weights
+ * of the first layer are uniform in ±`inputScale` (1 by default; see {@linkcode ModelOptions})
+ * and an LSTM's forget-gate bias may be set (`forgetBias`), for the characters of `source`: a
  * text, or a vocabulary given as a `Vocab` or an array of single characters.
  *
  * @example Creating a model from a text
@@ -179,6 +195,16 @@ export function createModel(
     for (let i = 0; i < t.size; i++) {
       params[t.offset + i] = embedding ? random.normal() : random.uniform(-k, k);
     }
+  }
+  const inputScale = options.inputScale ?? d.inputScale;
+  if (typeof inputScale !== "number" || !(inputScale >= 0) || !Number.isFinite(inputScale)) {
+    throw new RangeError(
+      `Invalid option: inputScale must be a finite number ≥ 0, got ${inputScale}`,
+    );
+  }
+  if (config.embedding === 0 && inputScale !== 0) {
+    const w = layout.layers[0].wih;
+    for (let i = w.offset; i < w.offset + w.size; i++) params[i] *= inputScale / k;
   }
   const forgetBias = options.forgetBias ?? d.forgetBias;
   if (typeof forgetBias !== "number" || !Number.isFinite(forgetBias)) {

@@ -9,20 +9,26 @@ import { checkThreads, defaultThreads } from "../engine/threads.ts";
 import { validateCoreConfig } from "../model/config.ts";
 import type { CharModel } from "../model/model.ts";
 import { checkSampleOptions } from "../sample/sample.ts";
+import { RECIPE_RULE } from "./recipe.ts";
 import { type ScheduleOptions, validateSchedule } from "./schedule.ts";
 import type { TrainOptions } from "./train.ts";
 
-/** The defaults of {@linkcode TrainOptions} (threads: the number of cores): their one home. */
+/**
+ * The defaults of {@linkcode TrainOptions} (threads: the number of cores): their one home. The
+ * length (a time budget), batch, seq, lr and clip are the recipe's (RECIPE_RULE); the schedule,
+ * warm-up and validation cadence that the recipe also picks depend on the run, and come with
+ * `recipe(text)`.
+ */
 export const TRAIN_DEFAULTS = {
   optimizer: "adam",
   momentum: 0,
   weightDecay: 0,
   clipMode: "norm",
-  epochs: 10,
-  batch: 32,
-  seq: 100,
-  lr: 1e-3,
-  clip: 5,
+  timeBudget: RECIPE_RULE.timeBudget,
+  batch: RECIPE_RULE.batch,
+  seq: RECIPE_RULE.seq,
+  lr: RECIPE_RULE.lr,
+  clip: RECIPE_RULE.clip,
   valFraction: 0.1,
   valEvery: 100,
   onDivergence: "restore",
@@ -149,7 +155,7 @@ export function resolveTrainOptions(
   const steps = options.steps === undefined ? undefined : positiveInt("steps", options.steps);
   const timeBudget = resolveTimeBudget(options, steps);
   const epochs = steps === undefined && timeBudget === null
-    ? positiveInt("epochs", options.epochs ?? d.epochs)
+    ? positiveInt("epochs", options.epochs!)
     : 0;
   const sampling = resolveSampling(model, options);
   const valText = checkValText(model, options);
@@ -235,11 +241,19 @@ export function resolveTrainOptions(
   };
 }
 
-// The time budget in seconds (null: train by steps or epochs); a cosine schedule by the clock
-// is one cycle over it.
+// The time budget in seconds (null: train by steps or epochs; without either, the default
+// budget); a cosine schedule by the clock is one cycle over it.
 function resolveTimeBudget(options: TrainOptions, steps: number | undefined): number | null {
-  const budget = options.timeBudget;
+  const byDefault = options.timeBudget === undefined && steps === undefined &&
+    options.epochs === undefined;
+  const budget = byDefault ? TRAIN_DEFAULTS.timeBudget : options.timeBudget;
   if (budget === undefined) return null;
+  if (byDefault && (options.cycleLen !== undefined || options.cycleMult !== undefined)) {
+    throw new RangeError(
+      "Invalid option: cycleLen and cycleMult count epochs, and without steps or epochs " +
+        `training goes by the clock (${budget} s): give epochs or steps`,
+    );
+  }
   if (typeof budget !== "number" || !(budget > 0) || !Number.isFinite(budget)) {
     throw new RangeError(
       `Invalid option: timeBudget must be a positive number of seconds, got ${budget}`,

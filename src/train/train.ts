@@ -31,7 +31,10 @@ export interface TrainOptions extends ScheduleOptions {
   weightDecay?: number;
   /** `norm`: rescale to global L2 norm `clip` (default); `value`: clamp each to [-clip, clip]. */
   clipMode?: "norm" | "value";
-  /** Passes over the training text (default 10); ignored when `steps` or `timeBudget` is given. */
+  /**
+   * Passes over the training text; ignored when `steps` or `timeBudget` is given. Without
+   * `steps`, `epochs` or `timeBudget`, training goes by the clock for 600 seconds.
+   */
   epochs?: number;
   /** Stop once the model has taken this many optimizer steps in all (overrides epochs). */
   steps?: number;
@@ -43,8 +46,9 @@ export interface TrainOptions extends ScheduleOptions {
    * holds no other step and the final validation, with a step to spare: training ends within
    * the budget unless the last steps run slower than those before them. It validates, as the
    * last step always does. With `lrSchedule: "cosine"` the schedule
-   * follows the time spent: one cycle from `lr` down to 0 at the end of the budget (`cycleLen`
-   * and `cycleMult` do not apply). Not with `steps`; overrides `epochs`.
+   * follows the time spent: one cycle from `lr` down to `lr·lrFloor` (0 by default) at the end
+   * of the budget (`cycleLen` and `cycleMult` do not apply). Not with `steps`; overrides
+   * `epochs`. Default: 600 seconds when neither `steps` nor `epochs` is given.
    */
   timeBudget?: number;
   /** Sequences per batch (default 32). */
@@ -56,7 +60,7 @@ export interface TrainOptions extends ScheduleOptions {
    * last tenth of the lines (valFraction) held out (default false).
    */
   lines?: boolean;
-  /** Adam learning rate (default 1e-3). */
+  /** Adam learning rate (default 3e-3, the recipe's). */
   lr?: number;
   /** Clip gradients to this global L2 norm (default 5; 0 disables). */
   clip?: number;
