@@ -15,6 +15,12 @@ import type { TrainOptions } from "./train.ts";
  * takes the widest of `widths` whose run still takes at least `minSteps` optimizer steps at this
  * machine's measured speed, dropout by the epochs the run will read, and validation often
  * enough to watch but at most `valShare` of the time.
+ *
+ * @example The rule's learning rate and the widths it chooses from
+ * ```ts
+ * import { RECIPE_RULE } from "./recipe.ts";
+ * console.log(RECIPE_RULE.lr, RECIPE_RULE.widths.join(", "));
+ * ```
  */
 export const RECIPE_RULE = {
   /** The budget when none is given: ten minutes. */
@@ -51,7 +57,20 @@ export const RECIPE_RULE = {
   valBatchInSteps: 0.4,
 } as const;
 
-/** Named sets of options (keyed by the API's option names); explicit options override them. */
+/**
+ * Named sets of options (keyed by the API's option names); explicit options override them.
+ *
+ * @example A model and run from a preset
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { PRESETS } from "./recipe.ts";
+ * import { train } from "./train.ts";
+ * const text = "the cat sat on the mat. ".repeat(100);
+ * const model = createModel(text, PRESETS.tiny.model);
+ * await train(model, text, { ...PRESETS.tiny.train, steps: 3, valEvery: 0 });
+ * console.log(model.config.hidden); // 64
+ * ```
+ */
 export const PRESETS: Readonly<
   Record<"tiny" | "udacity", { model: ModelOptions; train: TrainOptions }>
 > = {
