@@ -45,7 +45,7 @@ function transposed(src: Float32Array, rows: number, cols: number): Float32Array
  * ```ts
  * import { createModel } from "../model/model.ts";
  * import { tfjsArtifacts } from "./tfjs.ts";
- * const { modelJson, weights } = tfjsArtifacts(createModel("abc", { hidden: 8, layers: 1 }));
+ * const { modelJson, weights } = tfjsArtifacts(createModel("abc", { cell: "lstm", hidden: 8, layers: 1 }));
  * console.log(Object.keys(modelJson), weights.length);
  * ```
  */
@@ -204,7 +204,7 @@ export function tfjsArtifacts(model: CharModel): TfjsArtifacts {
  * import { createModel } from "../model/model.ts";
  * import { exportTfjs } from "./tfjs.ts";
  * const dir = await Deno.makeTempDir();
- * await exportTfjs(createModel("abc", { hidden: 8, layers: 1 }), dir);
+ * await exportTfjs(createModel("abc", { cell: "lstm", hidden: 8, layers: 1 }), dir);
  * ```
  */
 export async function exportTfjs(model: CharModel, dir: string): Promise<void> {
