@@ -42,13 +42,7 @@ export {
   type TrainResult,
 } from "./src/train/train.ts";
 export type { ScheduleOptions } from "./src/train/schedule.ts";
-export {
-  PRESETS,
-  type Recipe,
-  recipe,
-  RECIPE_RULE,
-  type RecipeOptions,
-} from "./src/train/recipe.ts";
+export { PRESETS, type Recipe, recipe, type RecipeOptions } from "./src/train/recipe.ts";
 export { evaluate, type EvaluateOptions } from "./src/train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "./src/sample/sample.ts";
 export { CheckpointError, fromBytes, load, save, toBytes } from "./src/io/checkpoint.ts";

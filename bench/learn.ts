@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { createModel, evaluate, readText, sample, trainEvents } from "../mod.ts";
 import type { ModelOptions, TrainOptions } from "../mod.ts";
-import { parseDuration } from "../src/cli/_train_flags.ts";
+import { defined, parseDuration } from "../src/cli/_train_flags.ts";
 import { recipe, RECIPE_RULE } from "../src/train/recipe.ts";
 
 const NUMBERS = [
@@ -201,7 +201,3 @@ console.log(
   `${label}: val loss median ${sorted[Math.floor((sorted.length - 1) / 2)].toFixed(4)}, ` +
     `min ${sorted[0].toFixed(4)}, max ${sorted[sorted.length - 1].toFixed(4)} (${runs} runs)`,
 );
-
-function defined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

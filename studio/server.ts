@@ -12,8 +12,7 @@
 import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/_args.ts";
 import { checkBackend } from "../src/engine/engine.ts";
 import { MODEL_DEFAULTS } from "../src/model/model.ts";
-import { TRAIN_DEFAULTS } from "../src/train/_options.ts";
-import { PRESETS, RECIPE_RULE } from "../src/train/recipe.ts";
+import { PRESETS, RECIPE_RULE, TRAIN_DEFAULTS } from "../src/train/recipe.ts";
 
 /** The port when --port is not given. */
 export const DEFAULT_PORT = 8787;

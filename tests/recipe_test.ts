@@ -4,7 +4,9 @@
 // forget-gate bias; and train.ts saying what the recipe picked.
 
 import assert from "node:assert/strict";
-import { createModel, PRESETS, recipe, RECIPE_RULE } from "../mod.ts";
+import { createModel, PRESETS, recipe } from "../mod.ts";
+import { RECIPE_RULE } from "../src/train/recipe.ts";
+import { VALIDATION_BATCH_IN_STEPS } from "../src/train/_budget.ts";
 import { scheduledLr, timedCosineLr, warmupFactor } from "../src/train/schedule.ts";
 import { corpus } from "./_helpers.ts";
 
@@ -49,7 +51,7 @@ Deno.test("recipe: the width, dropout, validation and schedule follow the rule",
     // Validation: at most its share of the time (a validation batch ≈ 0.4 of a step).
     const valBatches = Math.floor(TEXT.length * 0.1 / (R.batch * R.seq));
     assert.ok(r.train.valEvery! >= R.minValEvery);
-    assert.ok(valBatches * R.valBatchInSteps / r.train.valEvery! <= R.valShare);
+    assert.ok(valBatches * VALIDATION_BATCH_IN_STEPS / r.train.valEvery! <= R.valShare);
     assert.match(r.summary, new RegExp(`^recipe for .* GRU 2×${hidden}, dropout `));
   }
   // A longer budget never picks a narrower model.

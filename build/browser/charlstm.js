@@ -4242,9 +4242,24 @@ var RECIPE_RULE = {
   /** Validation takes at most this share of the steps' time... */
   valShare: 0.03,
   /** ...and comes at most every this many steps. */
-  minValEvery: 50,
-  /** A validation batch costs about this many training steps (forward only). */
-  valBatchInSteps: 0.4
+  minValEvery: 50
+};
+var TRAIN_DEFAULTS = {
+  optimizer: "adam",
+  momentum: 0,
+  weightDecay: 0,
+  clipMode: "norm",
+  timeBudget: RECIPE_RULE.timeBudget,
+  batch: RECIPE_RULE.batch,
+  seq: RECIPE_RULE.seq,
+  lr: RECIPE_RULE.lr,
+  clip: RECIPE_RULE.clip,
+  valFraction: 0.1,
+  valEvery: 100,
+  onDivergence: "restore",
+  snapshotEvery: 100,
+  sampleEvery: 0,
+  sampleLength: 200
 };
 var PRESETS = {
   /** A one-minute smoke run. */
@@ -4351,7 +4366,7 @@ async function recipe(text, options = {}) {
   const dropout2 = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs).dropout;
   const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
   const valBatches = Math.floor(valChars / (batch * planSeq));
-  const valEvery = givenTrain.valEvery ?? roundUp(Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)));
+  const valEvery = givenTrain.valEvery ?? roundUp(Math.max(R.minValEvery, Math.ceil(valBatches * VALIDATION_BATCH_IN_STEPS / R.valShare)));
   const warmup = givenTrain.warmup ?? Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
   const lr = givenTrain.lr ?? R.lr;
   const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
@@ -4444,23 +4459,6 @@ function formatDuration(seconds2) {
 }
 
 // src/train/_options.ts
-var TRAIN_DEFAULTS = {
-  optimizer: "adam",
-  momentum: 0,
-  weightDecay: 0,
-  clipMode: "norm",
-  timeBudget: RECIPE_RULE.timeBudget,
-  batch: RECIPE_RULE.batch,
-  seq: RECIPE_RULE.seq,
-  lr: RECIPE_RULE.lr,
-  clip: RECIPE_RULE.clip,
-  valFraction: 0.1,
-  valEvery: 100,
-  onDivergence: "restore",
-  snapshotEvery: 100,
-  sampleEvery: 0,
-  sampleLength: 200
-};
 var CLOCK = Symbol("charlstm.clock");
 function positiveInt(name, value) {
   if (!Number.isInteger(value) || value < 1) {
@@ -6247,7 +6245,6 @@ export {
   CellCorrelator,
   CheckpointError,
   PRESETS,
-  RECIPE_RULE,
   TextError,
   Vocab,
   VocabError,

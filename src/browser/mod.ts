@@ -46,7 +46,7 @@ export {
   type TrainResult,
 } from "../train/train.ts";
 export type { ScheduleOptions } from "../train/schedule.ts";
-export { PRESETS, type Recipe, recipe, RECIPE_RULE, type RecipeOptions } from "../train/recipe.ts";
+export { PRESETS, type Recipe, recipe, type RecipeOptions } from "../train/recipe.ts";
 export { evaluate, type EvaluateOptions } from "../train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "../sample/sample.ts";
 export { CheckpointError, fromBytes, toBytes } from "../io/checkpoint.ts";

@@ -6,8 +6,7 @@
 
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
 import type { CharModel } from "../model/model.ts";
-import { TRAIN_DEFAULTS } from "../train/_options.ts";
-import { PRESETS, recipe, RECIPE_RULE } from "../train/recipe.ts";
+import { PRESETS, recipe, RECIPE_RULE, TRAIN_DEFAULTS } from "../train/recipe.ts";
 import { SCHEDULE_DEFAULTS } from "../train/schedule.ts";
 import type { TrainOptions } from "../train/train.ts";
 import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, UsageError } from "./_args.ts";
@@ -369,8 +368,8 @@ function resumeOptions(args: TrainArgs, model: CharModel, train: TrainOptions): 
   };
 }
 
-// The entries of `o` that are not undefined.
-function defined<T extends object>(o: T): Partial<T> {
+/** The entries of `o` that are not undefined. */
+export function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 

@@ -9,33 +9,9 @@ import { checkThreads, defaultThreads } from "../engine/threads.ts";
 import { validateCoreConfig } from "../model/config.ts";
 import type { CharModel } from "../model/model.ts";
 import { checkSampleOptions } from "../sample/sample.ts";
-import { RECIPE_RULE } from "./recipe.ts";
+import { TRAIN_DEFAULTS } from "./recipe.ts";
 import { type ScheduleOptions, validateSchedule } from "./schedule.ts";
 import type { TrainOptions } from "./train.ts";
-
-/**
- * The defaults of {@linkcode TrainOptions} (threads: the number of cores): their one home. The
- * length (a time budget), batch, seq, lr and clip are the recipe's (RECIPE_RULE); the schedule,
- * warm-up and validation cadence that the recipe also picks depend on the run, and come with
- * `recipe(text)`.
- */
-export const TRAIN_DEFAULTS = {
-  optimizer: "adam",
-  momentum: 0,
-  weightDecay: 0,
-  clipMode: "norm",
-  timeBudget: RECIPE_RULE.timeBudget,
-  batch: RECIPE_RULE.batch,
-  seq: RECIPE_RULE.seq,
-  lr: RECIPE_RULE.lr,
-  clip: RECIPE_RULE.clip,
-  valFraction: 0.1,
-  valEvery: 100,
-  onDivergence: "restore",
-  snapshotEvery: 100,
-  sampleEvery: 0,
-  sampleLength: 200,
-} as const;
 
 /** The key of trainEvents' clock (ms, like `performance.now`): an option for tests only. */
 export const CLOCK: unique symbol = Symbol("charlstm.clock");

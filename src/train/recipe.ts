@@ -8,6 +8,7 @@ import type { BackendChoice } from "../engine/engine.ts";
 import { defaultThreads } from "../engine/threads.ts";
 import { type Cell, validateCoreConfig } from "../model/config.ts";
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
+import { VALIDATION_BATCH_IN_STEPS } from "./_budget.ts";
 import type { TrainOptions } from "./train.ts";
 
 /**
@@ -53,8 +54,30 @@ export const RECIPE_RULE = {
   valShare: 0.03,
   /** ...and comes at most every this many steps. */
   minValEvery: 50,
-  /** A validation batch costs about this many training steps (forward only). */
-  valBatchInSteps: 0.4,
+} as const;
+
+/**
+ * The defaults of `TrainOptions` (threads: the number of cores): their one home. The
+ * length (a time budget), batch, seq, lr and clip are the recipe's (RECIPE_RULE); the schedule,
+ * warm-up and validation cadence that the recipe also picks depend on the run, and come with
+ * `recipe(text)`.
+ */
+export const TRAIN_DEFAULTS = {
+  optimizer: "adam",
+  momentum: 0,
+  weightDecay: 0,
+  clipMode: "norm",
+  timeBudget: RECIPE_RULE.timeBudget,
+  batch: RECIPE_RULE.batch,
+  seq: RECIPE_RULE.seq,
+  lr: RECIPE_RULE.lr,
+  clip: RECIPE_RULE.clip,
+  valFraction: 0.1,
+  valEvery: 100,
+  onDivergence: "restore",
+  snapshotEvery: 100,
+  sampleEvery: 0,
+  sampleLength: 200,
 } as const;
 
 /**
@@ -213,7 +236,7 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
   const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
   const valBatches = Math.floor(valChars / (batch * planSeq));
   const valEvery = givenTrain.valEvery ?? roundUp(
-    Math.max(R.minValEvery, Math.ceil(valBatches * R.valBatchInSteps / R.valShare)),
+    Math.max(R.minValEvery, Math.ceil(valBatches * VALIDATION_BATCH_IN_STEPS / R.valShare)),
   );
   const warmup = givenTrain.warmup ??
     Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
