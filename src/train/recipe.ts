@@ -283,9 +283,13 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
   return { model, train, charsPerSec: speed, plannedChars, measureSeconds, summary };
 }
 
+// A probe's length: 2 steps of 0.25 s each picked a width 1.6× too slow once (anna.txt, 2×384).
+const MEASURE_STEPS = 5;
+const MEASURE_MS = 250;
+
 /**
  * Characters per second of training steps of a model of this shape on this machine: a step to
- * warm up, then steps until a quarter of a second has passed (at least two).
+ * warm up, then steps until a quarter of a second has passed (at least five), their median.
  */
 async function measureCharsPerSec(
   config: {
@@ -319,10 +323,16 @@ async function measureCharsPerSec(
         clipMode: "norm",
       });
     await step(0);
+    // The median step, so one slow step (a page fault, another process) does not pick the width.
+    const times: number[] = [];
     const t0 = performance.now();
-    let n = 0;
-    while (n < 2 || performance.now() - t0 < 250) await step(++n);
-    return n * config.batch * config.seq / ((performance.now() - t0) / 1000);
+    while (times.length < MEASURE_STEPS || performance.now() - t0 < MEASURE_MS) {
+      const t = performance.now();
+      await step(times.length + 1);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return config.batch * config.seq / (times[times.length >> 1] / 1000);
   } finally {
     engine.dispose();
   }
@@ -334,7 +344,11 @@ function roundUp(n: number): number {
 }
 
 function formatCount(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
+  return n >= 1e6
+    ? `${(n / 1e6).toFixed(1)}M`
+    : n >= 1e3
+    ? `${Math.round(n / 1e3)}k`
+    : `${Math.round(n)}`;
 }
 
 function formatDuration(seconds: number): string {
