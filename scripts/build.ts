@@ -6,8 +6,8 @@
 //
 // The output is deterministic: CI rebuilds and fails if build/ differs from the commit.
 
+import { Buffer } from "node:buffer";
 import asc from "assemblyscript/asc";
-import { encodeBase64 } from "../src/_base64.ts";
 
 const root = new URL("../", import.meta.url);
 const common = [
@@ -44,7 +44,7 @@ for (const { name, flags } of variants) {
     Deno.exit(1);
   }
   const bytes = await Deno.readFile(out);
-  embedded.push(`export const ${name} = "${encodeBase64(bytes)}";`);
+  embedded.push(`export const ${name} = "${Buffer.from(bytes).toString("base64")}";`);
   console.log(`${out}: ${bytes.length} bytes`);
 }
 await Deno.writeTextFile(

@@ -9,7 +9,7 @@
 //
 //   deno task studio [--port 8787] [--bundle DIR]
 
-import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/_args.ts";
+import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/args.ts";
 import { checkBackend } from "../src/engine/engine.ts";
 import { MODEL_DEFAULTS } from "../src/model/model.ts";
 import { PRESETS, RECIPE_RULE, TRAIN_DEFAULTS } from "../src/train/recipe.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createModel, PRESETS, recipe } from "../mod.ts";
 import { RECIPE_RULE } from "../src/train/recipe.ts";
-import { VALIDATION_BATCH_IN_STEPS } from "../src/train/_budget.ts";
+import { VALIDATION_BATCH_IN_STEPS } from "../src/train/budget.ts";
 import { scheduledLr, timedCosineLr, warmupFactor } from "../src/train/schedule.ts";
 import { corpus } from "./_helpers.ts";
 

@@ -3622,7 +3622,7 @@ function sample(model, options = {}) {
   return text;
 }
 
-// src/train/_budget.ts
+// src/train/budget.ts
 var VALIDATION_BATCH_IN_STEPS = 0.4;
 var Budget = class {
   #clock;
@@ -3630,19 +3630,23 @@ var Budget = class {
   #priorMs;
   #budgetMs;
   #plan;
+  #stepsDone;
   #asideMs = 0;
   #valMs = null;
   #sampleMs = 0;
-  /**
-   * Starts the clock: `priorSeconds` trained before this run, `budgetSeconds` in all (null:
-   * no budget), `clock` in ms.
-   */
-  constructor(clock, priorSeconds, budgetSeconds, plan) {
+  /** Starts the clock (in ms) of a run. */
+  constructor(clock, options) {
     this.#clock = clock;
     this.#started = clock();
-    this.#priorMs = priorSeconds * 1e3;
-    this.#budgetMs = budgetSeconds === null ? Infinity : budgetSeconds * 1e3;
-    this.#plan = plan;
+    this.#priorMs = options.priorSeconds * 1e3;
+    this.#budgetMs = options.budgetSeconds === null ? Infinity : options.budgetSeconds * 1e3;
+    const { valEvery, valBatches, sampleEvery } = options;
+    this.#plan = {
+      valEvery,
+      valBatches,
+      sampleEvery
+    };
+    this.#stepsDone = options.stepsDone;
   }
   /** Milliseconds since this run started. */
   elapsedMs() {
@@ -3674,15 +3678,14 @@ var Budget = class {
   }
   /**
    * Whether the budget holds the steps numbered `first` to `first + count - 1` (a step's
-   * number is the step count after it) and a final validation, after `done` steps in this run;
-   * always true without a budget.
+   * number is the step count after it) and a final validation; always true without a budget.
    */
-  fits(first, count, done) {
+  fits(first, count) {
     if (this.#budgetMs === Infinity) return true;
     const left = this.#budgetMs - this.#priorMs - this.elapsedMs();
     if (!(left > 0)) return false;
     const { valEvery, valBatches, sampleEvery } = this.#plan;
-    const step = (this.elapsedMs() - this.#asideMs) / Math.max(1, done);
+    const step = (this.elapsedMs() - this.#asideMs) / Math.max(1, this.#stepsDone());
     const validates = valEvery > 0 && valBatches > 0;
     const validation = validates ? this.#valMs ?? valBatches * step * VALIDATION_BATCH_IN_STEPS : 0;
     let need = step + 1.1 * validation;
@@ -3698,7 +3701,7 @@ var Budget = class {
 // src/train/_divergence.ts
 var MAX_RESTORES = 10;
 var Divergence = class {
-  #core;
+  #engine;
   #ts;
   #stopAtOnce;
   #params;
@@ -3710,24 +3713,27 @@ var Divergence = class {
   #epoch = 0;
   #batchInEpoch = 0;
   #restores = 0;
-  /** Takes the first snapshot: the core's host arrays and `ts` must be current. */
-  constructor(core, ts, onDivergence) {
-    this.#core = core;
+  /**
+   * Takes the first snapshot: the engine's host arrays and `ts` must be current.
+   * `onDivergence`: `restore` goes back and halves the lr, `stop` ends the run.
+   */
+  constructor(engine, ts, options) {
+    this.#engine = engine;
     this.#ts = ts;
-    this.#stopAtOnce = onDivergence === "stop";
-    this.#params = core.params.slice();
-    this.#adamM = core.adamM.slice();
-    this.#adamV = core.adamV.slice();
+    this.#stopAtOnce = options.onDivergence === "stop";
+    this.#params = engine.params.slice();
+    this.#adamM = engine.adamM.slice();
+    this.#adamV = engine.adamV.slice();
     this.#h = ts.h.slice();
     this.#c = ts.c.slice();
     this.take();
   }
   /** Copies the current state (host arrays current) as the one to go back to. */
   take() {
-    const core = this.#core, ts = this.#ts;
-    this.#params.set(core.params);
-    this.#adamM.set(core.adamM);
-    this.#adamV.set(core.adamV);
+    const engine = this.#engine, ts = this.#ts;
+    this.#params.set(engine.params);
+    this.#adamM.set(engine.adamM);
+    this.#adamV.set(engine.adamV);
     this.#h.set(ts.h);
     this.#c.set(ts.c);
     this.#step = ts.step;
@@ -3743,7 +3749,7 @@ var Divergence = class {
     ts.step = this.#step;
     ts.epoch = this.#epoch;
     ts.batchInEpoch = this.#batchInEpoch;
-    this.#core.load({
+    this.#engine.load({
       params: this.#params,
       adamM: this.#adamM,
       adamV: this.#adamV,
@@ -3853,111 +3859,133 @@ function timedCosineLr(lr, fraction2, lrFloor = 0) {
   return f >= 1 ? lr * lrFloor : lr * (lrFloor + (1 - lrFloor) * 0.5 * (1 + Math.cos(Math.PI * f)));
 }
 
-// src/train/_loop.ts
-var HostCopy = class {
-  #core;
-  #ts;
-  #current = true;
-  constructor(core, ts) {
-    this.#core = core;
-    this.#ts = ts;
+// src/train/_plan.ts
+var StepPlan = class {
+  #o;
+  #cosine;
+  constructor(options) {
+    this.#o = options;
+    this.#cosine = options.schedule.lrSchedule === "cosine";
   }
-  /** After a step: WASM's arrays are views of its memory (only the carried state is copied). */
-  stepped() {
-    if (this.#core.kind === "wasm") this.#core.readCarried(this.#ts.h, this.#ts.c);
-    else this.#current = false;
+  /**
+   * The work after the step that brings the count to `step` and ends at batch `batchEnd` of
+   * its epoch (`batchesPerEpoch` when it ends the epoch); `last`: it ends training.
+   */
+  after(step, batchEnd, last) {
+    const events = [];
+    if (batchEnd === this.#o.batchesPerEpoch) events.push({
+      type: "epoch"
+    });
+    const cycle = this.#cycleEnded(step, last);
+    if (cycle > 0) events.push({
+      type: "cycle",
+      cycle
+    });
+    if (this.#validates(step, last)) events.push({
+      type: "validation"
+    });
+    const { sampleEvery, snapshotEvery } = this.#o;
+    if (sampleEvery > 0 && step % sampleEvery === 0) events.push({
+      type: "sample"
+    });
+    const snapshot = step % snapshotEvery === 0;
+    return {
+      events,
+      snapshot,
+      needsHost: events.length > 0 || snapshot
+    };
   }
-  /** Copies the engine's state to the host arrays unless they are current. */
-  async sync() {
-    if (this.#current) return;
-    await this.#core.sync();
-    this.#core.readCarried(this.#ts.h, this.#ts.c);
-    this.#current = true;
+  /**
+   * Whether the host needs the state after that step, as far as the step count tells (a time
+   * budget's last step is known when it is submitted, and nothing runs ahead of it).
+   */
+  needsHost(step, batchEnd) {
+    return step === this.#o.totalSteps || this.after(step, batchEnd, step === this.#o.totalSteps).needsHost;
+  }
+  /**
+   * What a step that went in as not the last still owes when it turns out to be the last (the
+   * time budget ran short after it): a final validation unless it validated anyway, and the
+   * end of a timed cosine cycle. In that order: it comes after the step's other events.
+   */
+  owedAtEnd(step) {
+    const owed = [];
+    if (!this.#validates(step, false) && this.#validates(step, true)) {
+      owed.push({
+        type: "validation"
+      });
+    }
+    const cycle = this.#cycleEnded(step, true);
+    if (cycle > 0 && this.#cycleEnded(step, false) === 0) owed.push({
+      type: "cycle",
+      cycle
+    });
+    return owed;
+  }
+  // Validation every valEvery steps and after the last, when there is a held-out part.
+  #validates(step, last) {
+    const { valBatches, valEvery } = this.#o;
+    return valBatches > 0 && valEvery > 0 && (step % valEvery === 0 || last);
+  }
+  // The cosine cycle (from 1) that the step ends, 0 when none: by the clock the one cycle ends
+  // at the last step, by steps a cycle ends where the next one starts.
+  #cycleEnded(step, last) {
+    if (!this.#cosine) return 0;
+    if (this.#o.timed) return last ? 1 : 0;
+    const { batchesPerEpoch, schedule } = this.#o;
+    const before = cosineCycle(step - 1, batchesPerEpoch, schedule).index;
+    return cosineCycle(step, batchesPerEpoch, schedule).index > before ? before + 1 : 0;
   }
 };
-function advance(ts, batchesPerEpoch) {
-  ts.step++;
-  ts.batchInEpoch++;
-  if (ts.batchInEpoch < batchesPerEpoch) return false;
-  ts.epoch++;
-  ts.batchInEpoch = 0;
-  return true;
-}
+
+// src/train/_loop.ts
 function sampleSeed(seed, step) {
   return seed + Math.imul(step, 2654435769) >>> 0;
 }
-async function* trainLoop(core, ts, o, draw2) {
-  const { source, totalSteps, signal, schedule, clock, sampling } = o;
-  const perEpoch = source.batchesPerEpoch;
-  const host = new HostCopy(core, ts);
-  const divergence = new Divergence(core, ts, o.onDivergence);
+async function* trainLoop(engine, ts, o) {
+  const perEpoch = o.source.batchesPerEpoch;
   const step0 = ts.step;
-  const budget = new Budget(clock, ts.trainTime ?? 0, o.timeBudget, {
+  const budget = new Budget(o.clock, {
+    priorSeconds: ts.trainTime ?? 0,
+    budgetSeconds: o.timeBudget,
     valEvery: o.valEvery,
-    valBatches: source.valBatches,
-    sampleEvery: sampling.every
+    valBatches: o.source.valBatches,
+    sampleEvery: o.sampling.every,
+    stepsDone: () => ts.step - step0
   });
-  const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
-  const fits = (first, count) => budget.fits(first, count, ts.step - step0);
-  const validatesAt = (step, last) => source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || last);
-  const samplesAt = (step) => sampling.every > 0 && step % sampling.every === 0;
-  const endsCycle = (step, last) => schedule.lrSchedule === "cosine" && (timedCosine ? last : cosineCycle(step, perEpoch, schedule).index > cosineCycle(step - 1, perEpoch, schedule).index);
-  const needsHost = (step, batchEnd) => batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) || samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
-  const submit = (step, epoch, batchInEpoch, queued = 0) => {
-    const last = step + 1 === totalSteps || !fits(step + 1 - queued, queued + 2);
-    if (batchInEpoch === 0 || source.independentRows) core.resetState();
-    source.fill(epoch, batchInEpoch, core.inputs, core.targets);
-    const lr = (timedCosine ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor) : scheduledLr(o.lr, step, perEpoch, schedule)) * warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
-    const { optimizer, momentum, weightDecay, clip, clipMode } = o;
-    const result = core.trainStep({
-      step,
-      optimizer,
-      lr,
-      momentum,
-      weightDecay,
-      clip,
-      clipMode
-    });
-    result.catch(() => {
-    });
-    return {
-      result,
-      lr,
-      last
-    };
+  const run2 = {
+    engine,
+    ts,
+    o,
+    budget,
+    valLoss: null
   };
-  const pipelined = core.kind !== "wasm";
+  const plan = new StepPlan({
+    batchesPerEpoch: perEpoch,
+    totalSteps: o.totalSteps,
+    valEvery: o.valEvery,
+    valBatches: o.source.valBatches,
+    sampleEvery: o.sampling.every,
+    snapshotEvery: o.snapshotEvery,
+    schedule: o.schedule,
+    timed: o.timeBudget !== null
+  });
+  const host = new HostCopy(engine, ts);
+  const divergence = new Divergence(engine, ts, {
+    onDivergence: o.onDivergence
+  });
+  const pipelined = engine.kind !== "wasm";
   let ahead = null;
+  let aborted = false, diverged = false, endedLate = false, failed = false;
   let lastPause = performance.now();
-  let aborted = false;
-  let diverged = false;
-  let valLoss = null;
-  let failed = false;
-  const validation = async () => {
-    const loss = await budget.validate(async () => (await core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows)).meanOfBatches);
-    valLoss = loss;
-    const best = loss < ts.bestValLoss;
-    if (best) ts.bestValLoss = loss;
-    return {
-      type: "validation",
-      step: ts.step,
-      epoch: ts.epoch,
-      valLoss: loss,
-      best
-    };
-  };
   try {
-    while (ts.step < totalSteps) {
-      if (!ahead && signal?.aborted) {
+    while (ts.step < o.totalSteps) {
+      if (!ahead && o.signal?.aborted) {
         aborted = true;
         break;
       }
-      if (!ahead && ts.step === step0 && !fits(ts.step + 1, 1)) break;
-      const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
-      ahead = null;
-      if (pipelined && !signal?.aborted && !current.last && !needsHost(ts.step + 1, ts.batchInEpoch + 1)) {
-        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1, 1);
-      }
+      if (!ahead && ts.step === step0 && !budget.fits(ts.step + 1, 1)) break;
+      const current = ahead ?? submit(run2, 0);
+      ahead = pipelined && !o.signal?.aborted && !current.last && !plan.needsHost(ts.step + 1, ts.batchInEpoch + 1) ? submit(run2, 1) : null;
       const { loss, gradNorm, applied } = await current.result;
       if (!applied) {
         if (ahead) await ahead.result;
@@ -3972,14 +4000,14 @@ async function* trainLoop(core, ts, o, draw2) {
       }
       const epochDone = advance(ts, perEpoch);
       host.stepped();
-      const last = current.last;
-      if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
+      const work = plan.after(ts.step, epochDone ? perEpoch : ts.batchInEpoch, current.last);
+      if (current.last || work.needsHost) await host.sync();
       const elapsedMs = budget.elapsedMs();
       ts.trainTime = budget.trainedSeconds();
       yield {
         type: "step",
         step: ts.step,
-        totalSteps,
+        totalSteps: o.totalSteps,
         epoch: epochDone ? ts.epoch - 1 : ts.epoch,
         loss,
         gradNorm,
@@ -3988,51 +4016,23 @@ async function* trainLoop(core, ts, o, draw2) {
         elapsedMs,
         trainTime: ts.trainTime
       };
-      if (epochDone) yield {
-        type: "epoch",
-        step: ts.step,
-        epoch: ts.epoch
-      };
-      if (endsCycle(ts.step, last)) {
-        const cycle = timedCosine ? 1 : cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
-        yield {
-          type: "cycle",
-          step: ts.step,
-          epoch: ts.epoch,
-          cycle
-        };
-      }
-      if (validatesAt(ts.step, last)) yield await validation();
-      if (samplesAt(ts.step)) {
-        const seed = sampleSeed(sampling.seed, ts.step);
-        const text = budget.sample(() => draw2(seed));
-        yield {
-          type: "sample",
-          step: ts.step,
-          epoch: ts.epoch,
-          seed,
-          text
-        };
-      }
-      if (ts.step % o.snapshotEvery === 0) divergence.take();
+      for (const event of work.events) yield await hostEvent(run2, event);
+      if (work.snapshot) divergence.take();
       if (performance.now() - lastPause > 50) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         lastPause = performance.now();
       }
-      if (last) break;
-      if (!ahead && !fits(ts.step + 1, 1)) {
-        await host.sync();
-        if (!validatesAt(ts.step, false) && validatesAt(ts.step, true)) yield await validation();
-        if (timedCosine) yield {
-          type: "cycle",
-          step: ts.step,
-          epoch: ts.epoch,
-          cycle: 1
-        };
+      if (current.last) break;
+      if (!ahead && !budget.fits(ts.step + 1, 1)) {
+        endedLate = true;
         break;
       }
     }
     await host.sync();
+    if (endedLate) {
+      for (const event of plan.owedAtEnd(ts.step)) yield await hostEvent(run2, event);
+    }
+    const { valLoss } = run2;
     yield {
       type: "done",
       step: ts.step,
@@ -4058,6 +4058,106 @@ async function* trainLoop(core, ts, o, draw2) {
     }
   }
 }
+function submit(run2, queued) {
+  const { engine, ts, o, budget } = run2;
+  const step = ts.step + queued, batchInEpoch = ts.batchInEpoch + queued;
+  const last = step + 1 === o.totalSteps || !budget.fits(step + 1 - queued, queued + 2);
+  if (batchInEpoch === 0 || o.source.independentRows) engine.resetState();
+  o.source.fill(ts.epoch, batchInEpoch, engine.inputs, engine.targets);
+  const { schedule } = o;
+  const scheduled = o.timeBudget !== null && schedule.lrSchedule === "cosine" ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor) : scheduledLr(o.lr, step, o.source.batchesPerEpoch, schedule);
+  const lr = scheduled * warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
+  const { optimizer, momentum, weightDecay, clip, clipMode } = o;
+  const result = engine.trainStep({
+    step,
+    optimizer,
+    lr,
+    momentum,
+    weightDecay,
+    clip,
+    clipMode
+  });
+  result.catch(() => {
+  });
+  return {
+    result,
+    lr,
+    last
+  };
+}
+async function hostEvent(run2, event) {
+  const { engine, ts, o, budget } = run2;
+  const { step, epoch } = ts;
+  switch (event.type) {
+    case "epoch":
+      return {
+        type: "epoch",
+        step,
+        epoch
+      };
+    case "cycle":
+      return {
+        type: "cycle",
+        step,
+        epoch,
+        cycle: event.cycle
+      };
+    case "validation": {
+      const { source } = o;
+      const valLoss = await budget.validate(async () => (await engine.evaluateBatches(source.valBatches, source.fillVal, source.independentRows)).meanOfBatches);
+      run2.valLoss = valLoss;
+      const best = valLoss < ts.bestValLoss;
+      if (best) ts.bestValLoss = valLoss;
+      return {
+        type: "validation",
+        step,
+        epoch,
+        valLoss,
+        best
+      };
+    }
+    case "sample": {
+      const seed = sampleSeed(o.sampling.seed, step);
+      const text = budget.sample(() => o.draw(seed));
+      return {
+        type: "sample",
+        step,
+        epoch,
+        seed,
+        text
+      };
+    }
+  }
+}
+function advance(ts, batchesPerEpoch) {
+  ts.step++;
+  ts.batchInEpoch++;
+  if (ts.batchInEpoch < batchesPerEpoch) return false;
+  ts.epoch++;
+  ts.batchInEpoch = 0;
+  return true;
+}
+var HostCopy = class {
+  #engine;
+  #ts;
+  #current = true;
+  constructor(engine, ts) {
+    this.#engine = engine;
+    this.#ts = ts;
+  }
+  /** After a step: WASM's arrays are views of its memory (only the carried state is copied). */
+  stepped() {
+    if (this.#engine.kind === "wasm") this.#engine.readCarried(this.#ts.h, this.#ts.c);
+    else this.#current = false;
+  }
+  /** Copies the engine's state to the host arrays unless they are current. */
+  async sync() {
+    if (this.#current) return;
+    await this.#engine.sync();
+    this.#engine.readCarried(this.#ts.h, this.#ts.c);
+    this.#current = true;
+  }
+};
 
 // src/data/batches.ts
 function checkPositive(name, value) {
@@ -4640,7 +4740,7 @@ async function* trainEvents(model, text, options = {}) {
   const o = resolveTrainOptions(model, text, options);
   const { batch, seq, source } = o;
   const notes = [];
-  const core = await createEngine({
+  const engine = await createEngine({
     ...model.config,
     batch,
     seq
@@ -4661,33 +4761,33 @@ async function* trainEvents(model, text, options = {}) {
       lrScale: 1,
       optimizer: o.optimizer,
       trainTime: 0,
-      adamM: new Float32Array(core.layout.size),
-      adamV: new Float32Array(core.layout.size),
+      adamM: new Float32Array(engine.layout.size),
+      adamV: new Float32Array(engine.layout.size),
       h: new Float32Array(L * batch * H),
       c: new Float32Array(L * batch * H)
     };
     ts.weightDecay = o.weightDecay;
-    core.load({
+    engine.load({
       params: model.params,
       adamM: ts.adamM,
       adamV: ts.adamV,
       h: ts.h,
       c: ts.c
     });
-    await core.sync();
+    await engine.sync();
     const wrapped = ts.batchInEpoch >= source.batchesPerEpoch;
     if (wrapped) {
       ts.epoch++;
       ts.batchInEpoch = 0;
     }
-    model.params = core.params;
-    ts.adamM = core.adamM;
-    ts.adamV = core.adamV;
+    model.params = engine.params;
+    ts.adamM = engine.adamM;
+    ts.adamV = engine.adamV;
     ts.timeBudget = o.timeBudget ?? void 0;
     model.trainState = ts;
     yield {
       type: "start",
-      backend: core.kind,
+      backend: engine.kind,
       step: ts.step,
       totalSteps: o.totalSteps,
       batchesPerEpoch: source.batchesPerEpoch,
@@ -4713,19 +4813,23 @@ async function* trainEvents(model, text, options = {}) {
       message
     };
     const { prime, length } = o.sampling;
-    yield* trainLoop(core, ts, o, (seed) => sample(model, {
+    const draw2 = (seed) => sample(model, {
       prime,
       length,
       seed,
       topK: 5,
       threads: 1
-    }));
+    });
+    yield* trainLoop(engine, ts, {
+      ...o,
+      draw: draw2
+    });
   } finally {
-    if (model.params === core.params) model.params = core.params.slice();
+    if (model.params === engine.params) model.params = engine.params.slice();
     const held = model.trainState;
-    if (held?.adamM === core.adamM) held.adamM = core.adamM.slice();
-    if (held?.adamV === core.adamV) held.adamV = core.adamV.slice();
-    core.dispose();
+    if (held?.adamM === engine.adamM) held.adamM = engine.adamM.slice();
+    if (held?.adamV === engine.adamV) held.adamV = engine.adamV.slice();
+    engine.dispose();
   }
 }
 async function train(model, text, options = {}) {

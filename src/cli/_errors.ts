@@ -7,7 +7,7 @@ import { TextError } from "../data/text.ts";
 import { VocabError } from "../data/vocab.ts";
 import { WebGpuUnavailableError } from "../engine/webgpu_core.ts";
 import { CheckpointError } from "../io/checkpoint.ts";
-import { UsageError } from "./_args.ts";
+import { UsageError } from "./args.ts";
 
 const KNOWN = [UsageError, TextError, VocabError, CheckpointError, WebGpuUnavailableError];
 

@@ -3,7 +3,7 @@
 // temporary file in the same folder, then a rename, as checkpoints are) so that a browser never
 // shows half a file; and `--plot`, which reads a JSON log back.
 
-import { UsageError } from "./_args.ts";
+import { UsageError } from "./args.ts";
 import { lossSvg, type PlotEvent } from "./_plot.ts";
 
 /** Writes `text` to `path` through a temporary file in the same folder and a rename. */

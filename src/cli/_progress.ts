@@ -2,8 +2,8 @@
 // otherwise, samples printed above it, the expected duration once the first steps have been
 // timed, and optionally every event as a JSON line appended to a log file.
 
-import { VALIDATION_BATCH_IN_STEPS } from "../train/_budget.ts";
-import type { TrainEvent } from "../train/train.ts";
+import { VALIDATION_BATCH_IN_STEPS } from "../train/budget.ts";
+import type { TrainEvent } from "../train/types.ts";
 
 const encoder = new TextEncoder();
 

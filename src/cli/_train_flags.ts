@@ -9,7 +9,7 @@ import type { CharModel } from "../model/model.ts";
 import { PRESETS, recipe, RECIPE_RULE, TRAIN_DEFAULTS } from "../train/recipe.ts";
 import { SCHEDULE_DEFAULTS } from "../train/schedule.ts";
 import type { TrainOptions } from "../train/train.ts";
-import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, UsageError } from "./_args.ts";
+import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, UsageError } from "./args.ts";
 
 const DEFAULT_DATA = new URL("../../data/anna.txt", import.meta.url);
 /** The CLI's own settings' defaults. */

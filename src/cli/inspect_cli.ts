@@ -11,7 +11,7 @@ import { CellCorrelator, cellValues, describeScore, parseCell } from "../inspect
 import type { CellRef } from "../inspect/cells.ts";
 import { textFeatures } from "../inspect/features.ts";
 import { trace, traceChunks, type TracedLayer } from "../inspect/trace.ts";
-import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
+import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./args.ts";
 import { runCli } from "./_errors.ts";
 import { renderReport, type ReportStrip, tableLines } from "./_report.ts";
 

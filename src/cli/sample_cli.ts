@@ -13,7 +13,7 @@ import {
   type SampleOptions,
   sampleStream,
 } from "../sample/sample.ts";
-import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./_args.ts";
+import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./args.ts";
 import { runCli } from "./_errors.ts";
 
 /** Characters generated unless --length says otherwise (the CLI's own default). */

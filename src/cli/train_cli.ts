@@ -11,7 +11,7 @@ import { exportTfjs, tfjsArtifacts } from "../io/tfjs.ts";
 import { type CharModel, createModel } from "../model/model.ts";
 import { checkSampleOptions, sample, type SampleOptions } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents, type TrainOptions } from "../train/train.ts";
-import { usage, UsageError } from "./_args.ts";
+import { usage, UsageError } from "./args.ts";
 import { runCli } from "./_errors.ts";
 import { logHistory, LossPlot, readLog, writeTextAtomic } from "./_loss_plot.ts";
 import { lossSvg } from "./_plot.ts";

@@ -4,14 +4,14 @@
 
 import type { Engine } from "../engine/engine.ts";
 import type { TrainState } from "../model/model.ts";
-import type { TrainEvent } from "./train.ts";
+import type { TrainEvent } from "./types.ts";
 
 /** Restores in a row (without a snapshot in between) after which training stops anyway. */
 const MAX_RESTORES = 10;
 
 /** The last good state of one training run, and the policy that goes back to it. */
 export class Divergence {
-  readonly #core: Engine;
+  readonly #engine: Engine;
   readonly #ts: TrainState;
   readonly #stopAtOnce: boolean;
   readonly #params: Float32Array;
@@ -24,14 +24,17 @@ export class Divergence {
   #batchInEpoch = 0;
   #restores = 0;
 
-  /** Takes the first snapshot: the core's host arrays and `ts` must be current. */
-  constructor(core: Engine, ts: TrainState, onDivergence: "restore" | "stop") {
-    this.#core = core;
+  /**
+   * Takes the first snapshot: the engine's host arrays and `ts` must be current.
+   * `onDivergence`: `restore` goes back and halves the lr, `stop` ends the run.
+   */
+  constructor(engine: Engine, ts: TrainState, options: { onDivergence: "restore" | "stop" }) {
+    this.#engine = engine;
     this.#ts = ts;
-    this.#stopAtOnce = onDivergence === "stop";
-    this.#params = core.params.slice();
-    this.#adamM = core.adamM.slice();
-    this.#adamV = core.adamV.slice();
+    this.#stopAtOnce = options.onDivergence === "stop";
+    this.#params = engine.params.slice();
+    this.#adamM = engine.adamM.slice();
+    this.#adamV = engine.adamV.slice();
     this.#h = ts.h.slice();
     this.#c = ts.c.slice();
     this.take();
@@ -39,10 +42,10 @@ export class Divergence {
 
   /** Copies the current state (host arrays current) as the one to go back to. */
   take(): void {
-    const core = this.#core, ts = this.#ts;
-    this.#params.set(core.params);
-    this.#adamM.set(core.adamM);
-    this.#adamV.set(core.adamV);
+    const engine = this.#engine, ts = this.#ts;
+    this.#params.set(engine.params);
+    this.#adamM.set(engine.adamM);
+    this.#adamV.set(engine.adamV);
     this.#h.set(ts.h);
     this.#c.set(ts.c);
     this.#step = ts.step;
@@ -59,7 +62,7 @@ export class Divergence {
     ts.step = this.#step;
     ts.epoch = this.#epoch;
     ts.batchInEpoch = this.#batchInEpoch;
-    this.#core.load({
+    this.#engine.load({
       params: this.#params,
       adamM: this.#adamM,
       adamV: this.#adamV,

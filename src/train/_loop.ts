@@ -1,42 +1,168 @@
 // The training loop: one optimizer step per batch, and the events around it (step, epoch,
 // cycle, validation, sample, diverged, done), until the step count or the time budget is
 // reached. On WebGPU it runs one step ahead: step k+1 is submitted before step k's loss is read
-// back, so the wait for the read-back overlaps the GPU's work. It never runs ahead past a step
-// whose state the host needs (`needsHost`), and it brings the host arrays up to date
-// (`HostCopy`) at exactly those steps.
+// back, so the wait for the read-back overlaps the GPU's work. Which steps the host needs (their
+// events, a snapshot) is the plan's (_plan.ts) to say: the loop never runs ahead past one of
+// them, and brings the host arrays up to date (`HostCopy`) at exactly those steps.
 
 import type { Engine, StepResult } from "../engine/engine.ts";
 import type { TrainState } from "../model/model.ts";
-import { Budget } from "./_budget.ts";
+import { Budget } from "./budget.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
-import { cosineCycle, scheduledLr, timedCosineLr, warmupFactor } from "./schedule.ts";
-import type { TrainEvent } from "./train.ts";
+import { type HostEvent, StepPlan } from "./_plan.ts";
+import { scheduledLr, timedCosineLr, warmupFactor } from "./schedule.ts";
+import type { TrainEvent } from "./types.ts";
 
-/** Whether the host copies of the state (model arrays, carried state) match the engine. */
-class HostCopy {
-  readonly #core: Engine;
-  readonly #ts: TrainState;
-  #current = true;
+/** The loop's options: every training option, checked, and how to draw a sample. */
+export interface LoopOptions extends ResolvedOptions {
+  /** The text of a sample from the model's current arrays, for a seed. */
+  draw: (seed: number) => string;
+}
 
-  constructor(core: Engine, ts: TrainState) {
-    this.#core = core;
-    this.#ts = ts;
+/** The seed of the sample drawn after `step` steps of a run sampling with `seed`. */
+export function sampleSeed(seed: number, step: number): number {
+  return (seed + Math.imul(step, 0x9e3779b9)) >>> 0;
+}
+
+/**
+ * Trains from `ts` (loaded into `engine`, host arrays current) to `o.totalSteps` or the end of
+ * `o.timeBudget`, yielding every event after `start`. When the consumer stops early, a step
+ * still running is waited for and counted (or, when it was not finite, the last snapshot
+ * restored), and the host arrays are brought up to date.
+ */
+export async function* trainLoop(
+  engine: Engine,
+  ts: TrainState,
+  o: LoopOptions,
+): AsyncGenerator<TrainEvent> {
+  const perEpoch = o.source.batchesPerEpoch;
+  const step0 = ts.step;
+  const budget = new Budget(o.clock, {
+    priorSeconds: ts.trainTime ?? 0,
+    budgetSeconds: o.timeBudget,
+    valEvery: o.valEvery,
+    valBatches: o.source.valBatches,
+    sampleEvery: o.sampling.every,
+    stepsDone: () => ts.step - step0,
+  });
+  const run: Run = { engine, ts, o, budget, valLoss: null };
+  const plan = new StepPlan({
+    batchesPerEpoch: perEpoch,
+    totalSteps: o.totalSteps,
+    valEvery: o.valEvery,
+    valBatches: o.source.valBatches,
+    sampleEvery: o.sampling.every,
+    snapshotEvery: o.snapshotEvery,
+    schedule: o.schedule,
+    timed: o.timeBudget !== null,
+  });
+  const host = new HostCopy(engine, ts);
+  const divergence = new Divergence(engine, ts, { onDivergence: o.onDivergence });
+  // On WebGPU the next step goes in before this one's scalars come back (the GPU skips a
+  // non-finite update by itself); never past a step whose state the host needs, nor after an
+  // abort.
+  const pipelined = engine.kind !== "wasm";
+  let ahead: Submitted | null = null;
+  let aborted = false, diverged = false, endedLate = false, failed = false;
+  let lastPause = performance.now();
+  try {
+    while (ts.step < o.totalSteps) {
+      if (!ahead && o.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      // No time for a step at all: a resumed model whose budget is spent.
+      if (!ahead && ts.step === step0 && !budget.fits(ts.step + 1, 1)) break;
+
+      const current: Submitted = ahead ?? submit(run, 0);
+      ahead = pipelined && !o.signal?.aborted && !current.last &&
+          !plan.needsHost(ts.step + 1, ts.batchInEpoch + 1)
+        ? submit(run, 1)
+        : null;
+      const { loss, gradNorm, applied } = await current.result;
+      if (!applied) {
+        // The step submitted ahead ran on the old weights; the restore undoes it.
+        if (ahead) await ahead.result;
+        ahead = null;
+        const event = divergence.diverged(ts.step + 1, loss, gradNorm);
+        yield event;
+        if (event.action === "stopped") {
+          diverged = true;
+          break;
+        }
+        continue;
+      }
+
+      const epochDone = advance(ts, perEpoch);
+      host.stepped();
+      const work = plan.after(ts.step, epochDone ? perEpoch : ts.batchInEpoch, current.last);
+      if (current.last || work.needsHost) await host.sync();
+      const elapsedMs = budget.elapsedMs();
+      ts.trainTime = budget.trainedSeconds();
+      yield {
+        type: "step",
+        step: ts.step,
+        totalSteps: o.totalSteps,
+        epoch: epochDone ? ts.epoch - 1 : ts.epoch,
+        loss,
+        gradNorm,
+        lr: current.lr,
+        charsPerSec: (ts.step - step0) * o.batch * o.seq / (elapsedMs / 1000),
+        elapsedMs,
+        trainTime: ts.trainTime,
+      };
+      for (const event of work.events) yield await hostEvent(run, event);
+      if (work.snapshot) divergence.take();
+
+      // Let timers and signal handlers run now and then without a macrotask per tiny step.
+      if (performance.now() - lastPause > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastPause = performance.now();
+      }
+      if (current.last) break;
+      // The budget ran short after this step went in as not the last (the consumer's work
+      // included): it is the last after all.
+      if (!ahead && !budget.fits(ts.step + 1, 1)) {
+        endedLate = true;
+        break;
+      }
+    }
+
+    // The end of the run, however it ended.
+    await host.sync();
+    if (endedLate) {
+      for (const event of plan.owedAtEnd(ts.step)) yield await hostEvent(run, event);
+    }
+    const { valLoss } = run;
+    yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    // Done, or the consumer stopped early (an error in the engine leaves the state as it is):
+    // the time counts, and so does a step still running (not finite: the snapshot goes back).
+    if (!failed) {
+      ts.trainTime = budget.trainedSeconds();
+      if (ahead) {
+        const { applied } = await ahead.result;
+        if (applied) {
+          advance(ts, perEpoch);
+          host.stepped();
+        } else divergence.restore();
+      }
+      await host.sync();
+    }
   }
+}
 
-  /** After a step: WASM's arrays are views of its memory (only the carried state is copied). */
-  stepped(): void {
-    if (this.#core.kind === "wasm") this.#core.readCarried(this.#ts.h, this.#ts.c);
-    else this.#current = false;
-  }
-
-  /** Copies the engine's state to the host arrays unless they are current. */
-  async sync(): Promise<void> {
-    if (this.#current) return;
-    await this.#core.sync();
-    this.#core.readCarried(this.#ts.h, this.#ts.c);
-    this.#current = true;
-  }
+/** One run of the loop: its engine and state, its options and clock, and its last val loss. */
+interface Run {
+  readonly engine: Engine;
+  readonly ts: TrainState;
+  readonly o: LoopOptions;
+  readonly budget: Budget;
+  valLoss: number | null;
 }
 
 /** A step under way: its result, the learning rate it used, and whether it ends training. */
@@ -44,6 +170,58 @@ interface Submitted {
   result: Promise<StepResult>;
   lr: number;
   last: boolean;
+}
+
+/**
+ * Submits the next step (`queued` = 1: the one after it, the next being under way), with its
+ * batch and learning rate. It is the last when it reaches the step count, or when the budget
+ * holds no other step after it (and the final validation).
+ */
+function submit(run: Run, queued: 0 | 1): Submitted {
+  const { engine, ts, o, budget } = run;
+  const step = ts.step + queued, batchInEpoch = ts.batchInEpoch + queued;
+  const last = step + 1 === o.totalSteps || !budget.fits(step + 1 - queued, queued + 2);
+  if (batchInEpoch === 0 || o.source.independentRows) engine.resetState();
+  o.source.fill(ts.epoch, batchInEpoch, engine.inputs, engine.targets);
+  const { schedule } = o;
+  const scheduled = o.timeBudget !== null && schedule.lrSchedule === "cosine"
+    ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor)
+    : scheduledLr(o.lr, step, o.source.batchesPerEpoch, schedule);
+  const lr = scheduled * warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
+  const { optimizer, momentum, weightDecay, clip, clipMode } = o;
+  const result = engine.trainStep({ step, optimizer, lr, momentum, weightDecay, clip, clipMode });
+  result.catch(() => {}); // awaited by the loop, or dropped with the engine if the consumer stops
+  return { result, lr, last };
+}
+
+/** Does what the plan says the host owes after the step just taken, and says so. */
+async function hostEvent(run: Run, event: HostEvent): Promise<TrainEvent> {
+  const { engine, ts, o, budget } = run;
+  const { step, epoch } = ts;
+  switch (event.type) {
+    case "epoch":
+      return { type: "epoch", step, epoch };
+    case "cycle":
+      return { type: "cycle", step, epoch, cycle: event.cycle };
+    case "validation": {
+      // Timed apart from the steps, for the budget's pace.
+      const { source } = o;
+      const valLoss = await budget.validate(async () =>
+        (await engine.evaluateBatches(source.valBatches, source.fillVal, source.independentRows))
+          .meanOfBatches
+      );
+      run.valLoss = valLoss;
+      const best = valLoss < ts.bestValLoss;
+      if (best) ts.bestValLoss = valLoss;
+      return { type: "validation", step, epoch, valLoss, best };
+    }
+    case "sample": {
+      // Its own engine and generator: training's state and randomness are not touched.
+      const seed = sampleSeed(o.sampling.seed, step);
+      const text = budget.sample(() => o.draw(seed));
+      return { type: "sample", step, epoch, seed, text };
+    }
+  }
 }
 
 /** Counts a step that was applied; true when it ended an epoch (the position rolls over). */
@@ -58,183 +236,28 @@ function advance(ts: TrainState, batchesPerEpoch: number): boolean {
   return true;
 }
 
-/** The seed of the sample drawn after `step` steps of a run sampling with `seed`. */
-export function sampleSeed(seed: number, step: number): number {
-  return (seed + Math.imul(step, 0x9e3779b9)) >>> 0;
-}
+/** Whether the host copies of the state (model arrays, carried state) match the engine. */
+class HostCopy {
+  readonly #engine: Engine;
+  readonly #ts: TrainState;
+  #current = true;
 
-/**
- * Trains from `ts` (loaded into `core`, host arrays current) to `o.totalSteps` or the end of
- * `o.timeBudget`, yielding every event after `start`; `draw` gives the text of a sample from
- * the model's current arrays for a seed. When the consumer stops early, a step still running is
- * waited for and counted (or, when it was not finite, the last snapshot restored), and the host
- * arrays are brought up to date.
- */
-export async function* trainLoop(
-  core: Engine,
-  ts: TrainState,
-  o: ResolvedOptions,
-  draw: (seed: number) => string,
-): AsyncGenerator<TrainEvent> {
-  const { source, totalSteps, signal, schedule, clock, sampling } = o;
-  const perEpoch = source.batchesPerEpoch;
-  const host = new HostCopy(core, ts);
-  const divergence = new Divergence(core, ts, o.onDivergence);
+  constructor(engine: Engine, ts: TrainState) {
+    this.#engine = engine;
+    this.#ts = ts;
+  }
 
-  const step0 = ts.step;
-  const budget = new Budget(clock, ts.trainTime ?? 0, o.timeBudget, {
-    valEvery: o.valEvery,
-    valBatches: source.valBatches,
-    sampleEvery: sampling.every,
-  });
-  const timedCosine = o.timeBudget !== null && schedule.lrSchedule === "cosine";
-  // Whether the budget holds the steps numbered first..first+count-1 and a final validation.
-  const fits = (first: number, count: number) => budget.fits(first, count, ts.step - step0);
+  /** After a step: WASM's arrays are views of its memory (only the carried state is copied). */
+  stepped(): void {
+    if (this.#engine.kind === "wasm") this.#engine.readCarried(this.#ts.h, this.#ts.c);
+    else this.#current = false;
+  }
 
-  // `last`: the step that ends training (the step count, or the budget's last step).
-  const validatesAt = (step: number, last: boolean) =>
-    source.valBatches > 0 && o.valEvery > 0 && (step % o.valEvery === 0 || last);
-  const samplesAt = (step: number) => sampling.every > 0 && step % sampling.every === 0;
-  const endsCycle = (step: number, last: boolean) =>
-    schedule.lrSchedule === "cosine" &&
-    (timedCosine ? last : cosineCycle(step, perEpoch, schedule).index >
-      cosineCycle(step - 1, perEpoch, schedule).index);
-  // Whether the host needs the state after `step` steps (the step ending at batch index
-  // `batchEnd` of its epoch): events that save, validate or sample see it, and snapshots copy
-  // it. (The budget's last step is known when it is submitted: nothing runs ahead of it.)
-  const needsHost = (step: number, batchEnd: number) =>
-    batchEnd === perEpoch || step === totalSteps || validatesAt(step, step === totalSteps) ||
-    samplesAt(step) || step % o.snapshotEvery === 0 || endsCycle(step, step === totalSteps);
-  // Submits the step at (step, epoch, batchInEpoch), `queued` steps being under way already.
-  // It is the budget's last when the budget holds no other one after it.
-  const submit = (step: number, epoch: number, batchInEpoch: number, queued = 0): Submitted => {
-    const last = step + 1 === totalSteps || !fits(step + 1 - queued, queued + 2);
-    if (batchInEpoch === 0 || source.independentRows) core.resetState();
-    source.fill(epoch, batchInEpoch, core.inputs, core.targets);
-    const lr =
-      (timedCosine
-        ? timedCosineLr(o.lr, budget.spent(), schedule.lrFloor)
-        : scheduledLr(o.lr, step, perEpoch, schedule)) *
-      warmupFactor(step, schedule.warmup ?? 0) * ts.lrScale;
-    const { optimizer, momentum, weightDecay, clip, clipMode } = o;
-    const result = core.trainStep({ step, optimizer, lr, momentum, weightDecay, clip, clipMode });
-    result.catch(() => {}); // awaited below, or dropped with the core if the consumer stops
-    return { result, lr, last };
-  };
-  // On WebGPU the next step goes in before this one's scalars come back (the GPU skips a
-  // non-finite update by itself); never past a point where the host needs the state, nor after
-  // an abort.
-  const pipelined = core.kind !== "wasm";
-  let ahead: Submitted | null = null;
-
-  let lastPause = performance.now();
-  let aborted = false;
-  let diverged = false;
-  let valLoss: number | null = null;
-  let failed = false;
-  // Validates after the step just taken (timed apart from the steps, for the budget's pace).
-  const validation = async (): Promise<TrainEvent> => {
-    const loss = await budget.validate(async () =>
-      (await core.evaluateBatches(source.valBatches, source.fillVal, source.independentRows))
-        .meanOfBatches
-    );
-    valLoss = loss;
-    const best = loss < ts.bestValLoss;
-    if (best) ts.bestValLoss = loss;
-    return { type: "validation", step: ts.step, epoch: ts.epoch, valLoss: loss, best };
-  };
-  try {
-    while (ts.step < totalSteps) {
-      if (!ahead && signal?.aborted) {
-        aborted = true;
-        break;
-      }
-      // No time for a step at all: a resumed model whose budget is spent.
-      if (!ahead && ts.step === step0 && !fits(ts.step + 1, 1)) break;
-      const current = ahead ?? submit(ts.step, ts.epoch, ts.batchInEpoch);
-      ahead = null;
-      if (
-        pipelined && !signal?.aborted && !current.last &&
-        !needsHost(ts.step + 1, ts.batchInEpoch + 1)
-      ) {
-        ahead = submit(ts.step + 1, ts.epoch, ts.batchInEpoch + 1, 1);
-      }
-      const { loss, gradNorm, applied } = await current.result;
-      if (!applied) {
-        // The step submitted ahead ran on the old weights; the restore undoes it.
-        if (ahead) await ahead.result;
-        ahead = null;
-        const event = divergence.diverged(ts.step + 1, loss, gradNorm);
-        yield event;
-        if (event.action === "stopped") {
-          diverged = true;
-          break;
-        }
-        continue;
-      }
-      const epochDone = advance(ts, perEpoch);
-      host.stepped();
-      const last = current.last;
-      if (last || needsHost(ts.step, epochDone ? perEpoch : ts.batchInEpoch)) await host.sync();
-      const elapsedMs = budget.elapsedMs();
-      ts.trainTime = budget.trainedSeconds();
-      yield {
-        type: "step",
-        step: ts.step,
-        totalSteps,
-        epoch: epochDone ? ts.epoch - 1 : ts.epoch,
-        loss,
-        gradNorm,
-        lr: current.lr,
-        charsPerSec: (ts.step - step0) * o.batch * o.seq / (elapsedMs / 1000),
-        elapsedMs,
-        trainTime: ts.trainTime,
-      };
-      if (epochDone) yield { type: "epoch", step: ts.step, epoch: ts.epoch };
-      if (endsCycle(ts.step, last)) {
-        const cycle = timedCosine ? 1 : cosineCycle(ts.step - 1, perEpoch, schedule).index + 1;
-        yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle };
-      }
-      if (validatesAt(ts.step, last)) yield await validation();
-      if (samplesAt(ts.step)) {
-        // Its own engine and generator: training's state and randomness are not touched.
-        const seed = sampleSeed(sampling.seed, ts.step);
-        const text = budget.sample(() => draw(seed));
-        yield { type: "sample", step: ts.step, epoch: ts.epoch, seed, text };
-      }
-      if (ts.step % o.snapshotEvery === 0) divergence.take();
-      // Let timers and signal handlers run now and then without a macrotask per tiny step.
-      if (performance.now() - lastPause > 50) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        lastPause = performance.now();
-      }
-      if (last) break;
-      if (!ahead && !fits(ts.step + 1, 1)) {
-        // The budget ran short after this step went in as not the last: it is the last after
-        // all, and ends training as the last step does.
-        await host.sync();
-        if (!validatesAt(ts.step, false) && validatesAt(ts.step, true)) yield await validation();
-        if (timedCosine) yield { type: "cycle", step: ts.step, epoch: ts.epoch, cycle: 1 };
-        break;
-      }
-    }
-    await host.sync();
-    yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };
-  } catch (e) {
-    failed = true;
-    throw e;
-  } finally {
-    // Done, or the consumer stopped early (an error in the engine leaves the state as it is).
-    if (!failed) {
-      ts.trainTime = budget.trainedSeconds();
-      if (ahead) {
-        const { applied } = await ahead.result;
-        if (applied) {
-          advance(ts, perEpoch);
-          host.stepped();
-        } else divergence.restore();
-      }
-      await host.sync();
-    }
+  /** Copies the engine's state to the host arrays unless they are current. */
+  async sync(): Promise<void> {
+    if (this.#current) return;
+    await this.#engine.sync();
+    this.#engine.readCarried(this.#ts.h, this.#ts.c);
+    this.#current = true;
   }
 }

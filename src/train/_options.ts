@@ -11,7 +11,7 @@ import type { CharModel } from "../model/model.ts";
 import { checkSampleOptions } from "../sample/sample.ts";
 import { TRAIN_DEFAULTS } from "./recipe.ts";
 import { type ScheduleOptions, validateSchedule } from "./schedule.ts";
-import type { TrainOptions } from "./train.ts";
+import type { TrainOptions } from "./types.ts";
 
 /** The key of trainEvents' clock (ms, like `performance.now`): an option for tests only. */
 export const CLOCK: unique symbol = Symbol("charlstm.clock");

@@ -8,8 +8,8 @@ import type { BackendChoice } from "../engine/engine.ts";
 import { defaultThreads } from "../engine/threads.ts";
 import { type Cell, validateCoreConfig } from "../model/config.ts";
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
-import { VALIDATION_BATCH_IN_STEPS } from "./_budget.ts";
-import type { TrainOptions } from "./train.ts";
+import { VALIDATION_BATCH_IN_STEPS } from "./budget.ts";
+import type { TrainOptions } from "./types.ts";
 
 /**
  * The rule's constants, each measured (bench/README.md, "What a budget buys"): the recipe

@@ -1,15 +1,38 @@
-// Flag parsing for the two CLIs: node:util's parseArgs (strict, so an unknown flag is an
-// error), then typed values, every failure a UsageError (exit 2). A value's limits are the
-// library's to check; only the CLI's own settings give a range here.
+// Flag parsing for the CLIs (train.ts, sample.ts, inspect.ts, and the studio's server):
+// node:util's parseArgs (strict, so an unknown flag is an error), then typed values, every
+// failure a UsageError (exit 2). A value's limits are the library's to check; only the CLI's
+// own settings give a range here. Public (not `_args.ts`) because studio/server.ts parses its
+// flags with it too.
 
 import { parseArgs } from "node:util";
 
-/** A bad command line: the CLI prints the message and a usage hint, and exits with 2. */
+/**
+ * A bad command line: the CLI prints the message and a usage hint, and exits with 2.
+ *
+ * @example Telling a bad command line from other errors
+ * ```ts
+ * import { numberFlag, UsageError } from "./args.ts";
+ * try {
+ *   numberFlag("port", "eighty");
+ * } catch (e) {
+ *   console.log(e instanceof UsageError); // true
+ * }
+ * ```
+ */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** One flag: its type, default and help text. */
+/**
+ * One flag: its type, default and help text.
+ *
+ * @example A flag that takes a value
+ * ```ts
+ * import type { FlagSpec } from "./args.ts";
+ * const port: FlagSpec = { type: "string", help: "the port to listen on", default: "8000" };
+ * console.log(port.default); // "8000"
+ * ```
+ */
 export interface FlagSpec {
   type: "string" | "boolean";
   help: string;
@@ -17,13 +40,32 @@ export interface FlagSpec {
   short?: string;
 }
 
-/** `-h`, `--help`. */
+/**
+ * `-h`, `--help`.
+ *
+ * @example Asking for help
+ * ```ts
+ * import { HELP_FLAG, parseFlags } from "./args.ts";
+ * console.log(parseFlags(["-h"], { help: HELP_FLAG }).values.help); // true
+ * ```
+ */
 export const HELP_FLAG: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
 
 /**
  * Parses argv against `specs`; throws UsageError for unknown flags and missing values. A
  * negative number after a flag that takes a value is that value (`--weight-decay -1` reads as
  * `--weight-decay=-1`), so the library's check of its range, not parseArgs, reports it.
+ *
+ * @example Parsing a command line
+ * ```ts
+ * import { type FlagSpec, parseFlags } from "./args.ts";
+ * const specs: Record<string, FlagSpec> = {
+ *   length: { type: "string", help: "characters to draw" },
+ *   lines: { type: "boolean", help: "one example per line" },
+ * };
+ * const { values } = parseFlags(["--length", "-5", "--lines"], specs);
+ * console.log(values.length, values.lines); // "-5" true
+ * ```
  */
 export function parseFlags(
   argv: string[],
@@ -61,7 +103,15 @@ export function parseFlags(
   }
 }
 
-/** The help text: one line per flag with its default. */
+/**
+ * The help text: one line per flag with its default.
+ *
+ * @example A command's help
+ * ```ts
+ * import { HELP_FLAG, usage } from "./args.ts";
+ * console.log(usage("deno run -A tool.ts [options]", { help: HELP_FLAG }));
+ * ```
+ */
 export function usage(command: string, specs: Record<string, FlagSpec>, intro = ""): string {
   const lines = [`Usage: ${command}`, ...(intro ? ["", intro] : []), "", "Options:"];
   for (const [name, s] of Object.entries(specs)) {
@@ -74,7 +124,16 @@ export function usage(command: string, specs: Record<string, FlagSpec>, intro = 
   return lines.join("\n");
 }
 
-/** A number flag (an integer when `integer`), within [min, max] when they are given. */
+/**
+ * A number flag (an integer when `integer`), within [min, max] when they are given.
+ *
+ * @example An integer flag in a range
+ * ```ts
+ * import { numberFlag } from "./args.ts";
+ * console.log(numberFlag("count", "3", { integer: true, min: 1 })); // 3
+ * console.log(numberFlag("count", undefined)); // undefined: not given
+ * ```
+ */
 export function numberFlag(
   name: string,
   raw: string | boolean | undefined,
