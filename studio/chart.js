@@ -7,26 +7,11 @@
 // animation frame, one point per pixel column so a long run draws as fast as a short one, and
 // adds what a page has and a file does not: the hover read-out.
 
-import { lossChart } from "../src/plot/loss_chart.js";
+import { lossChart, STUDIO_LAYOUT } from "../src/plot/loss_chart.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const WIDTH = 720, HEIGHT = 246;
-const M = { left: 46, right: 58, top: 14, bottom: 46 };
-/**
- * The studio's layout of the shared chart (exported for the test that holds both to one rule).
- * @type {import("../src/plot/loss_chart.js").ChartLayout}
- */
-export const LAYOUT = {
-  width: WIDTH,
-  height: HEIGHT,
-  margin: M,
-  header: false,
-  timeAxis: false,
-  background: false,
-  columns: true,
-  stepTicks: 6,
-  maxDots: 60,
-};
+const WIDTH = STUDIO_LAYOUT.width, HEIGHT = STUDIO_LAYOUT.height;
+const M = STUDIO_LAYOUT.margin;
 
 /**
  * @param {string} name
@@ -136,7 +121,7 @@ export class LossChart {
       val: this.val.map((p) => [p.step, p.loss]),
       lr: this.train.map((p) => [p.step, p.lr]),
       time: [],
-    }, { ...LAYOUT, lastStep: this.total });
+    }, { ...STUDIO_LAYOUT, lastStep: this.total });
     const none = this.train.length === 0 && this.val.length === 0;
     // Before the first point only the frame: empty axes would read as a run of nothing.
     const nodes = none ? chart.nodes.filter((n) => n.part === "frame") : chart.nodes;

@@ -4,8 +4,7 @@
 
 import assert from "node:assert/strict";
 import { lossSvg, type PlotEvent, runSeries, smooth, ticks } from "../src/cli/_plot.ts";
-import { type ChartNode, lossChart, svgDocument } from "../src/plot/loss_chart.js";
-import { LAYOUT as STUDIO_LAYOUT } from "../studio/chart.js";
+import { type ChartNode, lossChart, STUDIO_LAYOUT, svgDocument } from "../src/plot/loss_chart.js";
 import { parseDuration } from "../src/cli/_train_flags.ts";
 
 interface Element {
@@ -239,7 +238,7 @@ Deno.test("one chart: loss.svg and the studio's chart draw with one module and o
   assert.ok(lrLabels.length >= 3);
   assert.deepEqual(labels(page.nodes, "axis lr"), lrLabels);
   // Both step axes are `ticks` of their range: round values 1, 2 or 5 × 10^k apart.
-  for (const [chart, count] of [[file, 8], [page, STUDIO_LAYOUT.stepTicks!]] as const) {
+  for (const [chart, count] of [[file, 8], [page, STUDIO_LAYOUT.stepTicks]] as const) {
     const steps = labels(chart.nodes, "axis", "middle").filter((t) => /^\d+$/.test(t!)).map(Number);
     const { x0, x1 } = chart.scales;
     assert.deepEqual(steps, ticks(x0, x1, count).filter((t) => t >= x0 && t <= x1));
@@ -248,10 +247,14 @@ Deno.test("one chart: loss.svg and the studio's chart draw with one module and o
   }
   // The studio draws one point per pixel column: a long run costs what a short one does.
   const train = page.nodes.find((n) => n.part === "series train")!;
-  assert.ok(points(train.attrs.d).length <= STUDIO_LAYOUT.width!, "one point per column");
+  assert.ok(points(train.attrs.d).length <= STUDIO_LAYOUT.width, "one point per column");
   // The page loads the shared module itself, not a copy.
   const studio = await Deno.readTextFile(new URL("../studio/chart.js", import.meta.url));
-  assert.match(studio, /from "\.\.\/src\/plot\/loss_chart\.js"/);
+  assert.match(
+    studio,
+    /import \{ lossChart, STUDIO_LAYOUT \} from "\.\.\/src\/plot\/loss_chart\.js"/,
+  );
+  assert.match(studio, /lossChart\(\{[^]*\}, \{ \.\.\.STUDIO_LAYOUT, lastStep: this\.total \}\)/);
 });
 
 Deno.test("--time: the duration forms, and what is not one", () => {

@@ -53,6 +53,31 @@
  */
 
 /**
+ * The studio's layout of the chart: the page's width, no header (the page has its own legend),
+ * no time axis, one point per pixel column so that a live redraw of a long run stays cheap.
+ *
+ * @example The studio's chart of a run
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lossChart, runSeries, STUDIO_LAYOUT } from "./loss_chart.js";
+ *
+ * const chart = lossChart(runSeries([]), STUDIO_LAYOUT);
+ * assert.equal(chart.width, 720);
+ * ```
+ */
+export const STUDIO_LAYOUT = Object.freeze({
+  width: 720,
+  height: 246,
+  margin: Object.freeze({ left: 46, right: 58, top: 14, bottom: 46 }),
+  header: false,
+  timeAxis: false,
+  background: false,
+  columns: true,
+  stepTicks: 6,
+  maxDots: 60,
+});
+
+/**
  * The scales a chart was drawn with, for a page that maps a pointer back to a step.
  * @typedef {object} ChartScales
  * @property {number} x0 The step at the left edge of the plot.
