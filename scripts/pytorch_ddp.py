@@ -58,7 +58,7 @@ def rank0():
 
 
 # ---------------------------------------------------------------------------------------------
-# safetensors, by hand (FORMATS.md section 1)
+# safetensors, by hand (docs/checkpoints.md, "The file")
 
 DTYPE_BYTES = {"F32": 4}
 

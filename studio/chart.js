@@ -1,13 +1,17 @@
 // @ts-check
 /// <reference lib="dom" />
-// The studio's loss chart: training loss per step, validation loss at each validation, and the
-// learning rate on an axis of its own, drawn as inline SVG. Points are kept as they come; a
-// redraw (at most one per animation frame) averages the training loss over each pixel column,
-// so a long run draws as fast as a short one.
+// The studio's loss chart: training loss (smoothed) per step, validation loss at each
+// validation, and the learning rate on an axis of its own, as inline SVG. The drawing is
+// loss.svg's (src/plot/loss_chart.js: the same scales, tick rule and series), in a smaller
+// layout without its header; this file keeps the points as they come, redraws at most once per
+// animation frame, one point per pixel column so a long run draws as fast as a short one, and
+// adds what a page has and a file does not: the hover read-out.
+
+import { lossChart, STUDIO_LAYOUT } from "../src/plot/loss_chart.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const WIDTH = 720, HEIGHT = 230;
-const M = { left: 46, right: 58, top: 14, bottom: 28 };
+const WIDTH = STUDIO_LAYOUT.width, HEIGHT = STUDIO_LAYOUT.height;
+const M = STUDIO_LAYOUT.margin;
 
 /**
  * @param {string} name
@@ -20,31 +24,6 @@ function el(name, attrs = {}, parent) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   parent?.appendChild(node);
   return node;
-}
-
-/**
- * About `count` round values covering [lo, hi].
- * @param {number} lo
- * @param {number} hi
- * @param {number} count
- * @returns {number[]}
- */
-export function niceTicks(lo, hi, count) {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const f = raw / mag;
-  const step = mag * (f >= 7.5 ? 10 : f >= 3.5 ? 5 : f >= 1.5 ? 2 : 1);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-    out.push(Number(v.toPrecision(12)));
-  }
-  return out;
-}
-
-/** @param {number} v */
-function formatStep(v) {
-  return v >= 10000 ? `${+(v / 1000).toFixed(1)}k` : String(v);
 }
 
 /** @param {number} v */
@@ -61,6 +40,8 @@ export class LossChart {
   val = [];
   /** The step the x axis runs to (the run's last step, once known). */
   total = 0;
+  /** @type {import("../src/plot/loss_chart.js").ChartScales | undefined} */
+  scales;
   #frame = 0;
 
   /** @param {SVGSVGElement} svg */
@@ -68,12 +49,8 @@ export class LossChart {
     this.svg = svg;
     svg.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
     svg.setAttribute("role", "img");
-    this.grid = el("g", { class: "grid" }, svg);
-    this.axes = el("g", { class: "axes" }, svg);
-    this.lrPath = el("path", { class: "series lr" }, svg);
-    this.trainPath = el("path", { class: "series train" }, svg);
-    this.valPath = el("path", { class: "series val" }, svg);
-    this.valDots = el("g", { class: "dots val" }, svg);
+    // The drawing, redrawn whole; the hover and the placeholder stay above it.
+    this.scene = el("g", { class: "scene" }, svg);
     this.hover = el("g", { class: "hover", visibility: "hidden" }, svg);
     this.hoverLine = el("line", { y1: M.top, y2: HEIGHT - M.bottom }, this.hover);
     this.hoverBox = el("rect", { rx: 4, height: 52, width: 128 }, this.hover);
@@ -135,112 +112,25 @@ export class LossChart {
     });
   }
 
-  #scales() {
-    const steps = [...this.train.map((p) => p.step), ...this.val.map((p) => p.step)];
-    const x0 = Math.max(0, Math.min(...steps, Infinity) - 1);
-    const x1 = Math.max(this.total, ...steps, x0 + 1);
-    const losses = [...this.train.map((p) => p.loss), ...this.val.map((p) => p.loss)];
-    let y0 = Math.min(...losses), y1 = Math.max(...losses);
-    if (!(y1 > y0)) [y0, y1] = [y0 - 0.5, y0 + 0.5];
-    const pad = (y1 - y0) * 0.06;
-    y0 = Math.max(0, y0 - pad);
-    y1 += pad;
-    const lrMax = Math.max(...this.train.map((p) => p.lr), 0) * 1.1 || 1;
-    const w = WIDTH - M.left - M.right, h = HEIGHT - M.top - M.bottom;
-    return {
-      x0,
-      x1,
-      y0,
-      y1,
-      lrMax,
-      /** @param {number} s */
-      x: (s) => M.left + (s - x0) / (x1 - x0) * w,
-      /** @param {number} v */
-      y: (v) => M.top + (1 - (v - y0) / (y1 - y0)) * h,
-      /** @param {number} v */
-      yLr: (v) => M.top + (1 - v / lrMax) * h,
-    };
-  }
-
   /** Draws the chart now. */
   render() {
     this.#count();
     this.empty.setAttribute("visibility", this.train.length ? "hidden" : "visible");
-    this.grid.replaceChildren();
-    this.axes.replaceChildren();
-    this.valDots.replaceChildren();
-    if (this.train.length === 0 && this.val.length === 0) {
-      for (const p of [this.trainPath, this.valPath, this.lrPath]) p.setAttribute("d", "");
-      el("rect", {
-        x: M.left,
-        y: M.top,
-        width: WIDTH - M.left - M.right,
-        height: HEIGHT - M.top - M.bottom,
-        class: "frame",
-      }, this.grid);
-      return;
+    const chart = lossChart({
+      train: this.train.map((p) => [p.step, p.loss]),
+      val: this.val.map((p) => [p.step, p.loss]),
+      lr: this.train.map((p) => [p.step, p.lr]),
+      time: [],
+    }, { ...STUDIO_LAYOUT, lastStep: this.total });
+    const none = this.train.length === 0 && this.val.length === 0;
+    // Before the first point only the frame: empty axes would read as a run of nothing.
+    const nodes = none ? chart.nodes.filter((n) => n.part === "frame") : chart.nodes;
+    this.scene.replaceChildren();
+    for (const node of nodes) {
+      const e = el(node.name, { ...node.attrs, class: node.part }, this.scene);
+      if (node.text !== undefined) e.textContent = node.text;
     }
-    const s = this.#scales();
-    const right = WIDTH - M.right, bottom = HEIGHT - M.bottom;
-    for (const v of niceTicks(s.y0, s.y1, 5)) {
-      const y = s.y(v);
-      el("line", { x1: M.left, x2: right, y1: y, y2: y }, this.grid);
-      const t = el("text", { x: M.left - 6, y: y + 4, "text-anchor": "end" }, this.axes);
-      t.textContent = String(+v.toFixed(2));
-    }
-    for (const v of niceTicks(s.x0, s.x1, 6)) {
-      if (v < s.x0) continue;
-      const x = s.x(v);
-      el("line", { x1: x, x2: x, y1: M.top, y2: bottom, class: "v" }, this.grid);
-      const t = el("text", { x, y: bottom + 17, "text-anchor": "middle" }, this.axes);
-      t.textContent = formatStep(v);
-    }
-    for (const v of niceTicks(0, s.lrMax, 4)) {
-      const t = el("text", { x: right + 6, y: s.yLr(v) + 4, class: "lr" }, this.axes);
-      t.textContent = formatLr(v);
-    }
-    el("rect", {
-      x: M.left,
-      y: M.top,
-      width: right - M.left,
-      height: bottom - M.top,
-      class: "frame",
-    }, this.grid);
-    const xl = el("text", { x: right, y: HEIGHT - 2, "text-anchor": "end" }, this.axes);
-    xl.textContent = "step";
-
-    // One point per pixel column: the mean of the steps that fall in it.
-    /** @type {[number, number, number][]} */
-    const cols = [];
-    let col = NaN, n = 0, sumLoss = 0, sumLr = 0;
-    const flush = () => {
-      if (n) cols.push([col, sumLoss / n, sumLr / n]);
-    };
-    for (const p of this.train) {
-      const c = Math.round(s.x(p.step));
-      if (c !== col) {
-        flush();
-        col = c;
-        n = sumLoss = sumLr = 0;
-      }
-      n++;
-      sumLoss += p.loss;
-      sumLr += p.lr;
-    }
-    flush();
-    /** @param {[number, number][]} pts */
-    const line = (pts) =>
-      pts.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join("");
-    this.trainPath.setAttribute("d", line(cols.map(([x, l]) => [x, s.y(l)])));
-    this.lrPath.setAttribute("d", line(cols.map(([x, , lr]) => [x, s.yLr(lr)])));
-    const valPts =
-      /** @type {[number, number][]} */ (this.val.map((p) => [s.x(p.step), s.y(p.loss)]));
-    this.valPath.setAttribute("d", line(valPts));
-    // Dots while they stay apart.
-    if (valPts.length <= 60) {
-      for (const [x, y] of valPts) el("circle", { cx: x, cy: y, r: 3 }, this.valDots);
-    }
-    this.scales = s;
+    this.scales = none ? undefined : chart.scales;
   }
 
   /** @param {PointerEvent} e */

@@ -1,6 +1,7 @@
 // The studio's server: the page (studio/), the browser build (build/browser/, mapped to
 // /build/browser/ so that the page finds it at ../build/browser/charlstm.js) and the bundled
-// corpus (/data/anna.txt), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
+// corpus (/data/anna.txt), and the one loss chart the page shares with train.ts's loss.svg
+// (/src/plot/loss_chart.js), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
 // same-origin, COEP require-corp, CORP same-origin), so the browser build may run its WASM
 // threads in the page's training Worker. No CDN, nothing else: the studio works offline.
 // /studio/presets.json is the library's presets, its recipe's time budget and the library's
@@ -79,11 +80,13 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
 /**
  * Where a request path lies on disk, or null when the studio does not serve it: /studio/ and
  * the page's own files (html, js, css, images: never the server's source), any file of the
- * browser build's folder, and /data/anna.txt.
+ * browser build's folder, /data/anna.txt, and the loss chart the page shares with loss.svg
+ * (/src/plot/loss_chart.js).
  */
 export function resolvePath(pathname: string, bundleDir: string | URL): URL | null {
   if (pathname === "/studio/") return new URL("index.html", here);
   if (pathname === "/data/anna.txt") return new URL("data/anna.txt", root);
+  if (pathname === "/src/plot/loss_chart.js") return new URL("src/plot/loss_chart.js", root);
   let parts: string[];
   try {
     parts = decodeURIComponent(pathname).split("/").slice(1);

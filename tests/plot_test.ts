@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { lossSvg, type PlotEvent, runSeries, smooth, ticks } from "../src/cli/_plot.ts";
+import { type ChartNode, lossChart, STUDIO_LAYOUT, svgDocument } from "../src/plot/loss_chart.js";
 import { parseDuration } from "../src/cli/_train_flags.ts";
 
 interface Element {
@@ -216,6 +217,44 @@ Deno.test("smooth and ticks", () => {
   assert.deepEqual(ticks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.deepEqual(ticks(1.3, 4.4, 5), [2, 3, 4]);
   assert.deepEqual(ticks(0, 0.002, 4), [0, 0.0005, 0.001, 0.0015, 0.002]);
+});
+
+Deno.test("one chart: loss.svg and the studio's chart draw with one module and one tick rule", async () => {
+  const events = runLog(3000, 250);
+  assert.equal(lossSvg(events), svgDocument(lossChart(runSeries(events))));
+  const file = lossChart(runSeries(events));
+  const page = lossChart(runSeries(events), { ...STUDIO_LAYOUT, lastStep: 3000 });
+  // The tick labels of one axis: text of that part, without the rotated axis titles.
+  const labels = (nodes: ChartNode[], part: string, anchor?: string) =>
+    nodes.filter((n) =>
+      n.name === "text" && n.part === part && !n.attrs.transform &&
+      (anchor === undefined || n.attrs["text-anchor"] === anchor)
+    ).map((n) => n.text);
+  // The same loss and learning-rate axes, whatever the size.
+  const lossLabels = labels(file.nodes, "axis", "end");
+  assert.ok(lossLabels.length >= 3, String(lossLabels));
+  assert.deepEqual(labels(page.nodes, "axis", "end"), lossLabels);
+  const lrLabels = labels(file.nodes, "axis lr");
+  assert.ok(lrLabels.length >= 3);
+  assert.deepEqual(labels(page.nodes, "axis lr"), lrLabels);
+  // Both step axes are `ticks` of their range: round values 1, 2 or 5 × 10^k apart.
+  for (const [chart, count] of [[file, 8], [page, STUDIO_LAYOUT.stepTicks]] as const) {
+    const steps = labels(chart.nodes, "axis", "middle").filter((t) => /^\d+$/.test(t!)).map(Number);
+    const { x0, x1 } = chart.scales;
+    assert.deepEqual(steps, ticks(x0, x1, count).filter((t) => t >= x0 && t <= x1));
+    const gap = steps[1] - steps[0];
+    assert.ok([1, 2, 5].includes(gap / 10 ** Math.floor(Math.log10(gap))), String(gap));
+  }
+  // The studio draws one point per pixel column: a long run costs what a short one does.
+  const train = page.nodes.find((n) => n.part === "series train")!;
+  assert.ok(points(train.attrs.d).length <= STUDIO_LAYOUT.width, "one point per column");
+  // The page loads the shared module itself, not a copy.
+  const studio = await Deno.readTextFile(new URL("../studio/chart.js", import.meta.url));
+  assert.match(
+    studio,
+    /import \{ lossChart, STUDIO_LAYOUT \} from "\.\.\/src\/plot\/loss_chart\.js"/,
+  );
+  assert.match(studio, /lossChart\(\{[^]*\}, \{ \.\.\.STUDIO_LAYOUT, lastStep: this\.total \}\)/);
 });
 
 Deno.test("--time: the duration forms, and what is not one", () => {

@@ -136,7 +136,7 @@ Deno.test("safetensors: golden bytes of test_empty (empty dict, framework metada
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bad-input checklist (FORMATS.md section 1, items 1-15)
+// Bad-input checklist (docs/checkpoints.md, "What a loader rejects", items 1-15)
 
 Deno.test("safetensors bad input 1: under 8 bytes -> header too small", () => {
   throwsSt(decode(new Uint8Array(0)), /^Invalid safetensors: file is 0 bytes, too small/);

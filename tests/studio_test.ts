@@ -84,6 +84,16 @@ Deno.test("studio server: isolation headers on the page, the corpus and the bund
       const bytes = new Uint8Array(await corpus.arrayBuffer());
       assert.deepEqual(bytes, await Deno.readFile(new URL("data/anna.txt", root)));
 
+      // The loss chart the page shares with loss.svg, and nothing else of src/.
+      const chart = await fetch(`${origin}/src/plot/loss_chart.js`);
+      assert.equal(chart.status, 200);
+      assertIsolated(chart);
+      assert.match(chart.headers.get("content-type")!, /^text\/javascript/);
+      assert.equal(
+        await chart.text(),
+        await Deno.readTextFile(new URL("src/plot/loss_chart.js", root)),
+      );
+
       const js = await fetch(`${origin}/build/browser/charlstm.js`);
       assert.equal(js.status, 200);
       assertIsolated(js);
@@ -106,6 +116,7 @@ Deno.test("studio server: isolation headers on the page, the corpus and the bund
           "/build/browser/missing.js",
           "/data/other.txt",
           "/src/browser/mod.ts",
+          "/src/plot/other.js",
         ]
       ) {
         const r = await fetch(`${origin}${path}`);

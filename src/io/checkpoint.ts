@@ -126,7 +126,7 @@ function parseJson(metadata: Record<string, string>, key: string): unknown {
   if (text === undefined) {
     throw new CheckpointError(
       `Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint ` +
-        `(PyTorch users: add the charlstm.* metadata, see the README)`,
+        `(PyTorch users: add the charlstm.* metadata, see docs/pytorch.md)`,
     );
   }
   try {

@@ -1,9 +1,11 @@
-// Strict safetensors encoder and decoder for charlstm's checkpoints (FORMATS.md section 1).
+// Strict safetensors encoder and decoder for charlstm's checkpoints (docs/checkpoints.md, "The
+// file").
 //
 // The reader parses the header with `JSON.parse`, checks it against the format's schema, and runs
 // every check of the reference reader before it hands out any tensor view. Only charlstm's dtypes
 // are supported (F32, I32, U8); any other is refused by name. Data is little-endian, as is every
-// host Deno runs on. FORMATS.md's bad-input checklist, item → where it is enforced:
+// host Deno runs on. The numbered list of docs/checkpoints.md, "What a loader rejects", item →
+// where it is enforced:
 //   1-4 file size, header length, UTF-8 → decode, steps 1-4
 //   5 not JSON, not an object → parseHeader       12 non-string metadata value → checkMetadata
 //   6-8 overlap or gap, trailing or missing data, size ≠ shape → decode, steps 6-7

@@ -9,7 +9,8 @@
 // Conversion (exact): kernel = W_ihᵀ [in, G], recurrent_kernel = W_hhᵀ [H, G],
 // bias = b_ih + b_hh; the LSTM's gate order i, f, g, o is tfjs's i, f, c, o. Embedding
 // embeddings = encoder.weight [V, N]. Dense kernel = fc.weightᵀ. A GRU has no exact tfjs form:
-// tfjs implements only the reset-before GRU, PyTorch's is reset-after (FORMATS.md).
+// tfjs implements only the reset-before GRU, PyTorch's is reset-after (docs/checkpoints.md,
+// "TensorFlow.js export").
 
 import type { CharModel } from "../model/model.ts";
 import { gateBlocks } from "../model/config.ts";
