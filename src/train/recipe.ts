@@ -197,7 +197,7 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
     batch,
     seq: planSeq,
   });
-  // Seconds spent measuring: they come out of a clock run's budget.
+  // Seconds spent measuring (reported; the budget's clock starts after them).
   let measureSeconds = 0;
   const speedOf = async (hidden: number) => {
     const given = options.charsPerSec?.({ cell, hidden, layers });
