@@ -1,5 +1,5 @@
 // Entry point of the compute core: flat functions over byte offsets into the one imported
-// shared memory. The TypeScript side (src/engine/wasm_core.ts) owns the layout; nothing here
+// memory (shared where threads run). The TypeScript side (src/engine/_wasm_plan.ts) owns the layout; nothing here
 // allocates. Every kernel is SPMD: all threads call it with the same arguments (see threads.ts).
 
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";

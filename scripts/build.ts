@@ -53,7 +53,11 @@ for (const memory of memories) {
     const written = new Map<string, Uint8Array | string>();
     const { error, stderr } = await asc.main(
       [...common, ...variant.flags, ...memory.flags, "-o", out],
-      { writeFile: (name: string, contents: Uint8Array | string) => written.set(name, contents) },
+      {
+        writeFile: (name: string, contents: Uint8Array | string) => {
+          written.set(name, contents);
+        },
+      },
     );
     if (error) {
       console.error(stderr.toString());
@@ -107,8 +111,10 @@ function coreExports(dts: string): string {
     return { name, source, signature: `${name}(${typed.join(", ")}): ${returns};` };
   });
   if (functions.length === 0) throw new Error("Build failed: asc's typings list no function");
-  const used = new Set(functions.flatMap((f) => [...f.signature.matchAll(/: (\w+)/g)]
-    .map((m) => m[1])));
+  const used = new Set(functions.flatMap((f) =>
+    [...f.signature.matchAll(/: (\w+)/g)]
+      .map((m) => m[1])
+  ));
   const known = ["usize", "i32", "u32", "f32", "f64", "bool", "void"];
   const unknown = [...used].filter((t) => !known.includes(t));
   if (unknown.length > 0) {

@@ -2,14 +2,14 @@
 // and reproducible with a seed, state carries across batches, and bad configs fail early.
 
 import assert from "node:assert/strict";
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
-import { dropoutMask } from "../src/engine/_wasm_probe.ts";
+import { dropoutMask } from "../src/engine/_probe.ts";
 
 function seeded(config: CoreConfig, variant: "simd" | "relaxed" | "auto" = "auto", seed = 5) {
-  const net = WasmCore.create(config, { variant });
+  const net = WasmEngine.create(config, { variant });
   const next = rng(seed);
   fillUniform(net.params, next, 0.3);
   for (let i = 0; i < net.inputs.length; i++) {
@@ -74,7 +74,7 @@ Deno.test("dropout 0 is the identity; with a seed the mask is reproducible", () 
 Deno.test("carried state continues a sequence exactly", () => {
   // One pass over 2T steps equals two passes over T with the state carried between them.
   const long = seeded({ ...small, seq: 6, batch: 2 });
-  const short = WasmCore.create({ ...small, seq: 3, batch: 2 });
+  const short = WasmEngine.create({ ...small, seq: 3, batch: 2 });
   short.params.set(long.params);
   long.forward({ training: false });
   for (const half of [0, 1]) {
@@ -108,11 +108,11 @@ Deno.test("bad configs are rejected before anything is allocated", () => {
   ];
   for (const [change, message] of bad) {
     assert.throws(
-      () => WasmCore.create({ ...ok, ...change }),
+      () => WasmEngine.create({ ...ok, ...change }),
       (e) => e instanceof RangeError && message.test(e.message),
     );
   }
-  const net = WasmCore.create(ok);
+  const net = WasmEngine.create(ok);
   net.inputs[2] = 5;
   assert.throws(() => net.forward(), /Invalid inputs: token 5 at index 2 is outside/);
   net.inputs[2] = 0;
