@@ -120,3 +120,28 @@ Deno.test("bad configs are rejected before anything is allocated", () => {
   net.forward({ training: false });
   assert.throws(() => net.backward(), /Backward without forward/);
 });
+
+Deno.test("the former names still work: WasmCore, WebGpuCore, adamM/adamV, engine.core", async () => {
+  const engines = await import("../src/engine/mod.ts");
+  assert.equal(engines.WasmCore, engines.WasmEngine);
+  assert.equal(engines.WebGpuCore, engines.WebGpuEngine);
+  using net = engines.WasmCore.create({
+    vocabSize: 4,
+    hidden: 3,
+    layers: 1,
+    dropout: 0,
+    batch: 1,
+    seq: 2,
+  });
+  assert.ok(net instanceof WasmEngine);
+  assert.equal(net.core, net);
+  assert.equal(net.adamM, net.firstMoment);
+  assert.equal(net.adamV, net.secondMoment);
+  const m = new Float32Array(net.layout.size).map((_, i) => i);
+  const v = new Float32Array(net.layout.size).map((_, i) => 2 * i);
+  net.load({ adamM: m, adamV: v });
+  assert.deepEqual([...net.firstMoment], [...m]);
+  assert.deepEqual([...net.secondMoment], [...v]);
+  net.load({ firstMoment: v });
+  assert.deepEqual([...net.firstMoment], [...v]);
+});

@@ -651,11 +651,7 @@ function coreMemory(pages, shared = true) {
 }
 var modules = /* @__PURE__ */ new Map();
 function relaxedSimdSupported() {
-  return WebAssembly.validate(bytesOf("relaxed"));
-}
-function bytesOf(variant, shared = true) {
-  const base64 = shared ? variant === "relaxed" ? relaxed : simd : variant === "relaxed" ? relaxedUnshared : simdUnshared;
-  return decodeBase64(base64);
+  return WebAssembly.validate(decodeBase64(relaxed));
 }
 function resolveVariant(wanted = "auto") {
   if (wanted === "auto") return relaxedSimdSupported() ? "relaxed" : "simd";
@@ -666,10 +662,17 @@ function resolveVariant(wanted = "auto") {
 }
 function instantiateCore(variant, memory) {
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const key = `${variant}${shared ? "" : ":unshared"}`;
+  if (shared) return instantiateShared(variant, memory);
+  const base64 = variant === "relaxed" ? relaxedUnshared : simdUnshared;
+  return instantiate(`${variant}:unshared`, base64, memory);
+}
+function instantiateShared(variant, memory) {
+  return instantiate(variant, variant === "relaxed" ? relaxed : simd, memory);
+}
+function instantiate(key, base64, memory) {
   let module = modules.get(key);
   if (!module) {
-    module = new WebAssembly.Module(bytesOf(variant, shared));
+    module = new WebAssembly.Module(decodeBase64(base64));
     modules.set(key, module);
   }
   const instance = new WebAssembly.Instance(module, {

@@ -25,14 +25,7 @@ const modules = new Map<string, WebAssembly.Module>();
 
 /** True when this engine runs the relaxed-SIMD build. */
 export function relaxedSimdSupported(): boolean {
-  return WebAssembly.validate(bytesOf("relaxed"));
-}
-
-function bytesOf(variant: CoreVariant, shared = true): Uint8Array<ArrayBuffer> {
-  const base64 = shared
-    ? (variant === "relaxed" ? relaxed : simd)
-    : (variant === "relaxed" ? relaxedUnshared : simdUnshared);
-  return decodeBase64(base64) as Uint8Array<ArrayBuffer>;
+  return WebAssembly.validate(decodeBase64(relaxed) as Uint8Array<ArrayBuffer>);
 }
 
 /** Picks the variant: the one asked for, else relaxed where supported. */
@@ -53,12 +46,25 @@ export function resolveVariant(wanted: CoreVariant | "auto" = "auto"): CoreVaria
 export function instantiateCore(variant: CoreVariant, memory: WebAssembly.Memory): CoreExports {
   const shared = typeof SharedArrayBuffer !== "undefined" &&
     memory.buffer instanceof SharedArrayBuffer;
-  const key = `${variant}${shared ? "" : ":unshared"}`;
+  if (shared) return instantiateShared(variant, memory);
+  // The build without shared memory keeps the atomics: valid on such a memory, and with one
+  // thread the barrier never waits.
+  const base64 = variant === "relaxed" ? relaxedUnshared : simdUnshared;
+  return instantiate(`${variant}:unshared`, base64, memory);
+}
+
+/**
+ * Instantiates the build for a shared memory: what a worker thread runs. Apart from
+ * `instantiateCore` so that the browser's worker bundle carries only these two builds.
+ */
+export function instantiateShared(variant: CoreVariant, memory: WebAssembly.Memory): CoreExports {
+  return instantiate(variant, variant === "relaxed" ? relaxed : simd, memory);
+}
+
+function instantiate(key: string, base64: string, memory: WebAssembly.Memory): CoreExports {
   let module = modules.get(key);
   if (!module) {
-    // The build without shared memory keeps the atomics: valid on such a memory, and with one
-    // thread the barrier never waits.
-    module = new WebAssembly.Module(bytesOf(variant, shared));
+    module = new WebAssembly.Module(decodeBase64(base64) as Uint8Array<ArrayBuffer>);
     modules.set(key, module);
   }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
