@@ -6,7 +6,7 @@ import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
-import { dropoutMask } from "../src/engine/_probe.ts";
+import { dropoutMask, type KernelTiming, profile } from "../src/engine/_probe.ts";
 
 function seeded(config: CoreConfig, variant: "simd" | "relaxed" | "auto" = "auto", seed = 5) {
   const net = WasmEngine.create(config, { variant });
@@ -144,4 +144,33 @@ Deno.test("the former names still work: WasmCore, WebGpuCore, adamM/adamV, engin
   assert.deepEqual([...net.secondMoment], [...v]);
   net.load({ firstMoment: v });
   assert.deepEqual([...net.firstMoment], [...v]);
+});
+
+Deno.test("a profile counts each kernel of the engine it wraps, only while it lasts", () => {
+  const config = { vocabSize: 7, hidden: 8, layers: 2, dropout: 0.5, batch: 2, seq: 3 };
+  using net = seeded(config);
+  using other = seeded(config);
+  const timings = new Map<string, KernelTiming>();
+  profile(net, timings);
+  net.forward();
+  other.forward();
+  net.backward();
+  profile(net, null);
+  net.forward();
+  const calls = Object.fromEntries([...timings].map(([k, t]) => [k, t.calls]));
+  // Per layer: the input projection and the time loop, dropout's mask and product, forward and
+  // backward; then the output layer and the loss once.
+  assert.deepEqual(calls, {
+    recurrentForwardInput: 2,
+    recurrentForwardLoop: 2,
+    dropoutMask: 2,
+    multiply: 4,
+    linearForward: 1,
+    crossEntropy: 1,
+    linearBackward: 1,
+    recurrentBackwardLoop: 2,
+    recurrentWeightGrads: 2,
+  });
+  assert.ok([...timings.values()].every((t) => t.ms >= 0));
+  assert.throws(() => profile({}, null), /Cannot probe: not a WasmEngine/);
 });
