@@ -49,4 +49,4 @@ export { CheckpointError, fromBytes, load, save, toBytes } from "./src/io/checkp
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";
 export type { BackendChoice } from "./src/engine/engine.ts";
-export { WebGpuUnavailableError } from "./src/engine/webgpu_core.ts";
+export { WebGpuUnavailableError } from "./src/engine/webgpu_engine.ts";

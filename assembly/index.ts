@@ -1,6 +1,8 @@
 // Entry point of the compute core: flat functions over byte offsets into the one imported
-// shared memory. The TypeScript side (src/engine/wasm_core.ts) owns the layout; nothing here
-// allocates. Every kernel is SPMD: all threads call it with the same arguments (see threads.ts).
+// memory (shared where threads run). The TypeScript side (src/engine/_wasm_plan.ts) owns the
+// layout; nothing here allocates. Every kernel is SPMD: all threads call it with the same
+// arguments (see threads.ts). scripts/build.ts types these exports for TypeScript
+// (build/core_exports.ts): what is exported here is what the engine may call.
 
 export { gemm, gemmPacked, packB, packedBytes } from "./gemm";
 export { broadcastRows, multiply, sumRowsInto, transpose } from "./ops";

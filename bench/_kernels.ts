@@ -1,7 +1,7 @@
 // Shared set-up for the kernel benchmarks: the shapes the issue names, laid out once.
 
 import { coreMemory, type CoreVariant, instantiateCore } from "../src/engine/wasm_module.ts";
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 
 /** M×K×N: C[M,N] += A[M,K]·B[K,N]. The first two are the recurrent GEMMs of H=128/B=32 and
  * H=512/B=128 (the tutorial's), the third a square reference. */
@@ -28,7 +28,7 @@ export function prepareGemm(variant: CoreVariant, [M, K, N]: [number, number, nu
 
 /** One training step's forward + backward for the issue's LSTM config. */
 export function prepareLstmStep(variant: CoreVariant) {
-  const net = WasmCore.create(
+  const net = WasmEngine.create(
     { vocabSize: 83, hidden: 128, layers: 2, batch: 32, seq: 64, dropout: 0.5 },
     { variant },
   );
@@ -49,7 +49,7 @@ export function prepareLstmStep(variant: CoreVariant) {
 
 /** One character of sampling (batch 1) for the S config: the dedicated sampleStep kernel. */
 export function prepareSampleStep(variant: CoreVariant) {
-  const net = WasmCore.create(
+  const net = WasmEngine.create(
     { vocabSize: 83, hidden: 128, layers: 2, batch: 1, seq: 1, dropout: 0 },
     { variant },
   );
@@ -62,7 +62,7 @@ export function prepareSampleStep(variant: CoreVariant) {
  * One training step of `net` as the benchmarks time it: forward, backward, clip by norm 5,
  * Adam at 1e-3, state carried; the step counter lives in the closure.
  */
-export function adamTrainStep(net: WasmCore): () => void {
+export function adamTrainStep(net: WasmEngine): () => void {
   let step = 0;
   return () => {
     net.forward({ step });

@@ -3,7 +3,7 @@
 //   deno run -A bench/_peer_charlstm.ts --hidden 128 --batch 32 --seq 64 --threads 2 ...
 
 import { createModel, sampleStream } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { peakRssMiB, peerArgs } from "./_peer.ts";
 import { adamTrainStep } from "./_kernels.ts";
 
@@ -12,7 +12,7 @@ const threads = n("threads", 1), rounds = n("rounds", 5), steps = n("steps", 3);
 
 const train: number[] = [];
 {
-  using net = WasmCore.create(
+  using net = WasmEngine.create(
     { cell, vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
     { threads },
   );

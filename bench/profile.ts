@@ -11,8 +11,8 @@
 //   deno task bench:profile [--configs S,U] [--threads 1,2] [--steps 5]
 
 import { parseArgs } from "node:util";
-import { WasmCore } from "../src/engine/wasm_core.ts";
-import { barriers, type KernelTiming, profile } from "../src/engine/_wasm_probe.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
+import { barriers, type KernelTiming, profile } from "../src/engine/_probe.ts";
 import { fmaPeak } from "./_fma_probe.ts";
 import { adamTrainStep, prepareGemm } from "./_kernels.ts";
 
@@ -86,7 +86,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function profileConfig(name: keyof typeof CONFIGS, threads: number, steps: number) {
   const { hidden: H, layers: L, batch: B, seq: T } = CONFIGS[name];
-  using net = WasmCore.create(
+  using net = WasmEngine.create(
     { vocabSize: V, hidden: H, layers: L, batch: B, seq: T, dropout: 0.5 },
     { threads },
   );

@@ -13,8 +13,8 @@
 import { parseArgs } from "node:util";
 import { gpuContext } from "../src/engine/gpu_device.ts";
 import { defaultThreads } from "../src/engine/threads.ts";
-import { WebGpuCore } from "../src/engine/webgpu_core.ts";
-import { dispatchesPerStep } from "../src/engine/_webgpu_probe.ts";
+import { WebGpuEngine } from "../src/engine/webgpu_engine.ts";
+import { dispatchesPerStep } from "../src/engine/_probe.ts";
 import { prepareTrainStep } from "./_webgpu_step.ts";
 
 const { values } = parseArgs({
@@ -59,7 +59,7 @@ async function measure(
       rates.push(chars / ((performance.now() - start) / 1000));
     }
     rates.sort((a, b) => a - b);
-    const dispatches = core instanceof WebGpuCore ? dispatchesPerStep(core) : 0;
+    const dispatches = core instanceof WebGpuEngine ? dispatchesPerStep(core) : 0;
     return { median: rates[rates.length >> 1], min: rates[0], max: rates.at(-1)!, dispatches };
   } finally {
     core.dispose();

@@ -38,7 +38,7 @@ export interface Reference {
   grads: Map<string, Float32Array>; // PyTorch names and layouts
 }
 
-/** The network and batch a reference is computed for (WasmCore is one). */
+/** The network and batch a reference is computed for (WasmEngine is one). */
 export interface ReferenceNet {
   config: Required<CoreConfig>;
   inputs: Int32Array;

@@ -14,7 +14,7 @@ import {
   toBytes,
   train,
 } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { fillUniform, rng } from "./_helpers.ts";
 
 /** A corpus with learnable structure: words from a small lexicon, lines of varied length. */
@@ -130,7 +130,14 @@ Deno.test("sampling: seeded, top-k 1 is greedy, stop string, streaming, bad prim
 });
 
 Deno.test("Adam and clipping follow PyTorch's arithmetic", () => {
-  const net = WasmCore.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
+  const net = WasmEngine.create({
+    vocabSize: 5,
+    hidden: 3,
+    layers: 1,
+    batch: 1,
+    seq: 1,
+    dropout: 0,
+  });
   const n = net.params.length;
   const next = rng(2);
   fillUniform(net.params, next, 1);
@@ -153,7 +160,7 @@ Deno.test("Adam and clipping follow PyTorch's arithmetic", () => {
     net.adamStep(t, { lr });
     for (let i = 0; i < n; i++) {
       assert.ok(Math.abs(net.params[i] - p[i]) < 1e-6, `param ${i} at step ${t}`);
-      assert.ok(Math.abs(net.adamV[i] - v[i]) < 1e-6 * Math.max(1, v[i]));
+      assert.ok(Math.abs(net.secondMoment[i] - v[i]) < 1e-6 * Math.max(1, v[i]));
     }
   }
 });

@@ -2,14 +2,14 @@
 // and reproducible with a seed, state carries across batches, and bad configs fail early.
 
 import assert from "node:assert/strict";
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { relaxedSimdSupported } from "../src/engine/wasm_module.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
-import { dropoutMask } from "../src/engine/_wasm_probe.ts";
+import { dropoutMask, type KernelTiming, profile } from "../src/engine/_probe.ts";
 
 function seeded(config: CoreConfig, variant: "simd" | "relaxed" | "auto" = "auto", seed = 5) {
-  const net = WasmCore.create(config, { variant });
+  const net = WasmEngine.create(config, { variant });
   const next = rng(seed);
   fillUniform(net.params, next, 0.3);
   for (let i = 0; i < net.inputs.length; i++) {
@@ -74,7 +74,7 @@ Deno.test("dropout 0 is the identity; with a seed the mask is reproducible", () 
 Deno.test("carried state continues a sequence exactly", () => {
   // One pass over 2T steps equals two passes over T with the state carried between them.
   const long = seeded({ ...small, seq: 6, batch: 2 });
-  const short = WasmCore.create({ ...small, seq: 3, batch: 2 });
+  const short = WasmEngine.create({ ...small, seq: 3, batch: 2 });
   short.params.set(long.params);
   long.forward({ training: false });
   for (const half of [0, 1]) {
@@ -108,15 +108,69 @@ Deno.test("bad configs are rejected before anything is allocated", () => {
   ];
   for (const [change, message] of bad) {
     assert.throws(
-      () => WasmCore.create({ ...ok, ...change }),
+      () => WasmEngine.create({ ...ok, ...change }),
       (e) => e instanceof RangeError && message.test(e.message),
     );
   }
-  const net = WasmCore.create(ok);
+  const net = WasmEngine.create(ok);
   net.inputs[2] = 5;
   assert.throws(() => net.forward(), /Invalid inputs: token 5 at index 2 is outside/);
   net.inputs[2] = 0;
   assert.throws(() => net.backward(), /Backward without forward/);
   net.forward({ training: false });
   assert.throws(() => net.backward(), /Backward without forward/);
+});
+
+Deno.test("the former names still work: WasmCore, WebGpuCore, adamM/adamV, engine.core", async () => {
+  const engines = await import("../src/engine/mod.ts");
+  assert.equal(engines.WasmCore, engines.WasmEngine);
+  assert.equal(engines.WebGpuCore, engines.WebGpuEngine);
+  using net = engines.WasmCore.create({
+    vocabSize: 4,
+    hidden: 3,
+    layers: 1,
+    dropout: 0,
+    batch: 1,
+    seq: 2,
+  });
+  assert.ok(net instanceof WasmEngine);
+  assert.equal(net.core, net);
+  assert.equal(net.adamM, net.firstMoment);
+  assert.equal(net.adamV, net.secondMoment);
+  const m = new Float32Array(net.layout.size).map((_, i) => i);
+  const v = new Float32Array(net.layout.size).map((_, i) => 2 * i);
+  net.load({ adamM: m, adamV: v });
+  assert.deepEqual([...net.firstMoment], [...m]);
+  assert.deepEqual([...net.secondMoment], [...v]);
+  net.load({ firstMoment: v });
+  assert.deepEqual([...net.firstMoment], [...v]);
+});
+
+Deno.test("a profile counts each kernel of the engine it wraps, only while it lasts", () => {
+  const config = { vocabSize: 7, hidden: 8, layers: 2, dropout: 0.5, batch: 2, seq: 3 };
+  using net = seeded(config);
+  using other = seeded(config);
+  const timings = new Map<string, KernelTiming>();
+  profile(net, timings);
+  net.forward();
+  other.forward();
+  net.backward();
+  profile(net, null);
+  net.forward();
+  const calls = Object.fromEntries([...timings].map(([k, t]) => [k, t.calls]));
+  // Per layer: the input projection and the time loop, dropout's mask and product, forward and
+  // backward; then the output layer and the loss once.
+  assert.deepEqual(calls, {
+    recurrentForwardInput: 2,
+    recurrentForwardLoop: 2,
+    dropoutMask: 2,
+    multiply: 4,
+    linearForward: 1,
+    crossEntropy: 1,
+    linearBackward: 1,
+    recurrentBackwardLoop: 2,
+    recurrentWeightGrads: 2,
+  });
+  assert.ok([...timings.values()].every((t) => t.ms >= 0));
+  assert.throws(() => profile({}, null), /Cannot probe: not a WasmEngine/);
 });

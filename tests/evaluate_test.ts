@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { type Cell, type CharModel, createModel, evaluate, save, train } from "../mod.ts";
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { gpuContext } from "../src/engine/gpu_device.ts";
 import { batchCount, getBatch } from "../src/data/batches.ts";
 import { getLineBatch, splitLines } from "../src/data/lines.ts";
@@ -34,7 +34,7 @@ const relative = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 function direct(model: CharModel, streams: { x: Int32Array; y: Int32Array }[]): number {
   let sum = 0, count = 0;
   for (const { x, y } of streams) {
-    using core = WasmCore.create({ ...model.config, batch: 1, seq: x.length });
+    using core = WasmEngine.create({ ...model.config, batch: 1, seq: x.length });
     core.params.set(model.params);
     core.inputs.set(x);
     core.targets.set(y);
@@ -141,7 +141,7 @@ Deno.test("evaluate mode batched is the tutorial's get_batches estimate, as befo
   // What evaluate computed before it was exact: 32 rows of 100, whole batches, carried state.
   const ids = model.vocab.encode(text);
   const [batch, seq] = [Math.min(32, Math.floor(ids.length / 100)), 100];
-  using core = WasmCore.create({ ...model.config, batch, seq });
+  using core = WasmEngine.create({ ...model.config, batch, seq });
   core.params.set(model.params);
   let total = 0;
   const count = batchCount(ids.length, batch, seq);
@@ -169,7 +169,7 @@ Deno.test("evaluate lines: each line from a zero state, newline in and newline o
   // Mode batched with lines: line-mode validation's figure (lines cut at seq - 1, in order).
   const lines = splitLines(text).map((l) => model.vocab.encode(l));
   const [batch, seq] = [4, 30];
-  using core = WasmCore.create({ ...model.config, batch, seq });
+  using core = WasmEngine.create({ ...model.config, batch, seq });
   core.params.set(model.params);
   const order = Uint32Array.from(lines.keys());
   let total = 0;
@@ -240,11 +240,11 @@ Deno.test("evaluate's option and text checks", async () => {
 
 Deno.test("a core disposed while its threads start lets the process exit (evaluate of a short text)", async () => {
   const mod = new URL("../mod.ts", import.meta.url).href;
-  const core = new URL("../src/engine/wasm_core.ts", import.meta.url).href;
+  const core = new URL("../src/engine/wasm_engine.ts", import.meta.url).href;
   const code = `
     import { createModel, evaluate } from "${mod}";
-    import { WasmCore } from "${core}";
-    const net = WasmCore.create(
+    import { WasmEngine } from "${core}";
+    const net = WasmEngine.create(
       { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 1, seq: 4 }, { threads: 2 });
     await new Promise((resolve) => setTimeout(resolve, 0));
     net.dispose();

@@ -14,7 +14,7 @@ import {
   type TrainEvent,
   trainEvents,
 } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { rng } from "./_helpers.ts";
 
 const TEXT = "the quick brown fox jumps over the lazy dog.\n".repeat(120);
@@ -267,7 +267,7 @@ Deno.test("a consumer that stops at the first event leaves no threads or shared 
 
 Deno.test("a disposed core throws instead of waiting; weightsChanged repacks", () => {
   const config = { vocabSize: 5, hidden: 8, layers: 1, batch: 1, seq: 1, dropout: 0 };
-  const net = WasmCore.create(config);
+  const net = WasmEngine.create(config);
   net.params.fill(0.1);
   net.sampleStep(1);
   const before = net.logits.slice();

@@ -3,11 +3,11 @@
 // (the reference applies the core's own masks) and with one-hot or embedded input. H = 5 runs
 // both the four-lane SIMD path and the one-lane tail of the pointwise kernels.
 
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import type { Cell } from "../src/model/config.ts";
 import { type ReferenceInputs, referenceLoss } from "./_reference.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
-import { dc0, dh0, dropoutMask } from "../src/engine/_wasm_probe.ts";
+import { dc0, dh0, dropoutMask } from "../src/engine/_probe.ts";
 
 const CASES: { cell: Cell; dropout: number; embedding: number }[] = [];
 for (const cell of ["lstm", "gru", "rnn"] as const) {
@@ -29,7 +29,7 @@ for (const { cell, dropout, embedding } of CASES) {
       dropout,
       seed: 9,
     };
-    const net = WasmCore.create(config);
+    const net = WasmEngine.create(config);
     const next = rng(42);
     fillUniform(net.params, next, 0.6);
     for (let i = 0; i < net.inputs.length; i++) {

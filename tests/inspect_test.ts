@@ -19,7 +19,7 @@ import {
   trace,
   traceChunks,
 } from "../src/inspect/mod.ts";
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 
 const python = "/usr/bin/python3";
 const hasTorch = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
@@ -116,7 +116,7 @@ Deno.test("trace: states equal the WASM core's and PyTorch's equations (float64,
     const model = createModel(TEXT, { cell, hidden: 10, layers: 2, seed: 7, dropout: 0 });
     const t = await trace(model, TEXT, { window: 5, threads: 1, gates: true });
     // The core directly: one window over the whole text.
-    using core = WasmCore.create({ ...model.config, batch: 1, seq: t.positions });
+    using core = WasmEngine.create({ ...model.config, batch: 1, seq: t.positions });
     core.params.set(model.params);
     core.inputs.set(t.ids.subarray(0, t.positions));
     core.targets.set(t.ids.subarray(1));

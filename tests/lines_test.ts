@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { getLineBatch, linePermutation, splitLines } from "../src/data/lines.ts";
 import { createModel, sample, train } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { rng } from "./_helpers.ts";
 
 Deno.test("line batches: newline first, shifted targets, -1 padding, cut long lines", () => {
@@ -28,7 +28,7 @@ Deno.test("line order: a permutation per epoch, fixed by (seed, epoch)", () => {
 });
 
 Deno.test("padding targets are left out of the loss and its gradient", () => {
-  const full = WasmCore.create({
+  const full = WasmEngine.create({
     vocabSize: 6,
     hidden: 5,
     layers: 1,
@@ -43,8 +43,8 @@ Deno.test("padding targets are left out of the loss and its gradient", () => {
   const loss = full.forward();
   full.backward();
   // The same two rows' valid prefixes, computed without padding: seq 4 row 0, seq 2 row 1.
-  const rowA = WasmCore.create({ ...full.config, batch: 1, seq: 4 });
-  const rowB = WasmCore.create({ ...full.config, batch: 1, seq: 2 });
+  const rowA = WasmEngine.create({ ...full.config, batch: 1, seq: 4 });
+  const rowB = WasmEngine.create({ ...full.config, batch: 1, seq: 2 });
   for (const net of [rowA, rowB]) net.params.set(full.params);
   rowA.inputs.set([1, 2, 3, 4]);
   rowA.targets.set([2, 3, 4, 5]);

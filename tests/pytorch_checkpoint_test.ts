@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { type Cell, type CharModel, createModel, load, save, train } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { assertClose } from "./_helpers.ts";
 
 const python = "/usr/bin/python3";
@@ -27,7 +27,7 @@ async function runPython(script: string, args: string[]) {
 
 /** This project's logits for the last character of `prime`. */
 function lastLogits(model: CharModel, prime: string): Float32Array {
-  using net = WasmCore.create({ ...model.config, batch: 1, seq: prime.length });
+  using net = WasmEngine.create({ ...model.config, batch: 1, seq: prime.length });
   net.params.set(model.params);
   net.inputs.set(model.vocab.encode(prime));
   net.forward({ training: false, loss: false });

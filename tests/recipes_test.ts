@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { createModel, fromBytes, toBytes, train, type TrainEvent } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { scheduledLr } from "../src/train/schedule.ts";
 import { fillUniform, rng } from "./_helpers.ts";
 
@@ -35,7 +35,14 @@ Deno.test("schedules follow their formulas", () => {
 });
 
 Deno.test("SGD with momentum and value clipping match a hand computation", () => {
-  using net = WasmCore.create({ vocabSize: 5, hidden: 3, layers: 1, batch: 1, seq: 1, dropout: 0 });
+  using net = WasmEngine.create({
+    vocabSize: 5,
+    hidden: 3,
+    layers: 1,
+    batch: 1,
+    seq: 1,
+    dropout: 0,
+  });
   const next = rng(12);
   fillUniform(net.params, next, 1);
   const n = net.params.length;

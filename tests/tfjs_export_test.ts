@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { type Cell, createModel } from "../mod.ts";
 import { exportTfjs } from "../src/io/tfjs.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
 
 await tf.setBackend("cpu");
@@ -51,7 +51,7 @@ for (const [cell, layers, embedding] of EXPORTS) {
     const all = out.dataSync();
     const theirs = softmax(all.slice((ids.length - 1) * V, ids.length * V));
 
-    using net = WasmCore.create({ ...model.config, batch: 1, seq: ids.length }, { threads: 1 });
+    using net = WasmEngine.create({ ...model.config, batch: 1, seq: ids.length }, { threads: 1 });
     net.params.set(model.params);
     net.inputs.set(ids);
     net.forward({ training: false, loss: false });

@@ -3,10 +3,10 @@
 // weights must give the same logits, loss, final states, and gradient of every weight and of
 // the initial state (the reference network: tests/_tfjs_reference.ts).
 
-import { WasmCore } from "../src/engine/wasm_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { assertClose, fillUniform, rng } from "./_helpers.ts";
 import { tfjsReference } from "./_tfjs_reference.ts";
-import { dc0, dh0 } from "../src/engine/_wasm_probe.ts";
+import { dc0, dh0 } from "../src/engine/_probe.ts";
 
 interface Case {
   cell: "lstm" | "rnn";
@@ -75,7 +75,7 @@ function parity(title: string, cases: Case[]) {
     let worst = { ratio: 0, where: "" };
     for (const [n, c] of cases.entries()) {
       await t.step(caseName(c), () => {
-        const net = WasmCore.create({ ...c, dropout: 0 });
+        const net = WasmEngine.create({ ...c, dropout: 0 });
         const next = rng(1000 + n);
         // The tanh RNN amplifies rounding where its recurrent matrix expands (spectral radius
         // > 1): with weights in ±0.5 at H = 32 the two engines' float32 summation orders drift

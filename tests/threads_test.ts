@@ -3,12 +3,12 @@
 
 import assert from "node:assert/strict";
 import { type Cell, createModel, train } from "../mod.ts";
-import { WasmCore } from "../src/engine/mod.ts";
+import { WasmEngine } from "../src/engine/mod.ts";
 import { fillUniform, rng } from "./_helpers.ts";
-import { dc0, dh0 } from "../src/engine/_wasm_probe.ts";
+import { dc0, dh0 } from "../src/engine/_probe.ts";
 
 async function step(threads: number, hidden: number, cell: Cell, embedding: number) {
-  using net = WasmCore.create(
+  using net = WasmEngine.create(
     { cell, embedding, vocabSize: 13, hidden, layers: 2, batch: 5, seq: 6, dropout: 0.3, seed: 4 },
     { threads },
   );
@@ -62,8 +62,8 @@ for (const [cell, hidden, embedding] of STEP_CASES) {
 
 Deno.test("a core switches from one thread to all of them mid-run, same results", async () => {
   const config = { vocabSize: 7, hidden: 16, layers: 1, batch: 3, seq: 5, dropout: 0 };
-  using solo = WasmCore.create(config, { threads: 1 });
-  using pair = WasmCore.create(config, { threads: 2 });
+  using solo = WasmEngine.create(config, { threads: 1 });
+  using pair = WasmEngine.create(config, { threads: 2 });
   fillUniform(solo.params, rng(8), 0.5);
   pair.params.set(solo.params);
   for (const net of [solo, pair]) net.inputs.set([1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6, 0, 1]);
@@ -107,8 +107,8 @@ async function sampleMatchesForward(cell: Cell, embedding: number) {
       seq: 1,
       dropout: 0.5,
     };
-    using a = WasmCore.create(config, { threads });
-    using b = WasmCore.create(config, { threads });
+    using a = WasmEngine.create(config, { threads });
+    using b = WasmEngine.create(config, { threads });
     await a.whenReady();
     await b.whenReady();
     fillUniform(a.params, rng(5), 0.5);

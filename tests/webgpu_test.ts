@@ -5,16 +5,16 @@
 
 import assert from "node:assert/strict";
 import { createModel, evaluate, fromBytes, toBytes, train, trainEvents } from "../mod.ts";
-import { WasmCore } from "../src/engine/wasm_core.ts";
-import { WebGpuCore, WebGpuUnavailableError } from "../src/engine/webgpu_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
+import { WebGpuEngine, WebGpuUnavailableError } from "../src/engine/webgpu_engine.ts";
 import { gpuContext, setAdapterRequest } from "../src/engine/gpu_device.ts";
 import { createEngine } from "../src/engine/create.ts";
 import type { TrainStepOptions } from "../src/engine/engine.ts";
 import type { CoreConfig } from "../src/model/config.ts";
 import { assertClose, closeness, fillUniform, rng } from "./_helpers.ts";
 import { tfjsReference } from "./_tfjs_reference.ts";
-import { dh0, dropoutMask } from "../src/engine/_wasm_probe.ts";
-import * as gpuProbe from "../src/engine/_webgpu_probe.ts";
+import * as gpuProbe from "../src/engine/_probe.ts";
+import { dh0, dropoutMask } from "../src/engine/_probe.ts";
 
 const gpu = await gpuContext();
 const noAdapter = gpu === null;
@@ -29,7 +29,7 @@ if (noAdapter) {
 
 // A WASM core and a WebGPU core with the same parameters, batch and initial state.
 async function pair(config: CoreConfig, seed: number, options: { padding?: boolean } = {}) {
-  const wasm = WasmCore.create(config);
+  const wasm = WasmEngine.create(config);
   const next = rng(seed);
   fillUniform(wasm.params, next, 0.5);
   for (let i = 0; i < wasm.inputs.length; i++) {
@@ -44,7 +44,7 @@ async function pair(config: CoreConfig, seed: number, options: { padding?: boole
     wasm.h0(l).set(h.subarray(l * size, (l + 1) * size));
     wasm.c0(l).set(c.subarray(l * size, (l + 1) * size));
   }
-  const gpuNet = await WebGpuCore.create(config);
+  const gpuNet = await WebGpuEngine.create(config);
   gpuNet.load({ params: wasm.params, h, c });
   gpuNet.inputs.set(wasm.inputs);
   gpuNet.targets.set(wasm.targets);
@@ -182,9 +182,8 @@ async function threeSteps(config: CoreConfig, options: Omit<TrainStepOptions, "s
     }
     if (config.dropout > 0) {
       // Masks of the last step (step index 2), hashed the same way on both.
-      const core = (wasmBackend as unknown as { core: WasmCore }).core;
       for (let l = 0; l < config.layers; l++) {
-        assert.deepEqual(await gpuProbe.readDropoutMask(gpu, l), dropoutMask(core, l));
+        assert.deepEqual(await gpuProbe.readDropoutMask(gpu, l), dropoutMask(wasmBackend, l));
       }
     }
     await gpu.sync();
@@ -197,8 +196,8 @@ async function threeSteps(config: CoreConfig, options: Omit<TrainStepOptions, "s
     for (
       const [name, x, y] of [
         ["params", gpu.params, wasmBackend.params],
-        ["adamM", gpu.adamM, wasmBackend.adamM],
-        ["adamV", gpu.adamV, wasmBackend.adamV],
+        ["firstMoment", gpu.firstMoment, wasmBackend.firstMoment],
+        ["secondMoment", gpu.secondMoment, wasmBackend.secondMoment],
         ["h", hg, hw],
         ["c", cg, cw],
       ] as const
@@ -361,7 +360,7 @@ Deno.test({
       assert.ok(Number.isNaN(r.loss));
       await gpu.sync();
       assert.deepEqual(gpu.params, before);
-      assert.ok(gpu.adamV.every((v) => v === 0));
+      assert.ok(gpu.secondMoment.every((v) => v === 0));
     } finally {
       wasm.dispose();
       gpu.dispose();
@@ -504,7 +503,7 @@ Deno.test("No adapter: webgpu is a clear error, auto falls back to WASM and says
   try {
     const config = { ...stepConfig, batch: 512 };
     await assert.rejects(
-      () => WebGpuCore.create(config),
+      () => WebGpuEngine.create(config),
       (e: Error) =>
         e instanceof WebGpuUnavailableError &&
         /^WebGPU backend unavailable: no adapter/.test(e.message),

@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { createModel, fromBytes, toBytes, train } from "../mod.ts";
-import { WasmCore } from "../src/engine/wasm_core.ts";
-import { WebGpuCore } from "../src/engine/webgpu_core.ts";
+import { WasmEngine } from "../src/engine/wasm_engine.ts";
+import { WebGpuEngine } from "../src/engine/webgpu_engine.ts";
 import { gpuContext } from "../src/engine/gpu_device.ts";
 import { createEngine } from "../src/engine/create.ts";
 import type { TrainStepOptions } from "../src/engine/engine.ts";
@@ -61,7 +61,7 @@ interface Transcribed {
  * params and moments, and the largest relative difference from the float64 params.
  */
 function coreAgainstFloat64(o: Transcribed) {
-  using net = WasmCore.create(CONFIG, { variant: "simd" });
+  using net = WasmEngine.create(CONFIG, { variant: "simd" });
   const next = rng(31);
   fillUniform(net.params, next, 0.5);
   const n = net.params.length;
@@ -112,8 +112,8 @@ function coreAgainstFloat64(o: Transcribed) {
   }
   return {
     params: net.params.slice(),
-    adamM: net.adamM.slice(),
-    adamV: net.adamV.slice(),
+    adamM: net.firstMoment.slice(),
+    adamV: net.secondMoment.slice(),
     worst,
   };
 }
@@ -318,7 +318,7 @@ Deno.test({
     ];
     for (const options of steps) {
       const wasm = await createEngine(config, { backend: "wasm", threads: 1 });
-      const web = await WebGpuCore.create(config);
+      const web = await WebGpuEngine.create(config);
       try {
         const next = rng(61);
         const start = fillUniform(new Float32Array(wasm.layout.size), next, 0.5);
@@ -338,8 +338,8 @@ Deno.test({
         for (
           const [name, x, y] of [
             ["params", web.params, wasm.params],
-            ["adamM", web.adamM, wasm.adamM],
-            ["adamV", web.adamV, wasm.adamV],
+            ["firstMoment", web.firstMoment, wasm.firstMoment],
+            ["secondMoment", web.secondMoment, wasm.secondMoment],
           ] as const
         ) {
           let max = 0;
@@ -388,7 +388,7 @@ Deno.test({
   ignore: !hasTorch,
   async fn() {
     for (const o of [ADAMW, SGDW, { ...ADAMW, weightDecay: 0 }, { ...SGDW, weightDecay: 0 }]) {
-      using net = WasmCore.create({ ...CONFIG, dropout: 0 }, { variant: "simd" });
+      using net = WasmEngine.create({ ...CONFIG, dropout: 0 }, { variant: "simd" });
       const next = rng(71);
       fillUniform(net.params, next, 0.5);
       const params = Array.from(net.params), grads: number[][] = [];

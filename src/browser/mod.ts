@@ -54,7 +54,7 @@ export { type CheckpointSource, load, readText, save } from "./io.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "../data/vocab.ts";
 export { decodeText, TextError } from "../data/text.ts";
 export type { BackendChoice } from "../engine/engine.ts";
-export { WebGpuUnavailableError } from "../engine/webgpu_core.ts";
+export { WebGpuUnavailableError } from "../engine/webgpu_engine.ts";
 export { defaultThreads, threadsUnavailable } from "../engine/threads.ts";
 export {
   CellCorrelator,

@@ -5,7 +5,7 @@
 
 import { TextError } from "../data/text.ts";
 import { VocabError } from "../data/vocab.ts";
-import { WebGpuUnavailableError } from "../engine/webgpu_core.ts";
+import { WebGpuUnavailableError } from "../engine/webgpu_engine.ts";
 import { CheckpointError } from "../io/checkpoint.ts";
 import { UsageError } from "./args.ts";
 

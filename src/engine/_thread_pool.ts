@@ -5,7 +5,7 @@
 // when the main thread's call returns, every thread's share is done. No message per call:
 // after start-up the only traffic is Atomics on shared memory.
 
-import type { CoreExports, CoreVariant } from "./wasm_module.ts";
+import type { CoreVariant } from "./wasm_module.ts";
 
 /** Bytes of the synchronisation block (barrier, command, arguments). */
 export const SYNC_BYTES = 256;
@@ -19,31 +19,8 @@ export const ARGS_BYTE = 64; // f64 arguments from here
 export const MAX_ARGS = 24;
 export const EXIT = -1;
 
-/** The kernels a command may name, by index. */
-export const KERNELS = [
-  "linearForward",
-  "linearBackward",
-  "crossEntropy",
-  "dropoutMask",
-  "multiply",
-  "sumSquares",
-  "scale",
-  "adamStep",
-  "gemm",
-  "broadcastRows",
-  "recurrentPack",
-  "packB",
-  "sampleStep",
-  "sgdStep",
-  "clipValue",
-  "embeddingForward",
-  "embeddingBackward",
-  "recurrentForwardInput",
-  "recurrentForwardLoop",
-  "recurrentBackwardLoop",
-  "recurrentWeightGrads",
-  "barriers",
-] as const satisfies readonly (keyof CoreExports)[];
+/** The kernels a command may name, by index (generated from assembly/ by `deno task build`). */
+export { KERNELS } from "../../build/core_exports.ts";
 
 /** Message that starts a worker. */
 export interface WorkerInit {

@@ -36,8 +36,8 @@ export interface MemoryPlan {
   fcPacked: number;
   params: number;
   grads: number;
-  adamM: number;
-  adamV: number;
+  firstMoment: number;
+  secondMoment: number;
   inputs: number;
   targets: number;
   logits: number;
@@ -71,8 +71,8 @@ export function planMemory(
   const fcPacked = alloc(core.linearPackedBytes(V, H));
   const params = alloc(layout.size * 4);
   const grads = alloc(layout.size * 4);
-  const adamM = alloc(layout.size * 4);
-  const adamV = alloc(layout.size * 4);
+  const firstMoment = alloc(layout.size * 4);
+  const secondMoment = alloc(layout.size * 4);
   const inputs = alloc(B * T * 4);
   const targets = alloc(B * T * 4);
   const logits = alloc(T * B * V * 4);
@@ -109,8 +109,8 @@ export function planMemory(
     fcPacked,
     params,
     grads,
-    adamM,
-    adamV,
+    firstMoment,
+    secondMoment,
     inputs,
     targets,
     logits,

@@ -15,7 +15,7 @@ import {
   SYNC_BYTES,
   type WorkerInit,
 } from "./_thread_pool.ts";
-import { instantiateCore } from "./wasm_module.ts";
+import { instantiateShared } from "./wasm_module.ts";
 
 const SPINS = 20_000;
 
@@ -25,7 +25,7 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   const f64 = new Float64Array(memory.buffer, sync + ARGS_BYTE, MAX_ARGS);
   let core;
   try {
-    core = instantiateCore(variant, memory);
+    core = instantiateShared(variant, memory);
     core.setThread(id, count, sync);
   } catch {
     Atomics.store(i32, FAILED, 1);

@@ -1,11 +1,11 @@
-// Picking and creating the engine that trains: the WASM engine, the WebGPU core, and
+// Picking and creating the engine that trains: the WASM engine, the WebGPU engine, and
 // `auto`'s rule (WebGPU on a hardware adapter for large batches, WASM otherwise).
 
 import type { CoreConfig } from "../model/config.ts";
 import { type BackendChoice, checkBackend, type Engine } from "./engine.ts";
 import { gpuContext } from "./gpu_device.ts";
 import { WasmEngine } from "./wasm_engine.ts";
-import { WebGpuCore } from "./webgpu_core.ts";
+import { WebGpuEngine } from "./webgpu_engine.ts";
 
 /**
  * Smallest batch for which `auto` trains on a hardware WebGPU adapter. What was measured
@@ -51,11 +51,11 @@ export async function createEngine(
   const choice = checkBackend(options.backend);
   const wasm = () => WasmEngine.create(config, { threads: options.threads ?? 1 });
   if (choice === "wasm") return wasm();
-  if (choice === "webgpu") return await WebGpuCore.create(config);
+  if (choice === "webgpu") return await WebGpuEngine.create(config);
   const reason = await autoDeclines(config);
   if (reason === null) {
     try {
-      return await WebGpuCore.create(config);
+      return await WebGpuEngine.create(config);
     } catch (e) {
       note(options, `WebGPU not used (${(e as Error).message}): training on WASM`);
       return wasm();

@@ -1,7 +1,7 @@
-// The interface training and evaluation run on, whichever engine computes: the WASM core on the
-// CPU or the WebGPU backend. Host arrays are the exchange format; a backend that keeps its
-// state elsewhere (the GPU) brings them up to date only when asked (`sync`), so a step moves
-// nothing but the batch in and the loss out.
+// The one engine contract: the interface training and evaluation run on, whichever engine
+// computes (WasmEngine on the CPU, WebGpuEngine on a GPU). Host arrays are the exchange format;
+// an engine that keeps its state elsewhere (the GPU) brings them up to date only when asked
+// (`sync`), so a step moves nothing but the batch in and the loss out.
 
 import type { CoreConfig } from "../model/config.ts";
 import type { ParamLayout } from "../model/params.ts";
@@ -64,9 +64,13 @@ export interface StepResult {
 export interface EngineState {
   /** Parameters, in the layout of `paramLayout`. */
   params?: Float32Array;
-  /** Adam's first moments (SGD's momentum buffer). */
+  /** The optimizer's first moments: Adam's `exp_avg`, or SGD's `momentum_buffer`. */
+  firstMoment?: Float32Array;
+  /** Adam's second moments (`exp_avg_sq`); SGD keeps none. */
+  secondMoment?: Float32Array;
+  /** @deprecated Use `firstMoment` (the same buffer, named for what SGD keeps in it too). */
   adamM?: Float32Array;
-  /** Adam's second moments. */
+  /** @deprecated Use `secondMoment`. */
   adamV?: Float32Array;
   /** Carried hidden state, `[layers, batch, hidden]`. */
   h?: Float32Array;
@@ -108,9 +112,13 @@ export interface Engine extends Disposable {
   readonly targets: Int32Array;
   /** Parameters on the host: always current on WASM, current after `sync()` on WebGPU. */
   readonly params: Float32Array;
-  /** Adam's first moments (SGD's momentum buffer), like `params`. */
+  /** The optimizer's first moments (Adam's `exp_avg`, SGD's `momentum_buffer`), like `params`. */
+  readonly firstMoment: Float32Array;
+  /** Adam's second moments (`exp_avg_sq`), like `params`. */
+  readonly secondMoment: Float32Array;
+  /** @deprecated Use `firstMoment` (the same array). */
   readonly adamM: Float32Array;
-  /** Adam's second moments, like `params`. */
+  /** @deprecated Use `secondMoment` (the same array). */
   readonly adamV: Float32Array;
   /** Writes the given parts of the state into the engine (and the host arrays). */
   load(state: EngineState): void;

@@ -1,9 +1,9 @@
-// The options of the WASM core's methods (WasmCore.create, forward, adamStep, sgdStep).
+// The options of the WASM engine's methods (WasmEngine.create, forward, adamStep, sgdStep).
 
 import type { CoreVariant } from "./wasm_module.ts";
 
-/** Options for `WasmCore.create`. */
-export interface WasmCoreOptions {
+/** Options for `WasmEngine.create`. */
+export interface WasmEngineOptions {
   /** Which compiled core to run; `auto` picks relaxed SIMD where the engine supports it. */
   variant?: CoreVariant | "auto";
   /**
@@ -13,7 +13,7 @@ export interface WasmCoreOptions {
   threads?: number;
 }
 
-/** Options for `WasmCore.forward`. */
+/** Options for `WasmEngine.forward`. */
 export interface ForwardOptions {
   /** Apply dropout and keep what backward needs (default true). */
   training?: boolean;

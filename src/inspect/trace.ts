@@ -243,7 +243,7 @@ async function* chunksOf(model: CharModel, o: Checked, sink?: Sink): AsyncGenera
     if (step.targets > 0) sum += step.mean * step.targets;
     count += step.targets;
     const layers = o.layers.map(({ layer, units, all }, i) => {
-      const a = engine.core.activations(layer);
+      const a = engine.activations(layer);
       const U = units.length;
       const pick = (src: Float32Array, blocks: number, into: Float32Array | undefined | null) => {
         const out = into
@@ -269,12 +269,12 @@ async function* chunksOf(model: CharModel, o: Checked, sink?: Sink): AsyncGenera
     });
     const k = o.topK;
     const loss = sink ? sink.loss.subarray(start, start + n) : new Float64Array(n);
-    loss.set(engine.core.rowLosses().subarray(0, n));
+    loss.set(engine.rowLosses().subarray(0, n));
     const topIds = sink ? sink.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
     const topProbs = sink
       ? sink.topProbs.subarray(start * k, (start + n) * k)
       : new Float32Array(n * k);
-    const logits = engine.core.logits;
+    const logits = engine.logits;
     for (let t = 0; t < n; t++) topOf(logits.subarray(t * V, t * V + V), k, t, topIds, topProbs);
     yield { start, length: n, layers, loss, topIds, topProbs, meanLoss: sum / count };
   }

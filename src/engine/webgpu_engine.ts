@@ -1,14 +1,14 @@
-// The WebGPU engine's public class: the same stacked LSTM, GRU or tanh RNN as the WASM core,
-// one-hot or embedded input (PyTorch equations, flat parameter layout, the same dropout hash),
-// as WGSL kernels over GPU buffers laid out once per config. A training step records every
-// timestep of every layer into one command encoder and submits it without waiting; only the
-// loss, the gradient norm and the applied flag come back. Parameters, moments and the carried
-// state stay on the GPU until `sync()` copies them out.
+// The WebGPU engine: the Engine contract on a GPU. The same stacked LSTM, GRU or tanh RNN as
+// the WASM engine, one-hot or embedded input (PyTorch equations, flat parameter layout, the
+// same dropout hash), as WGSL kernels over GPU buffers laid out once per config. A training
+// step records every timestep of every layer into one command encoder and submits it without
+// waiting; only the loss, the gradient norm and the applied flag come back. Parameters,
+// moments and the carried state stay on the GPU until `sync()` copies them out.
 //
 // Where the rest lives, in webgpu/: the WGSL by kernel family (_wgsl_*.ts, mirroring
 // assembly/), the pipeline cache (pipelines.ts), the buffers (buffers.ts), what is uploaded
-// before a step (upload.ts), the recorded step (step.ts) and read-backs (readback.ts). The
-// readers only tests need are in _webgpu_probe.ts.
+// before a step (upload.ts), the recorded step (step.ts) and read-backs (readback.ts). Tests
+// reach its internals through _probe.ts.
 
 import { type CoreConfig, validateCoreConfig } from "../model/config.ts";
 import { type ParamLayout, paramLayout } from "../model/params.ts";
@@ -21,7 +21,7 @@ import {
   type TrainStepOptions,
 } from "./engine.ts";
 import { type GpuContext, gpuContext } from "./gpu_device.ts";
-import { probes } from "./_webgpu_probe.ts";
+import { seam } from "./_seam.ts";
 import { allocateBuffers, destroyBuffers, type GpuBuffers, HISTORY } from "./webgpu/buffers.ts";
 import { encode } from "./webgpu/pipelines.ts";
 import { Readback, STEP_SCALAR_BYTES } from "./webgpu/readback.ts";
@@ -35,7 +35,7 @@ import { MAX_LAYERS, SCALAR } from "./webgpu/_wgsl_common.ts";
  * @example Falling back to WASM by hand
  * ```ts
  * import { createEngine } from "./create.ts";
- * import { WebGpuUnavailableError } from "./webgpu_core.ts";
+ * import { WebGpuUnavailableError } from "./webgpu_engine.ts";
  * const config = { vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3 };
  * let engine;
  * try {
@@ -53,8 +53,8 @@ export class WebGpuUnavailableError extends Error {
   override name = "WebGpuUnavailableError";
 }
 
-/** Options for {@linkcode WebGpuCore.create}. */
-export interface WebGpuCoreOptions {
+/** Options for {@linkcode WebGpuEngine.create}. */
+export interface WebGpuEngineOptions {
   /** The device to run on (default: the process's, from `navigator.gpu`). */
   context?: GpuContext;
 }
@@ -62,15 +62,15 @@ export interface WebGpuCoreOptions {
 /**
  * A stacked LSTM, GRU or tanh RNN with one-hot or embedded input and a linear softmax output on
  * WebGPU, laid out for a fixed (batch, seq): the same semantics, parameter layout and dropout
- * masks as `WasmCore`.
+ * masks as `WasmEngine`.
  *
  * Compute methods record and submit GPU work without waiting; `sync`, `trainStep` and
  * `evaluateBatches` wait for what they read back.
  *
  * @example One training step on the GPU
  * ```ts
- * import { WebGpuCore } from "./webgpu_core.ts";
- * const net = await WebGpuCore.create({
+ * import { WebGpuEngine } from "./webgpu_engine.ts";
+ * const net = await WebGpuEngine.create({
  *   vocabSize: 5, hidden: 8, layers: 1, dropout: 0, batch: 2, seq: 3,
  * });
  * net.inputs.set([0, 1, 2, 3, 4, 0]);
@@ -82,7 +82,7 @@ export interface WebGpuCoreOptions {
  * net.dispose();
  * ```
  */
-export class WebGpuCore implements Engine {
+export class WebGpuEngine implements Engine {
   /** Always `webgpu`. */
   readonly kind = "webgpu" as const;
   /** The validated config. */
@@ -95,10 +95,13 @@ export class WebGpuCore implements Engine {
   readonly targets: Int32Array<ArrayBuffer>;
   /** Host copy of the parameters, current after `load` or `sync`. */
   readonly params: Float32Array<ArrayBuffer>;
-  /** Host copy of Adam's first moments, current after `load` or `sync`. */
-  readonly adamM: Float32Array<ArrayBuffer>;
-  /** Host copy of Adam's second moments, current after `load` or `sync`. */
-  readonly adamV: Float32Array<ArrayBuffer>;
+  /**
+   * Host copy of the optimizer's first moments (Adam's `exp_avg`, SGD's `momentum_buffer`),
+   * current after `load` or `sync`.
+   */
+  readonly firstMoment: Float32Array<ArrayBuffer>;
+  /** Host copy of Adam's second moments (`exp_avg_sq`), current after `load` or `sync`. */
+  readonly secondMoment: Float32Array<ArrayBuffer>;
   /** The adapter this runs on. */
   readonly adapter: { description: string; software: boolean };
 
@@ -113,6 +116,21 @@ export class WebGpuCore implements Engine {
   // What the last forward was: backward needs a training forward's activations.
   #lastForward: "train" | "eval" | null = null;
 
+  static {
+    seam.webgpu = (engine) => ({
+      config: engine.config,
+      layout: engine.layout,
+      buffers: engine.#buf,
+      programs: engine.#programs,
+      forward: (training, step) => engine.#forward(training, step),
+      backward: () => engine.#backward(),
+      download: (src, offset, bytes) => {
+        engine.#check();
+        return engine.#readback.download(src, offset, bytes);
+      },
+    });
+  }
+
   private constructor(config: Required<CoreConfig>, ctx: GpuContext) {
     this.config = config;
     this.layout = paramLayout(config);
@@ -126,30 +144,21 @@ export class WebGpuCore implements Engine {
     this.inputs = new Int32Array(T * B);
     this.targets = new Int32Array(T * B);
     this.params = new Float32Array(P);
-    this.adamM = new Float32Array(P);
-    this.adamV = new Float32Array(P);
+    this.firstMoment = new Float32Array(P);
+    this.secondMoment = new Float32Array(P);
     this.#hostH = new Float32Array(L * B * H);
     this.#hostC = new Float32Array(L * B * H);
-    probes.set(this, {
-      config,
-      layout: this.layout,
-      buffers: this.#buf,
-      programs: () => this.#programs,
-      forward: (training, step) => this.#forward(training, step),
-      backward: () => this.#backward(),
-      download: (src, offset, bytes) => {
-        this.#check();
-        return this.#readback.download(src, offset, bytes);
-      },
-    });
   }
 
   /**
-   * Lays out a WebGPU core for `config` on the process's device (or `options.context`).
+   * Lays out a WebGPU engine for `config` on the process's device (or `options.context`).
    * Rejects with {@linkcode WebGpuUnavailableError} when no adapter exists, and with a
    * RangeError when a buffer exceeds the adapter's limits.
    */
-  static async create(config: CoreConfig, options: WebGpuCoreOptions = {}): Promise<WebGpuCore> {
+  static async create(
+    config: CoreConfig,
+    options: WebGpuEngineOptions = {},
+  ): Promise<WebGpuEngine> {
     validateCoreConfig(config);
     if (config.layers > MAX_LAYERS) {
       throw new RangeError(
@@ -164,7 +173,7 @@ export class WebGpuCore implements Engine {
           "software Vulkan driver (apt-get install mesa-vulkan-drivers), or use --backend wasm",
       );
     }
-    const net = new WebGpuCore({
+    const net = new WebGpuEngine({
       ...config,
       cell: config.cell ?? "lstm",
       embedding: config.embedding ?? 0,
@@ -174,7 +183,7 @@ export class WebGpuCore implements Engine {
     return net;
   }
 
-  /** Stops using the GPU buffers (they are destroyed); using the core afterwards throws. */
+  /** Stops using the GPU buffers (they are destroyed); using the engine afterwards throws. */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -188,7 +197,9 @@ export class WebGpuCore implements Engine {
   }
 
   #check(): void {
-    if (this.#disposed) throw new Error("Core disposed: create a new WebGpuCore to run it again");
+    if (this.#disposed) {
+      throw new Error("Core disposed: create a new WebGpuEngine to run it again");
+    }
   }
 
   // Encodes `record` into one command encoder and submits it.
@@ -345,8 +356,8 @@ export class WebGpuCore implements Engine {
       q.writeBuffer(gpu, 0, host);
     };
     put(this.params, state.params, b.params);
-    put(this.adamM, state.adamM, b.m);
-    put(this.adamV, state.adamV, b.v);
+    put(this.firstMoment, state.firstMoment ?? state.adamM, b.m);
+    put(this.secondMoment, state.secondMoment ?? state.adamV, b.v);
     const size = this.config.batch * this.config.hidden;
     for (const [which, src] of [["h", state.h], ["c", state.c]] as const) {
       if (!src) continue;
@@ -380,8 +391,8 @@ export class WebGpuCore implements Engine {
     });
     const all = await this.#readback.mapRead(staging, total);
     this.params.set(all.subarray(0, P));
-    this.adamM.set(all.subarray(P, 2 * P));
-    this.adamV.set(all.subarray(2 * P, 3 * P));
+    this.firstMoment.set(all.subarray(P, 2 * P));
+    this.secondMoment.set(all.subarray(2 * P, 3 * P));
     this.#hostH.set(all.subarray(3 * P, 3 * P + L * B * H));
     this.#hostC.set(all.subarray(3 * P + L * B * H));
   }
@@ -390,5 +401,15 @@ export class WebGpuCore implements Engine {
     h.set(this.#hostH);
     // Only the LSTM has a cell state; the GRU keeps W_hn h + b_hn (or its gradient) in c.
     if (this.config.cell === "lstm") c.set(this.#hostC);
+  }
+
+  /** @deprecated Use `firstMoment` (the same array). */
+  get adamM(): Float32Array<ArrayBuffer> {
+    return this.firstMoment;
+  }
+
+  /** @deprecated Use `secondMoment` (the same array). */
+  get adamV(): Float32Array<ArrayBuffer> {
+    return this.secondMoment;
   }
 }
