@@ -3722,8 +3722,8 @@ var Divergence = class {
   #ts;
   #stopAtOnce;
   #params;
-  #adamM;
-  #adamV;
+  #firstMoment;
+  #secondMoment;
   #h;
   #c;
   #step = 0;
@@ -3739,8 +3739,8 @@ var Divergence = class {
     this.#ts = ts;
     this.#stopAtOnce = options.onDivergence === "stop";
     this.#params = engine.params.slice();
-    this.#adamM = engine.adamM.slice();
-    this.#adamV = engine.adamV.slice();
+    this.#firstMoment = engine.firstMoment.slice();
+    this.#secondMoment = engine.secondMoment.slice();
     this.#h = ts.h.slice();
     this.#c = ts.c.slice();
     this.take();
@@ -3749,8 +3749,8 @@ var Divergence = class {
   take() {
     const engine = this.#engine, ts = this.#ts;
     this.#params.set(engine.params);
-    this.#adamM.set(engine.adamM);
-    this.#adamV.set(engine.adamV);
+    this.#firstMoment.set(engine.firstMoment);
+    this.#secondMoment.set(engine.secondMoment);
     this.#h.set(ts.h);
     this.#c.set(ts.c);
     this.#step = ts.step;
@@ -3768,8 +3768,8 @@ var Divergence = class {
     ts.batchInEpoch = this.#batchInEpoch;
     this.#engine.load({
       params: this.#params,
-      adamM: this.#adamM,
-      adamV: this.#adamV,
+      firstMoment: this.#firstMoment,
+      secondMoment: this.#secondMoment,
       h: ts.h,
       c: ts.c
     });
@@ -4531,6 +4531,8 @@ async function recipe(text, options = {}) {
     summary
   };
 }
+var MEASURE_STEPS = 5;
+var MEASURE_MS = 250;
 async function measureCharsPerSec(config, options) {
   const engine = await createEngine({
     ...config,
@@ -4546,8 +4548,8 @@ async function measureCharsPerSec(config, options) {
       engine.inputs[i] = i * 7 % config.vocabSize;
       engine.targets[i] = (i * 7 + 1) % config.vocabSize;
     }
-    const step = (n2) => engine.trainStep({
-      step: n2,
+    const step = (n) => engine.trainStep({
+      step: n,
       optimizer: "adam",
       lr: 1e-3,
       momentum: 0,
@@ -4555,10 +4557,15 @@ async function measureCharsPerSec(config, options) {
       clipMode: "norm"
     });
     await step(0);
+    const times = [];
     const t0 = performance.now();
-    let n = 0;
-    while (n < 2 || performance.now() - t0 < 250) await step(++n);
-    return n * config.batch * config.seq / ((performance.now() - t0) / 1e3);
+    while (times.length < MEASURE_STEPS || performance.now() - t0 < MEASURE_MS) {
+      const t = performance.now();
+      await step(times.length + 1);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return config.batch * config.seq / (times[times.length >> 1] / 1e3);
   } finally {
     engine.dispose();
   }
@@ -4568,7 +4575,7 @@ function roundUp(n) {
   return Math.ceil(n / unit) * unit;
 }
 function formatCount(n) {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`;
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${Math.round(n)}`;
 }
 function formatDuration(seconds2) {
   const m = Math.floor(seconds2 / 60), s = Math.round(seconds2 % 60);
@@ -4786,8 +4793,8 @@ async function* trainEvents(model, text, options = {}) {
     ts.weightDecay = o.weightDecay;
     engine.load({
       params: model.params,
-      adamM: ts.adamM,
-      adamV: ts.adamV,
+      firstMoment: ts.adamM,
+      secondMoment: ts.adamV,
       h: ts.h,
       c: ts.c
     });
@@ -4798,8 +4805,8 @@ async function* trainEvents(model, text, options = {}) {
       ts.batchInEpoch = 0;
     }
     model.params = engine.params;
-    ts.adamM = engine.adamM;
-    ts.adamV = engine.adamV;
+    ts.adamM = engine.firstMoment;
+    ts.adamV = engine.secondMoment;
     ts.timeBudget = o.timeBudget ?? void 0;
     model.trainState = ts;
     yield {
@@ -4844,8 +4851,8 @@ async function* trainEvents(model, text, options = {}) {
   } finally {
     if (model.params === engine.params) model.params = engine.params.slice();
     const held = model.trainState;
-    if (held?.adamM === engine.adamM) held.adamM = engine.adamM.slice();
-    if (held?.adamV === engine.adamV) held.adamV = engine.adamV.slice();
+    if (held?.adamM === engine.firstMoment) held.adamM = engine.firstMoment.slice();
+    if (held?.adamV === engine.secondMoment) held.adamV = engine.secondMoment.slice();
     engine.dispose();
   }
 }
@@ -5435,7 +5442,7 @@ function reason(e) {
 function parseJson(metadata, key) {
   const text = metadata[key];
   if (text === void 0) {
-    throw new CheckpointError(`Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint (PyTorch users: add the charlstm.* metadata, see the README)`);
+    throw new CheckpointError(`Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint (PyTorch users: add the charlstm.* metadata, see docs/pytorch.md)`);
   }
   try {
     return JSON.parse(text);

@@ -15,8 +15,8 @@ export class Divergence {
   readonly #ts: TrainState;
   readonly #stopAtOnce: boolean;
   readonly #params: Float32Array;
-  readonly #adamM: Float32Array;
-  readonly #adamV: Float32Array;
+  readonly #firstMoment: Float32Array;
+  readonly #secondMoment: Float32Array;
   readonly #h: Float32Array;
   readonly #c: Float32Array;
   #step = 0;
@@ -33,8 +33,8 @@ export class Divergence {
     this.#ts = ts;
     this.#stopAtOnce = options.onDivergence === "stop";
     this.#params = engine.params.slice();
-    this.#adamM = engine.adamM.slice();
-    this.#adamV = engine.adamV.slice();
+    this.#firstMoment = engine.firstMoment.slice();
+    this.#secondMoment = engine.secondMoment.slice();
     this.#h = ts.h.slice();
     this.#c = ts.c.slice();
     this.take();
@@ -44,8 +44,8 @@ export class Divergence {
   take(): void {
     const engine = this.#engine, ts = this.#ts;
     this.#params.set(engine.params);
-    this.#adamM.set(engine.adamM);
-    this.#adamV.set(engine.adamV);
+    this.#firstMoment.set(engine.firstMoment);
+    this.#secondMoment.set(engine.secondMoment);
     this.#h.set(ts.h);
     this.#c.set(ts.c);
     this.#step = ts.step;
@@ -64,8 +64,8 @@ export class Divergence {
     ts.batchInEpoch = this.#batchInEpoch;
     this.#engine.load({
       params: this.#params,
-      adamM: this.#adamM,
-      adamV: this.#adamV,
+      firstMoment: this.#firstMoment,
+      secondMoment: this.#secondMoment,
       h: ts.h,
       c: ts.c,
     });

@@ -69,7 +69,13 @@ export async function* trainEvents(
       c: new Float32Array(L * batch * H),
     };
     ts.weightDecay = o.weightDecay;
-    engine.load({ params: model.params, adamM: ts.adamM, adamV: ts.adamV, h: ts.h, c: ts.c });
+    engine.load({
+      params: model.params,
+      firstMoment: ts.adamM,
+      secondMoment: ts.adamV,
+      h: ts.h,
+      c: ts.c,
+    });
     await engine.sync();
     // A state from another text (or another validation split) may point past this epoch's end.
     const wrapped = ts.batchInEpoch >= source.batchesPerEpoch;
@@ -80,8 +86,8 @@ export async function* trainEvents(
     // While training, the model's arrays are the engine's host arrays: no copy per step (on
     // WASM they are views of its memory; WebGPU copies into them when the loop syncs).
     model.params = engine.params;
-    ts.adamM = engine.adamM;
-    ts.adamV = engine.adamV;
+    ts.adamM = engine.firstMoment;
+    ts.adamV = engine.secondMoment;
     ts.timeBudget = o.timeBudget ?? undefined;
     model.trainState = ts;
 
@@ -120,8 +126,8 @@ export async function* trainEvents(
     // consumer stops (a break at the first event included).
     if (model.params === engine.params) model.params = engine.params.slice();
     const held = model.trainState;
-    if (held?.adamM === engine.adamM) held.adamM = engine.adamM.slice();
-    if (held?.adamV === engine.adamV) held.adamV = engine.adamV.slice();
+    if (held?.adamM === engine.firstMoment) held.adamM = engine.firstMoment.slice();
+    if (held?.adamV === engine.secondMoment) held.adamV = engine.secondMoment.slice();
     engine.dispose();
   }
 }
