@@ -14,6 +14,7 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const LAYERS: Record<string, number> = {
   "build": 0, // generated: the compiled cores and the browser bundle
   "src": 0, // the helpers of every src/ folder (src/_random.ts, src/_base64.ts)
+  "src/plot": 1, // the loss chart (plain JS the studio loads as it is): imports nothing
   "src/data": 1,
   "src/model": 2,
   "src/engine": 3,

@@ -4,9 +4,7 @@
 
 import type { CoreConfig } from "../model/config.ts";
 import type { ParamLayout } from "../model/params.ts";
-import type { WasmEngine } from "./wasm_engine.ts";
 import type { WasmPasses } from "./_wasm_passes.ts";
-import type { WebGpuEngine } from "./webgpu_engine.ts";
 import type { GpuBuffers } from "./webgpu/buffers.ts";
 import type { Programs } from "./webgpu/step.ts";
 
@@ -28,8 +26,11 @@ export interface GpuInside {
   download(src: GPUBuffer, offset: number, bytes: number): Promise<Float32Array>;
 }
 
-/** The accessors, set by each engine class's static block. */
+/**
+ * The accessors, set by each engine class's static block. They take the engine as an `object`
+ * (the probes check its class first), so this file imports neither engine: no import circle.
+ */
 export const seam: {
-  wasm?: (engine: WasmEngine) => WasmPasses;
-  webgpu?: (engine: WebGpuEngine) => GpuInside;
+  wasm?: (engine: object) => WasmPasses;
+  webgpu?: (engine: object) => GpuInside;
 } = {};

@@ -93,7 +93,7 @@ export class WasmEngine implements Engine {
   #states: Record<"h0" | "c0" | "hT" | "cT", Float32Array>[];
 
   static {
-    seam.wasm = (engine) => engine.#passes;
+    seam.wasm = (engine) => (engine as WasmEngine).#passes;
   }
 
   private constructor(config: Required<CoreConfig>, variant: CoreVariant, threads: number) {

@@ -117,18 +117,21 @@ export class WebGpuEngine implements Engine {
   #lastForward: "train" | "eval" | null = null;
 
   static {
-    seam.webgpu = (engine) => ({
-      config: engine.config,
-      layout: engine.layout,
-      buffers: engine.#buf,
-      programs: engine.#programs,
-      forward: (training, step) => engine.#forward(training, step),
-      backward: () => engine.#backward(),
-      download: (src, offset, bytes) => {
-        engine.#check();
-        return engine.#readback.download(src, offset, bytes);
-      },
-    });
+    seam.webgpu = (e) => {
+      const engine = e as WebGpuEngine;
+      return {
+        config: engine.config,
+        layout: engine.layout,
+        buffers: engine.#buf,
+        programs: engine.#programs,
+        forward: (training, step) => engine.#forward(training, step),
+        backward: () => engine.#backward(),
+        download: (src, offset, bytes) => {
+          engine.#check();
+          return engine.#readback.download(src, offset, bytes);
+        },
+      };
+    };
   }
 
   private constructor(config: Required<CoreConfig>, ctx: GpuContext) {
