@@ -186,6 +186,9 @@ const handlers = {
     if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
     const controller = new AbortController();
     options.signal = controller.signal;
+    // The budget's clock stops while the run is paused: "Train for N minutes" means trained ones.
+    let pausedMs = 0;
+    options.clock = () => performance.now() - pausedMs;
     /** @type {Run} */
     const thisRun = { controller, paused: false, resume: null, backend: "" };
     run = thisRun;
@@ -216,9 +219,11 @@ const handlers = {
         if (thisRun.paused) {
           flush();
           post({ type: "paused", step: current.trainState?.step ?? 0 });
+          const pausedAt = performance.now();
           await new Promise((resolve) => {
             thisRun.resume = () => resolve(undefined);
           });
+          pausedMs += performance.now() - pausedAt;
           post({ type: "resumed" });
         }
       }

@@ -8,6 +8,7 @@ import {
   createModel,
   fromBytes,
   toBytes,
+  train,
   type TrainEvent,
   trainEvents,
   type TrainOptions,
@@ -231,4 +232,34 @@ Deno.test("timeBudget: bad budgets and clashes are refused before training", asy
     const events = trainEvents(createModel(TEXT, MODEL), TEXT, { ...RUN, ...options });
     await assert.rejects(events.next(), pattern, JSON.stringify(options));
   }
+});
+
+Deno.test("timeBudget: the clock option (a page's pause stops it) is the time the budget counts", async () => {
+  // A consumer that pauses 10 s of real time after step 10 on a clock that stops while paused:
+  // the run still holds 49 steps of 100 ms in 5 s, as without the pause.
+  let now = 0, paused = 0;
+  const model = createModel(TEXT, MODEL);
+  const steps: number[] = [];
+  for await (
+    const e of trainEvents(model, TEXT, {
+      ...RUN,
+      valEvery: 0,
+      timeBudget: 5,
+      clock: () => now - paused,
+    })
+  ) {
+    if (e.type !== "step") continue;
+    steps.push(e.step);
+    now += 100;
+    if (e.step === 10) {
+      now += 10_000;
+      paused += 10_000;
+    }
+  }
+  assert.equal(steps.length, 49);
+  assert.equal(model.trainState!.trainTime, 4.9);
+  await assert.rejects(
+    () => train(createModel(TEXT, MODEL), TEXT, { ...RUN, clock: 5 as unknown as () => number }),
+    /Invalid option: clock must be a function that returns milliseconds, got number/,
+  );
 });

@@ -192,6 +192,12 @@ export function resolveTrainOptions(
         "train with the same optimizer",
     );
   }
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    throw new RangeError(
+      `Invalid option: clock must be a function that returns milliseconds, got ${typeof options
+        .clock}`,
+    );
+  }
   return {
     batch,
     seq,
@@ -208,7 +214,7 @@ export function resolveTrainOptions(
     snapshotEvery,
     totalSteps: timeBudget !== null ? Infinity : steps ?? epochs * source.batchesPerEpoch,
     timeBudget,
-    clock: options[CLOCK] ?? (() => performance.now()),
+    clock: options[CLOCK] ?? options.clock ?? (() => performance.now()),
     sampling,
     threads,
     backend,

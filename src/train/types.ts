@@ -51,6 +51,11 @@ export interface TrainOptions extends ScheduleOptions {
    * `epochs`. Default: 600 seconds when neither `steps` nor `epochs` is given.
    */
   timeBudget?: number;
+  /**
+   * The clock `timeBudget` reads, in milliseconds (default `performance.now`). A page that
+   * pauses a run between steps stops its clock while paused, so the pause is not trained time.
+   */
+  clock?: () => number;
   /** Sequences per batch (default 32). */
   batch?: number;
   /** Characters per sequence (default 100; in line mode, the longest line plus one). */
