@@ -41,8 +41,8 @@ export interface Beam {
   stopped: boolean;
 }
 
-/** The beam width {@linkcode beamSearch} keeps unless `beam` says otherwise. */
-export const BEAM_DEFAULT = 5;
+// The beam width beamSearch keeps unless `beam` says otherwise.
+const BEAM_DEFAULT = 5;
 
 /**
  * The `beam` most likely continuations of the prime, best first, found by beam search: at each
