@@ -96,7 +96,8 @@ export function beamSearch(model: CharModel, options: BeamOptions = {}): Beam[] 
   if (stop && start === stop) return ended("", true);
   if ((drawn && o.length === 1) || o.length === 0) return ended(start, false);
 
-  using engine = WasmEngine.create({ ...model.config, batch: width, seq: 1 }, {
+  const rows = paddedRows(width);
+  using engine = WasmEngine.create({ ...model.config, batch: rows, seq: 1 }, {
     threads: o.threads,
   });
   engine.load({ params: model.params });
@@ -123,7 +124,7 @@ export function beamSearch(model: CharModel, options: BeamOptions = {}): Beam[] 
   const keptLogProb = new Float64Array(width);
   const keptRow = new Int32Array(width), keptChar = new Int32Array(width);
   for (let generated = drawn ? 1 : 0; generated < o.length && live.length > 0; generated++) {
-    for (let r = 0; r < width; r++) core.inputs[r] = r < live.length ? live[r].token : 0;
+    for (let r = 0; r < rows; r++) core.inputs[r] = r < live.length ? live[r].token : 0;
     forward();
     const logits = core.logits;
     const n = scored(generated + 1);
@@ -179,6 +180,17 @@ export function beamSearch(model: CharModel, options: BeamOptions = {}): Beam[] 
   // Stable: ties keep the order they were found in.
   beams.sort((a, b) => b.score - a.score);
   return beams.slice(0, width);
+}
+
+// The core's GEMM computes rows in register tiles of 6 (assembly/gemm.ts, MR), and a partial
+// tile of 4 or 5 rows costs about a whole one: 5 beams × 200 characters of GRU 2×256 at 1
+// thread took a median 420 ms in 5 rows and 288 ms in 6 (4 beams: 332 and 261 ms; 3 beams: 251
+// and 265 ms, no gain; 2 beams: 170 and 300 ms, a loss; 2-vCPU AMD EPYC, busy). So a width
+// whose last tile would have 4 or 5 rows runs in whole tiles; the extra rows are fed token 0
+// and never read.
+const ROW_TILE = 6;
+function paddedRows(width: number): number {
+  return width % ROW_TILE >= 4 ? Math.ceil(width / ROW_TILE) * ROW_TILE : width;
 }
 
 /** A beam still growing. */
