@@ -42,7 +42,7 @@ const FLAGS: Record<string, FlagSpec> = {
   greedy: { type: "boolean", help: "always take the most likely character" },
   beam: {
     type: "string",
-    help: "the most likely continuation among N beams (beam search) instead of draws",
+    help: "beam search of N beams: the most likely continuation, not a draw",
   },
   "all-beams": {
     type: "boolean",

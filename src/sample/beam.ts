@@ -120,6 +120,8 @@ export function beamSearch(model: CharModel, options: BeamOptions = {}): Beam[] 
   const finished: Beam[] = [];
   const scored = (generated: number) => generated - (drawn ? 1 : 0);
   const logSoftmax = new Float64Array(V);
+  // The characters that may complete the stop string: only they need the text compared.
+  const ends = chars.map((ch) => stop !== "" && (stop.endsWith(ch) || ch.endsWith(stop)));
   // The kept extensions, best first: parallel arrays of (log-probability, row, character).
   const keptLogProb = new Float64Array(width);
   const keptRow = new Int32Array(width), keptChar = new Int32Array(width);
@@ -134,7 +136,7 @@ export function beamSearch(model: CharModel, options: BeamOptions = {}): Beam[] 
       logSoftmaxRow(logits, r * V, logSoftmax);
       for (let c = 0; c < V; c++) {
         const logProb = beam.logProb + logSoftmax[c];
-        if (stop) {
+        if (ends[c]) {
           const text = beam.text + chars[c];
           if (text.endsWith(stop)) {
             const body = text.slice(0, text.length - stop.length);
