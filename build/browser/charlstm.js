@@ -3532,9 +3532,10 @@ function beamSearch(model, options = {}) {
   ];
   if (stop && start === stop) return ended("", true);
   if (drawn && o.length === 1 || o.length === 0) return ended(start, false);
+  const rows = paddedRows(width);
   using engine = WasmEngine.create({
     ...model.config,
-    batch: width,
+    batch: rows,
     seq: 1
   }, {
     threads: o.threads
@@ -3571,10 +3572,11 @@ function beamSearch(model, options = {}) {
   const finished = [];
   const scored = (generated) => generated - (drawn ? 1 : 0);
   const logSoftmax = new Float64Array(V);
+  const ends = chars.map((ch) => stop !== "" && (stop.endsWith(ch) || ch.endsWith(stop)));
   const keptLogProb = new Float64Array(width);
   const keptRow = new Int32Array(width), keptChar = new Int32Array(width);
   for (let generated = drawn ? 1 : 0; generated < o.length && live.length > 0; generated++) {
-    for (let r = 0; r < width; r++) core.inputs[r] = r < live.length ? live[r].token : 0;
+    for (let r = 0; r < rows; r++) core.inputs[r] = r < live.length ? live[r].token : 0;
     forward();
     const logits = core.logits;
     const n2 = scored(generated + 1);
@@ -3584,7 +3586,7 @@ function beamSearch(model, options = {}) {
       logSoftmaxRow(logits, r * V, logSoftmax);
       for (let c = 0; c < V; c++) {
         const logProb = beam.logProb + logSoftmax[c];
-        if (stop) {
+        if (ends[c]) {
           const text = beam.text + chars[c];
           if (text.endsWith(stop)) {
             const body = text.slice(0, text.length - stop.length);
@@ -3635,6 +3637,10 @@ function beamSearch(model, options = {}) {
   })));
   beams.sort((a, b) => b.score - a.score);
   return beams.slice(0, width);
+}
+var ROW_TILE = 6;
+function paddedRows(width) {
+  return width % ROW_TILE >= 4 ? Math.ceil(width / ROW_TILE) * ROW_TILE : width;
 }
 function logSoftmaxRow(logits, at, out) {
   const V = out.length;
