@@ -45,6 +45,7 @@ export type { ScheduleOptions } from "./src/train/schedule.ts";
 export { PRESETS, type Recipe, recipe, type RecipeOptions } from "./src/train/recipe.ts";
 export { evaluate, type EvaluateOptions } from "./src/train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "./src/sample/sample.ts";
+export { type Beam, type BeamOptions, beamSearch } from "./src/sample/beam.ts";
 export { CheckpointError, fromBytes, load, save, toBytes } from "./src/io/checkpoint.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";

@@ -588,15 +588,33 @@ function writeNum(name) {
   return f.value.trim() === "" ? undefined : Number(f.value);
 }
 
+/** The beams of the "Most likely" switch (beamSearch's default width). */
+const BEAMS = 5;
+/** The fields of a random draw, which beam search does not use. */
+const DRAW_FIELDS = ["temperature", "topK", "topP"];
+
+/** The "Most likely" switch: checked, the draw's fields are off. */
+function likely() {
+  return /** @type {HTMLInputElement} */ (writeForm.elements.namedItem("likely")).checked;
+}
+function updateDrawFields() {
+  for (const name of DRAW_FIELDS) {
+    /** @type {HTMLInputElement} */ (writeForm.elements.namedItem(name)).disabled = likely();
+  }
+}
+
 async function write() {
   const prompt = /** @type {HTMLTextAreaElement} */ ($("prompt")).value;
   const stopField = /** @type {HTMLInputElement} */ (writeForm.elements.namedItem("stop"));
+  const beam = likely();
   const options = {
     prime: prompt || undefined,
     length: writeNum("length"),
-    temperature: writeNum("temperature"),
-    topK: writeNum("topK"),
-    topP: writeNum("topP"),
+    // Beam search rejects the draw's options: they are left out, not sent as defaults.
+    temperature: beam ? undefined : writeNum("temperature"),
+    topK: beam ? undefined : writeNum("topK"),
+    topP: beam ? undefined : writeNum("topP"),
+    beam: beam ? BEAMS : undefined,
     seed: writeNum("seed"),
     stop: stopField.value ? unescape(stopField.value) : undefined,
   };
@@ -611,8 +629,11 @@ async function write() {
   state.writing = id;
   updateControls();
   try {
-    const { count } = await request("write", { options });
-    setStatus("write-status", `${fmt.format(count)} characters`, "ok");
+    const { count, score } = await request("write", { options });
+    const likeliness = score === undefined
+      ? ""
+      : ` · the most likely of ${BEAMS} beams: ${score.toFixed(3)} nats per character`;
+    setStatus("write-status", `${fmt.format(count)} characters${likeliness}`, "ok");
     output.dataset.done = String(id);
   } catch (e) {
     setStatus("write-status", /** @type {Error} */ (e).message, "error");
@@ -622,6 +643,10 @@ async function write() {
   }
 }
 
+/** @type {HTMLInputElement} */ (writeForm.elements.namedItem("likely")).addEventListener(
+  "change",
+  updateDrawFields,
+);
 writeForm.addEventListener("submit", (e) => {
   e.preventDefault();
   write();
@@ -710,6 +735,7 @@ function updateControls() {
 
 applyDefaults();
 updateControls();
+updateDrawFields(); // a reload may keep the switch on
 
 const inside = mountInside(request);
 

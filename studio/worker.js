@@ -6,7 +6,8 @@
 //
 //   page → worker: { type: "text", id, source: "corpus" | "file" | "paste", file?, text? }
 //                  { type: "train", id, model, recipe, auto }   { type: "pause" | "resume" | "stop" }
-//                  { type: "write", id, options }         { type: "write-stop" }
+//                  { type: "write", id, options (beam: the "Most likely" switch) }
+//                  { type: "write-stop" }
 //                  { type: "save", id }   { type: "load", id, file }   { type: "discard", id }
 //   worker → page: { type: "ready", ... } | { type: "fatal", message }
 //                  { type: "reply", id, ok, value?, error? }   (one per request with an id)
@@ -267,6 +268,13 @@ const handlers = {
   async write(m) {
     const lib = await ready;
     if (!model) throw new Error("Train a model or open a checkpoint first");
+    if (m.options.beam !== undefined) {
+      // The "Most likely" switch: the best beam is known only when the search ends, so it
+      // comes in one piece, with its score (mean log-probability per character).
+      const [best] = lib.beamSearch(model, defined(m.options));
+      if (best.text) post({ type: "chunk", id: m.id, text: best.text });
+      return { count: [...best.text].length, score: best.score };
+    }
     writing = m.id;
     const stream = lib.sampleStream(model, m.options);
     let chunk = "", last = performance.now(), count = 0;

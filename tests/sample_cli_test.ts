@@ -3,7 +3,7 @@
 // stands for prints.
 
 import assert from "node:assert/strict";
-import { createModel, sample, save, train } from "../mod.ts";
+import { beamSearch, createModel, sample, save, train } from "../mod.ts";
 
 const root = new URL("../", import.meta.url);
 const decoder = new TextDecoder();
@@ -121,4 +121,62 @@ Deno.test("sample: a random first character that is the stop string ends the sam
   const one = createModel("aaaa", { hidden: 4, layers: 1 }); // the only character: "a"
   assert.equal(sample(one, { stop: "a", length: 5 }), "");
   assert.equal(sample(one, { stop: "b", length: 3 }), "aaa");
+});
+
+Deno.test("sample.ts --beam N prints the best beam; --all-beams every beam as a JSON line", async () => {
+  const options = { prime: "alpha ", length: 30, beam: 3, stop: "\n", threads: 1 };
+  const args = [checkpoint, "--prime", "alpha ", "--length", "30", "--beam", "3", "--stop", "\n"];
+  const best = await run(args);
+  assert.equal(best.code, 0, best.stderr);
+  const text = sample(model, options);
+  assert.equal(best.stdout, text.endsWith("\n") ? text : text + "\n");
+  const all = await run([...args, "--all-beams"]);
+  assert.equal(all.code, 0, all.stderr);
+  const beams = all.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(beams, beamSearch(model, options));
+  assert.equal(beams.length, 3);
+  assert.equal("alpha " + beams[0].text, text);
+  // --interactive continues each line with the same search.
+  const lines = await run([
+    checkpoint,
+    "--interactive",
+    "--length",
+    "30",
+    "--beam",
+    "3",
+    "--stop",
+    "\n",
+  ], "alpha \n");
+  assert.equal(lines.code, 0, lines.stderr);
+  assert.equal(lines.stdout, best.stdout);
+  const help = await run(["--help"]);
+  assert.match(help.stdout, /--beam VALUE .*beam search/);
+  assert.match(help.stdout, /mean log-probability per character/);
+});
+
+Deno.test("sample.ts --beam: bad widths and draw options give one line and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--beam", "0"], /^error: Invalid option: beam must be an integer ≥ 1, got 0$/],
+    [["--beam=-2"], /^error: Invalid option: beam must be an integer ≥ 1, got -2$/],
+    [["--beam", "1.5"], /^error: Invalid --beam: "1.5" is not an integer$/],
+    [
+      ["--beam", "2", "--temperature", "0.5"],
+      /^error: Cannot sample: temperature \(--temperature\) does not apply to beam search: .*: leave it out$/,
+    ],
+    [
+      ["--beam", "2", "--top-k", "3", "--greedy"],
+      /^error: Cannot sample: topK \(--top-k\), greedy \(--greedy\) do not apply/,
+    ],
+    [["--beam", "2", "--top-p", "0.9"], /^error: Cannot sample: topP \(--top-p\) does not apply/],
+    [["--all-beams"], /^error: Invalid command line: --all-beams without --beam/],
+  ];
+  for (const [given, pattern] of cases) {
+    const r = await run([checkpoint, ...given]);
+    const what = `sample.ts ${given.join(" ")}`;
+    assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("usage:"));
+    assert.equal(lines.length, 1, `${what}: expected one error line, got:\n${r.stderr}`);
+    assert.match(lines[0], pattern, what);
+    assert.equal(r.stdout, "", `${what}: printed to stdout`);
+  }
 });

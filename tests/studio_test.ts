@@ -1,7 +1,7 @@
 // The studio (`deno task studio`): its server (the isolation headers, what it serves and what
 // not, a bad port), its presets (train.ts's), and the page end to end in headless Chromium: a
 // pasted text, a tiny model trained with the chart and a sample growing, pause, resume and stop,
-// a prompt written, the checkpoint downloaded and read in Deno, a CLI checkpoint opened,
+// a prompt written (drawn, and the most likely by beam search), the checkpoint downloaded and read in Deno, a CLI checkpoint opened,
 // written with and trained on, and bad files shown in the page. Screenshots go to out/studio/.
 //
 // The page needs the browser build: build/browser/ (`deno task build`), or the folder in
@@ -9,7 +9,7 @@
 // the PATH. Without either, the browser part is skipped with the reason printed.
 
 import assert from "node:assert/strict";
-import { createModel, fromBytes, sample, toBytes, train } from "../mod.ts";
+import { beamSearch, createModel, fromBytes, sample, toBytes, train } from "../mod.ts";
 import { PRESETS, RECIPE_RULE } from "../src/train/recipe.ts";
 import { handle, ISOLATION_HEADERS, serveStudio } from "../studio/server.ts";
 import { findChromium } from "./_browser.ts";
@@ -512,6 +512,39 @@ Deno.test({
         assert.equal(
           await page.$eval("#output", (e) => e.textContent),
           sample(cli, { prime: "a ", length: 60, temperature: 0.8, seed: 4 }),
+        );
+        // "Most likely": beam search of 5 beams, as sample(model, { beam: 5 }) gives in Deno;
+        // the fields of a random draw are off while it is on.
+        await page.click('#write-form [name="likely"]');
+        assert.equal(
+          await page.$eval(
+            '#write-form [name="temperature"]',
+            (e) => (e as unknown as { disabled: boolean }).disabled,
+          ),
+          true,
+        );
+        await page.click("#write");
+        await waitFor(
+          `document.querySelector("#output").dataset.done !== undefined && !studio.state.writing`,
+        );
+        assert.equal(
+          await page.$eval("#output", (e) => e.textContent),
+          sample(cli, { prime: "a ", length: 60, beam: 5 }),
+        );
+        const [best] = beamSearch(cli, { prime: "a ", length: 60, beam: 5 });
+        assert.equal(
+          (await status("write-status")).text,
+          `${[...best.text].length} characters · the most likely of 5 beams: ` +
+            `${best.score.toFixed(3)} nats per character`,
+        );
+        await page.screenshot({ path: new URL("most-likely.png", SHOTS).pathname });
+        await page.click('#write-form [name="likely"]');
+        assert.equal(
+          await page.$eval(
+            '#write-form [name="topK"]',
+            (e) => (e as unknown as { disabled: boolean }).disabled,
+          ),
+          false,
         );
         // Keep training it: 7 more steps, as train() does in Deno.
         await value('#settings [name="amount"]', 7);

@@ -3469,20 +3469,218 @@ async function autoDeclines(config) {
   return null;
 }
 
-// src/sample/sample.ts
-var SAMPLE_DEFAULTS = {
+// src/sample/_options.ts
+var COMMON_DEFAULTS = {
   length: 200,
-  temperature: 1,
-  topK: 0,
-  topP: 1,
   seed: 0
 };
-function checkSampleOptions(model, o = {}) {
-  const d = SAMPLE_DEFAULTS;
-  const length = o.length ?? d.length;
+function checkCommonOptions(model, o) {
+  const length = o.length ?? COMMON_DEFAULTS.length;
   if (!Number.isInteger(length) || length < 0) {
     throw new RangeError(`Invalid option: length must be an integer \u2265 0, got ${length}`);
   }
+  const seed = o.seed ?? COMMON_DEFAULTS.seed;
+  if (!isSeed(seed)) {
+    throw new RangeError(`Invalid option: seed must be an integer in [0, 2^32), got ${seed}`);
+  }
+  const threads = checkThreads(o.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1));
+  const prime = o.prime ?? "";
+  const unknown = model.vocab.unknownChars(prime);
+  if (unknown.length > 0) {
+    throw new RangeError(`Cannot sample: the prime has characters the model does not know: ${unknown.map((c) => JSON.stringify(c)).join(", ")}: use only characters of the training text`);
+  }
+  return {
+    prime,
+    length,
+    seed,
+    threads
+  };
+}
+var DRAW_OPTIONS = [
+  [
+    "temperature",
+    "--temperature"
+  ],
+  [
+    "topK",
+    "--top-k"
+  ],
+  [
+    "topP",
+    "--top-p"
+  ],
+  [
+    "greedy",
+    "--greedy"
+  ]
+];
+function checkBeam(o, fallback) {
+  const beam = o.beam ?? fallback;
+  if (!Number.isInteger(beam) || beam < 1) {
+    throw new RangeError(`Invalid option: beam must be an integer \u2265 1, got ${beam}`);
+  }
+  const set = DRAW_OPTIONS.filter(([name]) => o[name] !== void 0 && o[name] !== false);
+  if (set.length > 0) {
+    throw new RangeError(`Cannot sample: ${set.map(([name, flag]) => `${name} (${flag})`).join(", ")} ${set.length > 1 ? "do" : "does"} not apply to beam search: a beam takes the most likely characters, it draws none: leave ${set.length > 1 ? "them" : "it"} out`);
+  }
+  return beam;
+}
+
+// src/sample/beam.ts
+var BEAM_DEFAULT = 5;
+function beamSearch(model, options = {}) {
+  const width = checkBeam(options, BEAM_DEFAULT);
+  const o = checkCommonOptions(model, options);
+  const stop = options.stop ?? "";
+  const V = model.config.vocabSize, H = model.config.hidden, L = model.config.layers;
+  const chars = model.vocab.chars;
+  const primeIds = model.vocab.encode(o.prime);
+  const drawn = primeIds.length === 0 && o.length > 0;
+  const first = primeIds.length > 0 ? primeIds[primeIds.length - 1] : Math.floor(new Random(o.seed).next() * V);
+  const start = drawn ? chars[first] : "";
+  const ended = (text, stopped) => [
+    {
+      text,
+      logProb: 0,
+      chars: 0,
+      score: 0,
+      stopped
+    }
+  ];
+  if (stop && start === stop) return ended("", true);
+  if (drawn && o.length === 1 || o.length === 0) return ended(start, false);
+  const rows = paddedRows(width);
+  using engine = WasmEngine.create({
+    ...model.config,
+    batch: rows,
+    seq: 1
+  }, {
+    threads: o.threads
+  });
+  engine.load({
+    params: model.params
+  });
+  const core = engine.core;
+  const forward = () => core.forward({
+    training: false,
+    loss: false,
+    reuseWeights: true
+  });
+  for (let i = 0; i < primeIds.length - 1; i++) {
+    core.inputs.fill(primeIds[i]);
+    forward();
+    core.carryState();
+  }
+  const states = Array.from({
+    length: L
+  }, (_, l) => ({
+    h0: core.h0(l),
+    hT: core.hT(l),
+    c0: model.config.cell === "lstm" ? core.c0(l) : null,
+    cT: model.config.cell === "lstm" ? core.cT(l) : null
+  }));
+  let live = [
+    {
+      text: start,
+      logProb: 0,
+      token: first
+    }
+  ];
+  const finished = [];
+  const scored = (generated) => generated - (drawn ? 1 : 0);
+  const logSoftmax = new Float64Array(V);
+  const ends = chars.map((ch) => stop !== "" && (stop.endsWith(ch) || ch.endsWith(stop)));
+  const keptLogProb = new Float64Array(width);
+  const keptRow = new Int32Array(width), keptChar = new Int32Array(width);
+  for (let generated = drawn ? 1 : 0; generated < o.length && live.length > 0; generated++) {
+    for (let r = 0; r < rows; r++) core.inputs[r] = r < live.length ? live[r].token : 0;
+    forward();
+    const logits = core.logits;
+    const n2 = scored(generated + 1);
+    let kept = 0;
+    for (let r = 0; r < live.length; r++) {
+      const beam = live[r];
+      logSoftmaxRow(logits, r * V, logSoftmax);
+      for (let c = 0; c < V; c++) {
+        const logProb = beam.logProb + logSoftmax[c];
+        if (ends[c]) {
+          const text = beam.text + chars[c];
+          if (text.endsWith(stop)) {
+            const body = text.slice(0, text.length - stop.length);
+            finished.push({
+              text: body,
+              logProb,
+              chars: n2,
+              score: logProb / n2,
+              stopped: true
+            });
+            continue;
+          }
+        }
+        if (kept === width && !(logProb > keptLogProb[width - 1])) continue;
+        let j = kept < width ? kept++ : width - 1;
+        for (; j > 0 && logProb > keptLogProb[j - 1]; j--) {
+          keptLogProb[j] = keptLogProb[j - 1];
+          keptRow[j] = keptRow[j - 1];
+          keptChar[j] = keptChar[j - 1];
+        }
+        keptLogProb[j] = logProb;
+        keptRow[j] = r;
+        keptChar[j] = c;
+      }
+    }
+    const next = [];
+    for (let i = 0; i < kept; i++) {
+      const parent = keptRow[i], c = keptChar[i];
+      next.push({
+        text: live[parent].text + chars[c],
+        logProb: keptLogProb[i],
+        token: c
+      });
+      for (const s of states) {
+        s.h0.set(s.hT.subarray(parent * H, (parent + 1) * H), i * H);
+        s.c0?.set(s.cT.subarray(parent * H, (parent + 1) * H), i * H);
+      }
+    }
+    live = next;
+  }
+  const n = scored(o.length);
+  const beams = finished.concat(live.map((b) => ({
+    text: b.text,
+    logProb: b.logProb,
+    chars: n,
+    score: b.logProb / n,
+    stopped: false
+  })));
+  beams.sort((a, b) => b.score - a.score);
+  return beams.slice(0, width);
+}
+var ROW_TILE = 6;
+function paddedRows(width) {
+  return width % ROW_TILE >= 4 ? Math.ceil(width / ROW_TILE) * ROW_TILE : width;
+}
+function logSoftmaxRow(logits, at, out) {
+  const V = out.length;
+  let max = -Infinity;
+  for (let c = 0; c < V; c++) max = Math.max(max, logits[at + c]);
+  let sum = 0;
+  for (let c = 0; c < V; c++) sum += Math.exp(logits[at + c] - max);
+  const lse = max + Math.log(sum);
+  for (let c = 0; c < V; c++) out[c] = logits[at + c] - lse;
+}
+
+// src/sample/sample.ts
+var SAMPLE_DEFAULTS = {
+  length: COMMON_DEFAULTS.length,
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  seed: COMMON_DEFAULTS.seed
+};
+function checkSampleOptions(model, o = {}) {
+  const d = SAMPLE_DEFAULTS;
+  const beam = o.beam === void 0 ? 0 : checkBeam(o, 0);
+  const { length, seed, threads, prime } = checkCommonOptions(model, o);
   const temperature = o.temperature ?? d.temperature;
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`Invalid option: temperature must be > 0, got ${temperature}`);
@@ -3495,16 +3693,6 @@ function checkSampleOptions(model, o = {}) {
   if (!(topP > 0 && topP <= 1)) {
     throw new RangeError(`Invalid option: topP must be in (0, 1], got ${topP}`);
   }
-  const seed = o.seed ?? d.seed;
-  if (!isSeed(seed)) {
-    throw new RangeError(`Invalid option: seed must be an integer in [0, 2^32), got ${seed}`);
-  }
-  const threads = checkThreads(o.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1));
-  const prime = o.prime ?? "";
-  const unknown = model.vocab.unknownChars(prime);
-  if (unknown.length > 0) {
-    throw new RangeError(`Cannot sample: the prime has characters the model does not know: ${unknown.map((c) => JSON.stringify(c)).join(", ")}: use only characters of the training text`);
-  }
   return {
     length,
     temperature,
@@ -3513,11 +3701,24 @@ function checkSampleOptions(model, o = {}) {
     seed,
     threads,
     prime,
-    greedy: o.greedy ?? false
+    greedy: o.greedy ?? false,
+    beam
   };
 }
 function* sampleStream(model, options = {}) {
   const o = checkSampleOptions(model, options);
+  if (o.beam > 0) {
+    const { prime, length, beam, seed, threads, stop: stop2 } = options;
+    yield* beamSearch(model, {
+      prime,
+      length,
+      beam,
+      seed,
+      threads,
+      stop: stop2
+    })[0].text;
+    return;
+  }
   using engine = WasmEngine.create({
     ...model.config,
     batch: 1,
@@ -6377,6 +6578,7 @@ export {
   Vocab,
   VocabError,
   WebGpuUnavailableError,
+  beamSearch,
   cellValues,
   createModel,
   decodeText,

@@ -49,6 +49,7 @@ export type { ScheduleOptions } from "../train/schedule.ts";
 export { PRESETS, type Recipe, recipe, type RecipeOptions } from "../train/recipe.ts";
 export { evaluate, type EvaluateOptions } from "../train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "../sample/sample.ts";
+export { type Beam, type BeamOptions, beamSearch } from "../sample/beam.ts";
 export { CheckpointError, fromBytes, toBytes } from "../io/checkpoint.ts";
 export { type CheckpointSource, load, readText, save } from "./io.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "../data/vocab.ts";

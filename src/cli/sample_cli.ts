@@ -1,5 +1,6 @@
 // `deno run -A sample.ts CHECKPOINT`: stream generated text to stdout; `--count N` draws N
-// samples, `--interactive` continues each line read from stdin.
+// samples, `--interactive` continues each line read from stdin, `--beam N` prints the most
+// likely continuation instead of a random one (`--all-beams`: every beam, with its score).
 //
 // Every sample is printed as the prime, its continuation, then a newline unless the text already
 // ends in one, so the output of `--count N` and of `--interactive` is exactly the concatenation
@@ -7,6 +8,7 @@
 
 import { load } from "../io/checkpoint.ts";
 import type { CharModel } from "../model/model.ts";
+import { beamSearch } from "../sample/beam.ts";
 import {
   checkSampleOptions,
   SAMPLE_DEFAULTS,
@@ -38,6 +40,14 @@ const FLAGS: Record<string, FlagSpec> = {
     default: String(SAMPLE_DEFAULTS.topP),
   },
   greedy: { type: "boolean", help: "always take the most likely character" },
+  beam: {
+    type: "string",
+    help: "beam search of N beams: the most likely continuation, not a draw",
+  },
+  "all-beams": {
+    type: "boolean",
+    help: "with --beam: print every beam, best first, as JSON lines (see above)",
+  },
   seed: { type: "string", help: "seed of the draws", default: String(SAMPLE_DEFAULTS.seed) },
   threads: {
     type: "string",
@@ -61,7 +71,17 @@ const INTRO = `Streams text sampled from a checkpoint: the prime, then its conti
 followed by its continuation, exactly as --prime LINE with the same flags would: every
 line starts from a fresh state with the same --seed. A line with characters the model
 does not know is named on stderr and skipped; so is an empty line. Ctrl-D (the end of
-the input) ends it. The prompt "> " shows only when stdin is a terminal.`;
+the input) ends it. The prompt "> " shows only when stdin is a terminal.
+
+--beam N keeps the N most likely continuations at each step (beam search) and prints
+the best: no draw, so --temperature, --top-k, --top-p and --greedy do not apply (and
+--seed only draws the first character when there is no prime). Beams are ranked by
+their mean log-probability per character (nats; minus the loss training reports), so
+one that ends early at --stop competes on how likely its characters are, not on its
+length; the stop string's own characters count. The search runs to the end before the
+first character prints. --all-beams prints, instead of the text, one JSON line per
+beam, best first: {"text", "score", "logProb", "chars", "stopped"}, where text is the
+continuation (without the prime or the stop string) and score = logProb / chars.`;
 
 /** Runs the CLI with `argv`; returns the exit code. */
 export function main(argv: string[]): Promise<number> {
@@ -103,15 +123,23 @@ async function run(argv: string[]): Promise<number> {
     topK: number("top-k", true),
     topP: number("top-p"),
     greedy: Boolean(values.greedy),
+    beam: number("beam", true),
     seed: number("seed", true),
     stop: values.stop as string | undefined,
     threads: number("threads", true),
   };
+  const allBeams = Boolean(values["all-beams"]);
+  if (allBeams && options.beam === undefined) {
+    throw new UsageError(
+      "Invalid command line: --all-beams without --beam: give the number of beams, e.g. --beam 5",
+    );
+  }
   const model = await load(positionals[0]);
   // Checks the options before anything is printed (and fills in the seed).
   const { seed } = checkSampleOptions(model, options);
-  if (interactive) return await loop(model, options);
-  for (let i = 0; i < count; i++) await print(model, { ...options, seed: (seed + i) % 2 ** 32 });
+  const emit = allBeams ? printBeams : print;
+  if (interactive) return await loop(model, { options, emit });
+  for (let i = 0; i < count; i++) await emit(model, { ...options, seed: (seed + i) % 2 ** 32 });
   return 0;
 }
 
@@ -132,13 +160,30 @@ async function print(model: CharModel, options: SampleOptions): Promise<void> {
   await Deno.stdout.write(encoder.encode(last === "\n" ? chunk : chunk + "\n"));
 }
 
+/** `--all-beams`: every beam of `--beam N`, best first, one JSON line each. */
+async function printBeams(model: CharModel, options: SampleOptions): Promise<void> {
+  const { prime, length, beam, seed, threads, stop } = options;
+  const beams = beamSearch(model, { prime, length, beam, seed, threads, stop });
+  const lines = beams.map(({ text, score, logProb, chars, stopped }) =>
+    JSON.stringify({ text, score, logProb, chars, stopped }) + "\n"
+  );
+  await Deno.stdout.write(encoder.encode(lines.join("")));
+}
+
 /**
  * `--interactive`: each line of stdin is a prime, sampled as `--prime LINE` would be (the same
  * seed each time, so a line's text does not depend on the lines before). A line with characters
  * the model does not know is named on stderr and skipped; an empty line is skipped. The prompt
  * `> ` (on stderr) shows only when stdin is a terminal.
  */
-async function loop(model: CharModel, options: SampleOptions): Promise<number> {
+async function loop(
+  model: CharModel,
+  { options, emit }: {
+    options: SampleOptions;
+    /** Prints one sample: print, or printBeams under --all-beams. */
+    emit: (model: CharModel, options: SampleOptions) => Promise<void>;
+  },
+): Promise<number> {
   const terminal = Deno.stdin.isTerminal();
   const prompt = (text = "> ") => terminal && Deno.stderr.writeSync(encoder.encode(text));
   prompt();
@@ -153,7 +198,7 @@ async function loop(model: CharModel, options: SampleOptions): Promise<number> {
         prompt();
         continue;
       }
-      await print(model, primed);
+      await emit(model, primed);
     }
     prompt();
   }

@@ -1,11 +1,12 @@
 // Text generation: prime the state with a prefix, then draw one character at a time from the
-// softmax of the logits, reshaped by temperature, top-k and top-p, or take the argmax.
+// softmax of the logits, reshaped by temperature, top-k and top-p, or take the argmax; or, with
+// `beam`, the most likely continuation that beam search finds (beam.ts).
 
 import { Random } from "../_random.ts";
 import { WasmEngine } from "../engine/wasm_engine.ts";
 import type { CharModel } from "../model/model.ts";
-import { checkThreads, defaultThreads } from "../engine/threads.ts";
-import { isSeed } from "../model/config.ts";
+import { beamSearch } from "./beam.ts";
+import { checkBeam, checkCommonOptions, COMMON_DEFAULTS } from "./_options.ts";
 
 /** Options for {@linkcode sample} and {@linkcode sampleStream}. */
 export interface SampleOptions {
@@ -21,30 +22,42 @@ export interface SampleOptions {
   topP?: number;
   /** Always take the most likely character. */
   greedy?: boolean;
-  /** Seed of the draws (default 0). */
+  /**
+   * Beam search of this width instead of draws: the text is the most likely continuation
+   * that {@linkcode beamSearch} finds among `beam` beams (by mean log-probability per
+   * character), the same options given. temperature, topK, topP and greedy do not apply and
+   * are rejected beside it. `beamSearch` itself returns every beam with its score.
+   */
+  beam?: number;
+  /** Seed of the draws (default 0); with `beam`, of the first character only, without a prime. */
   seed?: number;
-  /** Stop before this string would be emitted (e.g. "\n"). */
+  /** Stop before this string would be emitted (e.g. "\n"); with `beam`, a beam ends there. */
   stop?: string;
   /** Threads for the WASM core (default 1: one character at a time is too little work to share). */
   threads?: number;
 }
 
 /** The defaults of {@linkcode SampleOptions} (threads: see there): their one home. */
-export const SAMPLE_DEFAULTS = { length: 200, temperature: 1, topK: 0, topP: 1, seed: 0 } as const;
+export const SAMPLE_DEFAULTS = {
+  length: COMMON_DEFAULTS.length,
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  seed: COMMON_DEFAULTS.seed,
+} as const;
 
 /**
  * Checks `options` for sampling from `model` and fills in the defaults; throws a RangeError
  * naming the first problem (what {@linkcode sampleStream} does before drawing anything).
+ * `beam` is 0 in the result when no beam search was asked for.
  */
 export function checkSampleOptions(
   model: CharModel,
   o: SampleOptions = {},
 ): Required<Omit<SampleOptions, "stop">> {
   const d = SAMPLE_DEFAULTS;
-  const length = o.length ?? d.length;
-  if (!Number.isInteger(length) || length < 0) {
-    throw new RangeError(`Invalid option: length must be an integer ≥ 0, got ${length}`);
-  }
+  const beam = o.beam === undefined ? 0 : checkBeam(o, 0);
+  const { length, seed, threads, prime } = checkCommonOptions(model, o);
   const temperature = o.temperature ?? d.temperature;
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`Invalid option: temperature must be > 0, got ${temperature}`);
@@ -57,22 +70,17 @@ export function checkSampleOptions(
   if (!(topP > 0 && topP <= 1)) {
     throw new RangeError(`Invalid option: topP must be in (0, 1], got ${topP}`);
   }
-  const seed = o.seed ?? d.seed;
-  if (!isSeed(seed)) {
-    throw new RangeError(`Invalid option: seed must be an integer in [0, 2^32), got ${seed}`);
-  }
-  // Below about 64K weights a character is too little work to share between threads.
-  const threads = checkThreads(o.threads ?? (model.params.length >= 65536 ? defaultThreads() : 1));
-  const prime = o.prime ?? "";
-  const unknown = model.vocab.unknownChars(prime);
-  if (unknown.length > 0) {
-    throw new RangeError(
-      `Cannot sample: the prime has characters the model does not know: ${
-        unknown.map((c) => JSON.stringify(c)).join(", ")
-      }: use only characters of the training text`,
-    );
-  }
-  return { length, temperature, topK, topP, seed, threads, prime, greedy: o.greedy ?? false };
+  return {
+    length,
+    temperature,
+    topK,
+    topP,
+    seed,
+    threads,
+    prime,
+    greedy: o.greedy ?? false,
+    beam,
+  };
 }
 
 /**
@@ -91,6 +99,12 @@ export function checkSampleOptions(
  */
 export function* sampleStream(model: CharModel, options: SampleOptions = {}): Generator<string> {
   const o = checkSampleOptions(model, options);
+  if (o.beam > 0) {
+    // The whole search runs before the first character: the best beam is known only at the end.
+    const { prime, length, beam, seed, threads, stop } = options;
+    yield* beamSearch(model, { prime, length, beam, seed, threads, stop })[0].text;
+    return;
+  }
   // Batch 1 always runs on WASM: a GPU step per character would wait on a read-back each time.
   using engine = WasmEngine.create({ ...model.config, batch: 1, seq: 1 }, { threads: o.threads });
   engine.load({ params: model.params });
@@ -215,7 +229,9 @@ function draw(
 }
 
 /**
- * The prime followed by `length` generated characters (or fewer, when `stop` is met).
+ * The prime followed by `length` generated characters (or fewer, when `stop` is met). With
+ * `beam: N`, the prime followed by the best of the N beams of {@linkcode beamSearch} (which
+ * returns all N, with their scores).
  *
  * @example Sampling a string
  * ```ts
@@ -223,6 +239,14 @@ function draw(
  * import { sample } from "./sample.ts";
  * const model = createModel("hello world", { hidden: 16, layers: 1 });
  * console.log(sample(model, { prime: "he", length: 20, topK: 3, seed: 7 }));
+ * ```
+ *
+ * @example The most likely continuation (beam search)
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { sample } from "./sample.ts";
+ * const model = createModel("hello world", { hidden: 16, layers: 1 });
+ * console.log(sample(model, { prime: "he", length: 20, beam: 5, stop: " " }));
  * ```
  */
 export function sample(model: CharModel, options: SampleOptions = {}): string {
