@@ -89,10 +89,22 @@ function script(args: string[]): Promise<Run> {
   return run(py!.exe, [SCRIPT, ...args]);
 }
 
-/** The script under torchrun with `n` processes (gloo). */
+/** A TCP port free on this machine now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The script under torchrun with `n` processes (gloo). torchrun --standalone's rendezvous is
+ * localhost:29400 in torch 1.13, which another run on the machine may hold (it waits for it):
+ * the same single-node c10d rendezvous on a free port instead. */
 async function torchrun(n: number, args: string[]): Promise<Run> {
   const logs = await Deno.makeTempDir({ dir, prefix: "torchrun_" });
-  const launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", String(n)]
+  const rendezvous = ["--rdzv_backend", "c10d", "--rdzv_endpoint", `localhost:${freePort()}`]
+    .concat(["--rdzv_id", crypto.randomUUID(), "--nnodes", "1"]);
+  const launcher = ["-m", "torch.distributed.run", ...rendezvous, "--nproc_per_node", String(n)]
     .concat(["--monitor_interval", "0.1", "--log_dir", logs, ...py!.launcherFix]);
   return await run(py!.exe, [...launcher, SCRIPT, ...args]);
 }
