@@ -45,7 +45,8 @@ import uuid
 
 # The package lives beside scripts/ (no install step): python/charlstm_torch.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from charlstm_torch.checkpoint import moment_kinds, read_checkpoint, write_checkpoint  # noqa: E402
+from charlstm_torch.checkpoint import (  # noqa: E402
+    moment_kinds, read_checkpoint, train_position, write_checkpoint)
 from charlstm_torch.errors import Refusal  # noqa: E402
 from charlstm_torch.flags import parse_args  # noqa: E402
 from charlstm_torch.schedule import cosine_cycle, scheduled_lr, warmup_factor  # noqa: E402
@@ -162,7 +163,7 @@ def import_torch():
 
 
 def train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r1, device):
-    from charlstm_torch.model import checkpoint_tensor, f32_bytes, from_config, load_weights
+    from charlstm_torch.model import checkpoint_tensor, from_config, load_weights, tensors_of
     from charlstm_torch.optim import CharlstmOptimizer, clip_by_norm, clip_by_value, global_norm
 
     cfg, counters = ck["config"], ck["counters"]
@@ -194,14 +195,7 @@ def train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r
             return fut.then(lambda f: f.value()[0])
         net.register_comm_hook(None, sum_hook)
 
-    ts = dict(step=0, epoch=0, batchInEpoch=0, bestValLoss=math.inf, lrScale=1.0)
-    if counters:
-        ts.update({k: counters[k] for k in ("step", "epoch", "batchInEpoch")})
-        if isinstance(counters.get("bestValLoss"), (int, float)):
-            ts["bestValLoss"] = float(counters["bestValLoss"])
-        scale = counters.get("lrScale")
-        if isinstance(scale, (int, float)) and 0 < scale <= 1:
-            ts["lrScale"] = float(scale)
+    ts = train_position(counters)
 
     def zero_state(rows):
         h = torch.zeros(L, rows, H, device=device)
@@ -256,15 +250,7 @@ def train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r
         carried = full_state()
         if rank != 0:
             return
-        tensors = {}
-        for i, (n, p) in enumerate(zip(names, params)):
-            tensors[n] = (list(p.shape), f32_bytes(p))
-            for k, ms in zip(kinds, moments):
-                tensors[f"optim.{k}.{n}"] = (list(p.shape), f32_bytes(ms[i]))
-        tensors["state.h"] = ([L, batch, H], f32_bytes(carried[0]))
-        if lstm:
-            tensors["state.c"] = ([L, batch, H], f32_bytes(carried[1]))
-        write_checkpoint(path, ck, tensors, {
+        write_checkpoint(path, ck, tensors_of(model, dict(zip(kinds, moments)), carried), {
             "step": ts["step"], "epoch": ts["epoch"], "batchInEpoch": ts["batchInEpoch"],
             "batch": batch, "seq": seq, "bestValLoss": ts["bestValLoss"],
             "lrScale": ts["lrScale"], "optimizer": optimizer, "weightDecay": weight_decay,

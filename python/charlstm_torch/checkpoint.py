@@ -132,6 +132,21 @@ def read_checkpoint(path):
             "weights": weights, "counters": counters, "moments": moments, "carried": carried}
 
 
+def train_position(counters):
+    """Where training stands, from read_checkpoint's `counters` (None: a model never trained):
+    {step, epoch, batchInEpoch, bestValLoss (inf: none yet), lrScale (divergence's halvings)},
+    a saved best loss or lr scale that is not usable read as none."""
+    ts = dict(step=0, epoch=0, batchInEpoch=0, bestValLoss=math.inf, lrScale=1.0)
+    if counters:
+        ts.update({k: counters[k] for k in ("step", "epoch", "batchInEpoch")})
+        if isinstance(counters.get("bestValLoss"), (int, float)):
+            ts["bestValLoss"] = float(counters["bestValLoss"])
+        scale = counters.get("lrScale")
+        if isinstance(scale, (int, float)) and 0 < scale <= 1:
+            ts["lrScale"] = float(scale)
+    return ts
+
+
 def write_checkpoint(path, ck, tensors, counters):
     """Writes `tensors` (name -> (shape, float32 bytes)) to `path`, atomically, with the
     metadata of `ck` (read_checkpoint's) and `counters` as its charlstm.train, in their order:

@@ -60,6 +60,20 @@ def f32_bytes(t):
     return bytes(out)
 
 
+def tensors_of(model, moments, carried):
+    """A checkpoint's tensors (name -> (shape, float32 bytes)): the weights of `model`, the
+    optimizer's `moments` (kind -> one tensor per parameter, in its order) as optim.<kind>.*,
+    and the `carried` state [layers, batch, hidden] as state.h (and state.c for the LSTM)."""
+    tensors = {}
+    for i, (name, p) in enumerate(model.named_parameters()):
+        tensors[name] = (list(p.shape), f32_bytes(p))
+        for kind, ms in moments.items():
+            tensors[f"optim.{kind}.{name}"] = (list(p.shape), f32_bytes(ms[i]))
+    for key, s in zip(("state.h", "state.c"), carried):
+        tensors[key] = (list(s.shape), f32_bytes(s))
+    return tensors
+
+
 def checkpoint_tensor(ck, key, device):
     """A weight, optim.* moment or state.* tensor of read_checkpoint's `ck`, on `device`; a
     non-finite value is a Refusal."""
