@@ -7,13 +7,23 @@ with the tutorial's predict (softmax, top-k, np.random.choice).
 
 Prints one JSON line: training and sampling chars/s per round, and peak RSS (VmHWM) in MiB.
 """
-import argparse, json, resource, time
+import argparse, json, os, resource, sys, time
 
 import numpy as np
 import torch
 from torch import nn
 
-from charrnn import CharRNN, one_hot
+# The package lives beside bench/ (no install step): python/charlstm_torch.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from charlstm_torch.model import CharRNN  # noqa: E402
+
+
+def one_hot(arr, n):
+    """The tutorial's one_hot_encode: int array of any shape -> float32 [..., n]."""
+    out = np.zeros((arr.size, n), dtype=np.float32)
+    out[np.arange(arr.size), arr.flatten()] = 1.0
+    return out.reshape((*arr.shape, n))
+
 
 p = argparse.ArgumentParser()
 for name, default in [("hidden", 128), ("layers", 2), ("batch", 32), ("seq", 64), ("vocab", 83),

@@ -1,46 +1,28 @@
 """Test helper (optional: needs PyTorch): PyTorch's own figure for charlstm's evaluate. Reads a
 JSON list of cases on stdin, {"checkpoint": PATH, "text": STR, "lines": BOOL}; loads each
-checkpoint into the tutorial's CharRNN with load_state_dict(strict=True) (safetensors read with
-json and struct, as safetensors.torch.load_file would) and prints, as JSON, one
-{"f32": LOSS, "f64": LOSS} per case: the mean cross-entropy of one forward at batch 1 from a
-zero state, eval mode, in float32 and in float64. Without lines, the text is one stream:
-predict text[1:] from text[:-1]. With lines, each non-empty line is its own stream:
-predict line + "\\n" from "\\n" + line; the mean is over every target of every line.
+checkpoint into the tutorial's CharRNN with load_state_dict(strict=True) (the charlstm_torch
+package's load_state_dict_file) and prints, as JSON, one {"f32": LOSS, "f64": LOSS} per case:
+the mean cross-entropy of one forward at batch 1 from a zero state, eval mode, in float32 and
+in float64. Without lines, the text is one stream: predict text[1:] from text[:-1]. With
+lines, each non-empty line is its own stream: predict line + "\\n" from "\\n" + line; the mean
+is over every target of every line.
    python3 _torch_evaluate.py < CASES.json"""
-import json, os, struct, sys
+import json
+import os
+import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-from charrnn import CharRNN  # noqa: E402
+# The package lives beside tests/ (no install step): python/charlstm_torch.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from charlstm_torch.model import load_state_dict_file  # noqa: E402
 
 
-def load(path):
-    raw = open(path, "rb").read()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__")
-    config, chars = json.loads(meta["charlstm.config"]), json.loads(meta["charlstm.vocab"])
-    state = {}
-    for name, info in header.items():
-        if name.startswith(("optim.", "state.")):
-            continue
-        begin, end = info["data_offsets"]
-        array = np.frombuffer(raw[8 + n + begin:8 + n + end], dtype="<f4")
-        state[name] = torch.from_numpy(array.reshape(info["shape"]).copy())
-    net = CharRNN(len(chars), config["hidden"], config["layers"], cell=config.get("cell", "lstm"),
-                  embedding=config.get("embedding", 0)).eval()
-    net.load_state_dict(state, strict=True)
-    return net, chars
-
-
-def stream_loss(net, ids, vocab, dtype):
-    """Summed cross-entropy of predicting ids[1:] from ids[:-1], one stream from zero."""
+def stream_loss(net, ids):
+    """Summed cross-entropy of predicting ids[1:] from ids[:-1], one stream from zero (the
+    model one-hots the ids in its weights' dtype)."""
     x = torch.tensor([ids[:-1]], dtype=torch.long)
-    if not net.embedding:
-        x = F.one_hot(x, vocab).to(dtype)
     with torch.no_grad():
         logits, _ = net(x, None)
         y = torch.tensor(ids[1:], dtype=torch.long)
@@ -50,7 +32,7 @@ def stream_loss(net, ids, vocab, dtype):
 def main():
     out = []
     for case in json.load(sys.stdin):
-        net, chars = load(case["checkpoint"])
+        net, chars, _ = load_state_dict_file(case["checkpoint"])
         index = {c: i for i, c in enumerate(chars)}
         if case.get("lines"):
             nl = index["\n"]
@@ -63,7 +45,7 @@ def main():
             model = net.to(dtype)
             total, count = 0.0, 0
             for ids in streams:
-                s, n = stream_loss(model, ids, len(chars), dtype)
+                s, n = stream_loss(model, ids)
                 total, count = total + s, count + n
             result[name] = total / count
         out.append(result)

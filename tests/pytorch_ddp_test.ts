@@ -89,10 +89,22 @@ function script(args: string[]): Promise<Run> {
   return run(py!.exe, [SCRIPT, ...args]);
 }
 
-/** The script under torchrun with `n` processes (gloo). */
+/** A TCP port free on this machine now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The script under torchrun with `n` processes (gloo). torchrun --standalone's rendezvous is
+ * localhost:29400 in torch 1.13, which another run on the machine may hold (it waits for it):
+ * the same single-node c10d rendezvous on a free port instead. */
 async function torchrun(n: number, args: string[]): Promise<Run> {
   const logs = await Deno.makeTempDir({ dir, prefix: "torchrun_" });
-  const launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", String(n)]
+  const rendezvous = ["--rdzv_backend", "c10d", "--rdzv_endpoint", `localhost:${freePort()}`]
+    .concat(["--rdzv_id", crypto.randomUUID(), "--nnodes", "1"]);
+  const launcher = ["-m", "torch.distributed.run", ...rendezvous, "--nproc_per_node", String(n)]
     .concat(["--monitor_interval", "0.1", "--log_dir", logs, ...py!.launcherFix]);
   return await run(py!.exe, [...launcher, SCRIPT, ...args]);
 }
@@ -279,6 +291,15 @@ const CASES: Case[] = [
     ddp: true,
   },
   {
+    // Resumed at step 5, inside the warm-up: the script counts its steps as train.ts does.
+    name: "Adam, warm-up 12 steps, cosine restarts to a floor of 0.2 (LSTM 2×16, one-hot)",
+    model: { hidden: 16, layers: 2, cell: "lstm" },
+    options: { lr: 0.01, clip: 0.3, warmup: 12, lrSchedule: "cosine", lrFloor: 0.2 },
+    flags: ["--lr", "0.01", "--clip", "0.3", "--warmup", "12", "--lr-schedule", "cosine"]
+      .concat(["--lr-floor", "0.2"]),
+    ddp: false,
+  },
+  {
     name: "Adam, step decay (GRU 2×16, embedding 6)",
     model: { hidden: 16, layers: 2, cell: "gru", embedding: 6 },
     options: { lr: 0.02, clip: 1, lrSchedule: "step", lrStepEvery: 7, lrGamma: 0.5 },
@@ -424,6 +445,16 @@ Deno.test({
         "a negative weight decay",
         ["--resume", `${dir}/good.safetensors`, ...common, "--weight-decay", "-1"],
         /^Cannot parse the command line: --weight-decay -1 is outside \[0, inf\]$/,
+      ],
+      [
+        "an lr floor above 1",
+        ["--resume", `${dir}/good.safetensors`, ...common, "--lr-floor", "2"],
+        /^Cannot parse the command line: --lr-floor 2 is outside \[0, 1\]$/,
+      ],
+      [
+        "a warm-up that is not a whole number of steps",
+        ["--resume", `${dir}/good.safetensors`, ...common, "--warmup", "2.5"],
+        /^Cannot parse the command line: --warmup "2.5" is not an integer$/,
       ],
       [
         "another batch than the checkpoint's",
