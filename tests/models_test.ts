@@ -418,3 +418,23 @@ Deno.test("sample.ts NAME: an unknown name lists the bundled models, exit 2", as
   );
   assert.equal(r.stdout, "");
 });
+
+Deno.test("the studio serves the bundled models and lists those present in models.json", async () => {
+  const { bundledModels, handle, resolvePath } = await import("../studio/server.ts");
+  assert.equal(
+    resolvePath("/models/shakespeare.safetensors", root)?.href,
+    new URL("models/shakespeare.safetensors", root).href,
+  );
+  assert.equal(resolvePath("/models/nope.safetensors", root), null);
+  assert.equal(resolvePath("/models/README.md", root), null);
+  const listed = await bundledModels();
+  const present = [];
+  for (const name of BUNDLED_MODELS) {
+    const file = new URL(`models/${name}.safetensors`, root);
+    if (await Deno.stat(file).then(() => true, () => false)) present.push(name);
+  }
+  assert.deepEqual(listed.map((m) => m.name), present);
+  const response = await handle(new Request("http://127.0.0.1/studio/models.json"), root);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.deepEqual(await response.json(), listed);
+});
