@@ -1081,11 +1081,11 @@ var WasmCore = class _WasmCore {
     const p = this.#plan;
     if (!this.#packedValid) {
       const desc = new Uint32Array(this.memory.buffer, p.sampleDesc, L * SAMPLE_DESC + 3);
-      const table = this.#embeddingAt(p.params);
+      const table2 = this.#embeddingAt(p.params);
       for (let l = 0; l < L; l++) {
         const buf = p.layers[l];
         const w = this.#layerParams(p.params, l);
-        const oneHot = l === 0 && !table ? 1 : 0;
+        const oneHot = l === 0 && !table2 ? 1 : 0;
         this.#run("recurrentPack", this.#cell, oneHot, buf.inSize, w.wih, w.whh, buf.packed, H);
         desc.set([
           buf.packed,
@@ -1095,7 +1095,7 @@ var WasmCore = class _WasmCore {
           buf.h,
           buf.c,
           buf.inSize,
-          l === 0 ? table : 0
+          l === 0 ? table2 : 0
         ], l * SAMPLE_DESC);
       }
       const fcW = p.params + this.layout.fcWeight.offset * 4;
@@ -4894,6 +4894,141 @@ async function batchedLines(r, lines, newline, batchOption, seqOption) {
   return (await run(r, batch, seq, Math.ceil(lines.length / batch), fill, true)).meanOfBatches;
 }
 
+// src/io/_metadata.ts
+function reason(e) {
+  return e.message.replace(/^(?:Invalid|Cannot) [^:]*: /, "");
+}
+function parseJson(metadata, key, fail2) {
+  const text = metadata[key];
+  if (text === void 0) {
+    fail2(`Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint (PyTorch users: add the charlstm.* metadata, see the README)`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    fail2(`Invalid checkpoint: metadata "${key}" is not valid JSON`);
+  }
+}
+function parseConfig(value, fail2) {
+  const c = value;
+  if (c === null || typeof c !== "object") {
+    fail2("Invalid checkpoint: charlstm.config is not an object");
+  }
+  if (!CELLS.includes(c.cell)) {
+    fail2(`Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected one of ` + CELLS.join(", "));
+  }
+  const config = {
+    cell: c.cell,
+    embedding: c.embedding ?? 0,
+    vocabSize: c.vocabSize,
+    hidden: c.hidden,
+    layers: c.layers,
+    dropout: c.dropout,
+    seed: c.seed ?? 0
+  };
+  try {
+    validateCoreConfig({
+      ...config,
+      batch: 1,
+      seq: 1
+    });
+  } catch (e) {
+    fail2(`Invalid checkpoint: charlstm.config: ${reason(e)}`);
+  }
+  return config;
+}
+function parseVocab(value, encoding, config, fail2) {
+  if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
+    fail2("Invalid checkpoint: charlstm.vocab is not an array of strings");
+  }
+  const e = encoding ?? {};
+  if (typeof e !== "object" || e.lowercase !== void 0 && typeof e.lowercase !== "boolean" || e.unknown !== void 0 && e.unknown !== null && typeof e.unknown !== "string") {
+    fail2("Invalid checkpoint: charlstm.vocab_encoding must be { lowercase: boolean, unknown: string | null }");
+  }
+  let vocab;
+  try {
+    vocab = new Vocab(value, {
+      lowercase: e.lowercase,
+      unknown: e.unknown
+    });
+  } catch (e2) {
+    fail2(`Invalid checkpoint: charlstm.vocab: ${reason(e2)}`);
+  }
+  if (vocab.size !== config.vocabSize) {
+    fail2(`Invalid checkpoint: the vocabulary has ${vocab.size} characters but the config says vocabSize ${config.vocabSize}`);
+  }
+  return vocab;
+}
+
+// src/io/f16.ts
+var f32 = new Float32Array(1);
+var u32 = new Uint32Array(f32.buffer);
+function halfBits(x) {
+  f32[0] = x;
+  const b = u32[0];
+  const sign = b >>> 16 & 32768;
+  const exp = b >>> 23 & 255;
+  let mant = b & 8388607;
+  if (exp === 255) return sign | 31744 | (mant ? 512 : 0);
+  const e = exp - 112;
+  if (e >= 31) return sign | 31744;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 8388608;
+    const shift = 14 - e;
+    const rem2 = mant & (1 << shift) - 1, half = 1 << shift - 1;
+    let m = mant >>> shift;
+    if (rem2 > half || rem2 === half && m & 1) m++;
+    return sign | m;
+  }
+  let h = e << 10 | mant >>> 13;
+  const rem = mant & 8191;
+  if (rem > 4096 || rem === 4096 && h & 1) h++;
+  return sign | h;
+}
+var table = null;
+function halfTable() {
+  if (table) return table;
+  table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 32768 ? -1 : 1, e = h >> 10 & 31, m = h & 1023;
+    table[h] = e === 0 ? sign * m * 2 ** -24 : e === 31 ? m ? NaN : sign * Infinity : sign * (1024 + m) * 2 ** (e - 25);
+  }
+  return table;
+}
+function f16Bytes(values) {
+  const out = new Uint8Array(values.length * 2);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view.setUint16(2 * i, halfBits(values[i]), true);
+  return out;
+}
+function f16Values(bytes) {
+  if (bytes.length % 2 !== 0) {
+    throw new RangeError(`Cannot read float16 data: ${bytes.length} bytes is an odd length`);
+  }
+  const t = halfTable();
+  const out = new Float32Array(bytes.length / 2);
+  for (let i = 0, j = 0; i < out.length; i++, j += 2) out[i] = t[bytes[j] | bytes[j + 1] << 8];
+  return out;
+}
+
+// src/io/models.ts
+var BUNDLED_MODELS = [
+  "anna",
+  "shakespeare"
+];
+var MODELS_URL = new URL("../../models/", import.meta.url);
+function isBundledModel(source) {
+  return BUNDLED_MODELS.includes(source);
+}
+function bundledModelUrl(name) {
+  if (!isBundledModel(name)) throw new RangeError(unknownModel(name));
+  return new URL(`${name}.safetensors`, MODELS_URL);
+}
+function unknownModel(name) {
+  return `Cannot load model ${JSON.stringify(name)}: not a file or a bundled model (bundled: ${BUNDLED_MODELS.join(", ")})`;
+}
+
 // src/io/safetensors.ts
 var SafetensorsError = class extends Error {
   /** Always `"SafetensorsError"`. */
@@ -4901,6 +5036,7 @@ var SafetensorsError = class extends Error {
 };
 var DTYPE_BYTES = {
   U8: 1,
+  F16: 2,
   I32: 4,
   F32: 4
 };
@@ -4964,20 +5100,20 @@ function isShape(shape) {
 function checkDtype(d, bad) {
   if (typeof d === "string" && DTYPE_RANK.has(d)) return d;
   const got = typeof d === "string" ? q(d) : describe(d);
-  return bad(`has unsupported dtype ${got}: charlstm reads and writes F32, I32, U8`);
+  return bad(`has unsupported dtype ${got}: charlstm reads and writes F32, F16, I32, U8`);
 }
-function checkMetadata(entries, fail) {
+function checkMetadata(entries, fail2) {
   for (const [k, v] of entries) {
     if (typeof v !== "string") {
-      fail(`metadata value for key ${q(k)} must be a string, got ${describe(v)}`);
+      fail2(`metadata value for key ${q(k)} must be a string, got ${describe(v)}`);
     }
     if (!k.isWellFormed() || !v.isWellFormed()) {
-      fail(`metadata entry ${q(k)} contains a lone UTF-16 surrogate`);
+      fail2(`metadata entry ${q(k)} contains a lone UTF-16 surrogate`);
     }
   }
 }
 function encodeSafetensors(tensors, metadata = {}) {
-  const fail = failWith("Cannot encode safetensors: ");
+  const fail2 = failWith("Cannot encode safetensors: ");
   const meta = Object.entries(metadata).sort((a, b) => compareUtf8(a[0], b[0]));
   const named = Object.entries(tensors);
   const bound = [
@@ -4985,13 +5121,13 @@ function encodeSafetensors(tensors, metadata = {}) {
     ...named.map(([name]) => name)
   ].reduce((sum, s) => sum + (typeof s === "string" ? s.length : 0), 0);
   if (bound > MAX_HEADER_SIZE) {
-    fail(`header would be at least ${bound} bytes, over the limit of ${MAX_HEADER_SIZE}`);
+    fail2(`header would be at least ${bound} bytes, over the limit of ${MAX_HEADER_SIZE}`);
   }
-  checkMetadata(meta, fail);
+  checkMetadata(meta, fail2);
   const prepared = named.map(([name, t]) => {
-    const bad = (problem) => fail(`tensor ${q(name)} ${problem}`);
-    if (name === "__metadata__") fail("the tensor name '__metadata__' is reserved for metadata");
-    if (!name.isWellFormed()) fail(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
+    const bad = (problem) => fail2(`tensor ${q(name)} ${problem}`);
+    if (name === "__metadata__") fail2("the tensor name '__metadata__' is reserved for metadata");
+    if (!name.isWellFormed()) fail2(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
     if (!isObject(t)) return bad(`must be an object, got ${describe(t)}`);
     const { shape, data, bytes } = t;
     if (!isShape(shape)) {
@@ -5041,7 +5177,7 @@ function encodeSafetensors(tensors, metadata = {}) {
   }
   const header = new TextEncoder().encode(`{${parts.join(",")}}`);
   const n = Math.ceil(header.length / 8) * 8;
-  if (n > MAX_HEADER_SIZE) fail(`header is ${n} bytes, over the limit of ${MAX_HEADER_SIZE}`);
+  if (n > MAX_HEADER_SIZE) fail2(`header is ${n} bytes, over the limit of ${MAX_HEADER_SIZE}`);
   const out = new Uint8Array(8 + n + offset).fill(32, 8 + header.length, 8 + n);
   new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
   out.set(header, 8);
@@ -5087,15 +5223,15 @@ function findDuplicateKey(text) {
     }
   }
 }
-function intList(v, label, name, fail) {
+function intList(v, label, name, fail2) {
   const what = () => `${label} of tensor ${q(name)}`;
-  if (!Array.isArray(v)) return fail(`expected a list for ${what()}, got ${describe(v)}`);
+  if (!Array.isArray(v)) return fail2(`expected a list for ${what()}, got ${describe(v)}`);
   for (const x of v) {
     if (typeof x === "number") continue;
-    if (!(x instanceof BadNumber)) return fail(`${what()} must be an integer, got ${describe(x)}`);
+    if (!(x instanceof BadNumber)) return fail2(`${what()} must be an integer, got ${describe(x)}`);
     const s = x.source;
     const why = s[0] === "-" ? "negative" : /[.eE]/.test(s) ? "not an integer" : "over 2^53 - 1";
-    fail(`${what()} ${s.length > 30 ? s.slice(0, 27) + "..." : s} is ${why}`);
+    fail2(`${what()} ${s.length > 30 ? s.slice(0, 27) + "..." : s} is ${why}`);
   }
   return v;
 }
@@ -5104,40 +5240,40 @@ var FIELDS = [
   "shape",
   "data_offsets"
 ];
-function parseHeader(text, fail) {
+function parseHeader(text, fail2) {
   let header;
   try {
     header = JSON.parse(text, integersOnly);
   } catch (e) {
-    if (e instanceof RangeError) fail("header is nested too deeply for a safetensors header");
-    fail(`header is not valid JSON: ${oneLine(e.message.slice(0, 200))}`);
+    if (e instanceof RangeError) fail2("header is nested too deeply for a safetensors header");
+    fail2(`header is not valid JSON: ${oneLine(e.message.slice(0, 200))}`);
   }
-  if (!isObject(header)) return fail(`header is not a JSON object (got ${describe(header)})`);
+  if (!isObject(header)) return fail2(`header is not a JSON object (got ${describe(header)})`);
   const dup = findDuplicateKey(text);
   if (dup) {
-    fail(`duplicate key ${q(dup.key)}${dup.parent === void 0 ? "" : ` in ${q(dup.parent)}`}`);
+    fail2(`duplicate key ${q(dup.key)}${dup.parent === void 0 ? "" : ` in ${q(dup.parent)}`}`);
   }
   let metadata = {};
   const entries = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === "__metadata__") {
       if (!isObject(value)) {
-        fail(`expected an object of strings for __metadata__, got ${describe(value)}`);
+        fail2(`expected an object of strings for __metadata__, got ${describe(value)}`);
       }
-      checkMetadata(Object.entries(value), fail);
+      checkMetadata(Object.entries(value), fail2);
       metadata = value;
       continue;
     }
-    const bad = (problem) => fail(`tensor ${q(name)} ${problem}`);
-    if (!name.isWellFormed()) fail(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
+    const bad = (problem) => fail2(`tensor ${q(name)} ${problem}`);
+    if (!name.isWellFormed()) fail2(`tensor name ${q(name)} contains a lone UTF-16 surrogate`);
     if (!isObject(value)) return bad(`must be an object, got ${describe(value)}`);
     const unknown = Object.keys(value).find((k) => !FIELDS.includes(k));
-    if (unknown !== void 0) fail(`unknown field ${q(unknown)} in tensor ${q(name)}`);
+    if (unknown !== void 0) fail2(`unknown field ${q(unknown)} in tensor ${q(name)}`);
     const missing = FIELDS.find((k) => !Object.hasOwn(value, k));
     if (missing !== void 0) bad(`is missing field '${missing}'`);
     const dtype = checkDtype(value.dtype, bad);
-    const shape = intList(value.shape, "shape dimension", name, fail);
-    const offsets = intList(value.data_offsets, "data offset", name, fail);
+    const shape = intList(value.shape, "shape dimension", name, fail2);
+    const offsets = intList(value.data_offsets, "data offset", name, fail2);
     if (offsets.length !== 2) bad(`data_offsets must have 2 entries, not ${offsets.length}`);
     entries.push({
       name,
@@ -5165,27 +5301,27 @@ function decodeSafetensors(bytes) {
   }
 }
 function decode(bytes) {
-  const fail = failWith("Invalid safetensors: ");
-  if (!(bytes instanceof Uint8Array)) fail(`expected a Uint8Array, got ${describe(bytes)}`);
+  const fail2 = failWith("Invalid safetensors: ");
+  if (!(bytes instanceof Uint8Array)) fail2(`expected a Uint8Array, got ${describe(bytes)}`);
   const size = bytes.length;
-  if (size < 8) fail(`file is ${size} bytes, too small for the 8-byte header length`);
+  if (size < 8) fail2(`file is ${size} bytes, too small for the 8-byte header length`);
   const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n64 > MAX_HEADER_SIZE) {
-    fail(`header length ${n64} is over the limit of ${MAX_HEADER_SIZE} bytes`);
+    fail2(`header length ${n64} is over the limit of ${MAX_HEADER_SIZE} bytes`);
   }
   const n = Number(n64);
-  if (8 + n > size) fail(`header length ${n} runs past the end of the ${size}-byte file`);
+  if (8 + n > size) fail2(`header length ${n} runs past the end of the ${size}-byte file`);
   let text = "";
   try {
     text = UTF8.decode(bytes.subarray(8, 8 + n));
   } catch {
-    fail("header is not valid UTF-8");
+    fail2("header is not valid UTF-8");
   }
-  const { entries, metadata } = parseHeader(text, fail);
+  const { entries, metadata } = parseHeader(text, fail2);
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let start = 0;
   for (const { name, dtype, shape, begin, end } of entries) {
-    const bad = (problem) => fail(`tensor ${q(name)} ${problem}`);
+    const bad = (problem) => fail2(`tensor ${q(name)} ${problem}`);
     const offs = () => `has data_offsets [${begin}, ${end}]`;
     if (end < begin) bad(`${offs()} that end before they begin`);
     if (begin < start) bad(`${offs()} overlapping the data before byte ${start}`);
@@ -5200,7 +5336,7 @@ function decode(bytes) {
   const length = size - 8 - n;
   if (start !== length) {
     const why = start < length ? "trailing bytes after the last tensor" : "file is truncated";
-    fail(`data buffer is ${length} bytes but the tensors cover ${start} (${why})`);
+    fail2(`data buffer is ${length} bytes but the tensors cover ${start} (${why})`);
   }
   const tensors = /* @__PURE__ */ new Map();
   for (const { name, dtype, shape, begin, end } of entries) {
@@ -5216,13 +5352,13 @@ function decode(bytes) {
   };
 }
 function f32Values(entry, name) {
-  const fail = failWith(`Invalid safetensors: tensor ${q(name)} `);
-  if (entry.dtype !== "F32") fail(`has dtype ${entry.dtype}, expected F32`);
-  if (!isShape(entry.shape)) fail("shape is not a list of non-negative safe integers");
+  const fail2 = failWith(`Invalid safetensors: tensor ${q(name)} `);
+  if (entry.dtype !== "F32") fail2(`has dtype ${entry.dtype}, expected F32`);
+  if (!isShape(entry.shape)) fail2("shape is not a list of non-negative safe integers");
   const need = (elementCount(entry.shape) ?? -1n) * 4n;
   if (BigInt(entry.bytes.length) !== need) {
     const has = `has ${entry.bytes.length} bytes but shape ${showShape(entry.shape)}`;
-    fail(`${has} of F32 needs ${need < 0n ? "over 2^64 elements" : need}`);
+    fail2(`${has} of F32 needs ${need < 0n ? "over 2^64 elements" : need}`);
   }
   return new Float32Array(entry.bytes.slice().buffer);
 }
@@ -5233,7 +5369,14 @@ var CheckpointError = class extends Error {
   /** The error's name. */
   name = "CheckpointError";
 };
-function toBytes(model) {
+var fail = (message) => {
+  throw new CheckpointError(message);
+};
+function toBytes(model, options = {}) {
+  const dtype = options.dtype ?? "F32";
+  if (dtype !== "F32" && dtype !== "F16") {
+    throw new CheckpointError(`Cannot save: dtype ${JSON.stringify(dtype)} is not supported: expected F32 or F16`);
+  }
   const tensors = {};
   const bad = model.params.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
@@ -5241,9 +5384,14 @@ function toBytes(model) {
     throw new CheckpointError(`Cannot save: ${t?.name ?? "a parameter"} has a non-finite value (${model.params[bad]}) at element ${bad - (t?.offset ?? 0)}: the weights diverged`);
   }
   for (const t of model.layout.tensors) {
-    tensors[t.name] = {
+    const data = model.params.subarray(t.offset, t.offset + t.size);
+    tensors[t.name] = dtype === "F16" ? {
+      dtype,
       shape: t.shape,
-      data: model.params.subarray(t.offset, t.offset + t.size)
+      bytes: f16Bytes(data)
+    } : {
+      shape: t.shape,
+      data
     };
   }
   const metadata = {
@@ -5258,7 +5406,8 @@ function toBytes(model) {
       unknown
     });
   }
-  const s = model.trainState;
+  if (options.info) metadata["charlstm.info"] = JSON.stringify(options.info);
+  const s = dtype === "F32" ? model.trainState : null;
   if (s) {
     const counters = {
       step: s.step,
@@ -5308,70 +5457,6 @@ function toBytes(model) {
   }
   return encodeSafetensors(tensors, metadata);
 }
-function reason(e) {
-  return e.message.replace(/^(?:Invalid|Cannot) [^:]*: /, "");
-}
-function parseJson(metadata, key) {
-  const text = metadata[key];
-  if (text === void 0) {
-    throw new CheckpointError(`Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint (PyTorch users: add the charlstm.* metadata, see the README)`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CheckpointError(`Invalid checkpoint: metadata "${key}" is not valid JSON`);
-  }
-}
-function parseConfig(value) {
-  const c = value;
-  if (c === null || typeof c !== "object") {
-    throw new CheckpointError("Invalid checkpoint: charlstm.config is not an object");
-  }
-  if (!CELLS.includes(c.cell)) {
-    throw new CheckpointError(`Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected one of ` + CELLS.join(", "));
-  }
-  const config = {
-    cell: c.cell,
-    embedding: c.embedding ?? 0,
-    vocabSize: c.vocabSize,
-    hidden: c.hidden,
-    layers: c.layers,
-    dropout: c.dropout,
-    seed: c.seed ?? 0
-  };
-  try {
-    validateCoreConfig({
-      ...config,
-      batch: 1,
-      seq: 1
-    });
-  } catch (e) {
-    throw new CheckpointError(`Invalid checkpoint: charlstm.config: ${reason(e)}`);
-  }
-  return config;
-}
-function parseVocab(value, encoding, config) {
-  if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
-    throw new CheckpointError("Invalid checkpoint: charlstm.vocab is not an array of strings");
-  }
-  const e = encoding ?? {};
-  if (typeof e !== "object" || e.lowercase !== void 0 && typeof e.lowercase !== "boolean" || e.unknown !== void 0 && e.unknown !== null && typeof e.unknown !== "string") {
-    throw new CheckpointError("Invalid checkpoint: charlstm.vocab_encoding must be { lowercase: boolean, unknown: string | null }");
-  }
-  let vocab;
-  try {
-    vocab = new Vocab(value, {
-      lowercase: e.lowercase,
-      unknown: e.unknown
-    });
-  } catch (e2) {
-    throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${reason(e2)}`);
-  }
-  if (vocab.size !== config.vocabSize) {
-    throw new CheckpointError(`Invalid checkpoint: the vocabulary has ${vocab.size} characters but the config says vocabSize ${config.vocabSize}`);
-  }
-  return vocab;
-}
 function fromBytes(bytes) {
   let file;
   try {
@@ -5386,16 +5471,17 @@ function fromBytes(bytes) {
   }
   const { tensors, metadata } = file;
   const version = metadata["charlstm.format"];
-  if (version === void 0) parseJson(metadata, "charlstm.format");
+  if (version === void 0) parseJson(metadata, "charlstm.format", fail);
   if (version !== FORMAT_VERSION) {
     throw new CheckpointError(`Cannot read checkpoint: format version ${JSON.stringify(version)} is not supported (this charlstm reads version ${FORMAT_VERSION}): upgrade charlstm`);
   }
-  const config = parseConfig(parseJson(metadata, "charlstm.config"));
-  const encoding = metadata["charlstm.vocab_encoding"] === void 0 ? void 0 : parseJson(metadata, "charlstm.vocab_encoding");
-  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), encoding, config);
+  const config = parseConfig(parseJson(metadata, "charlstm.config", fail), fail);
+  const encoding = metadata["charlstm.vocab_encoding"] === void 0 ? void 0 : parseJson(metadata, "charlstm.vocab_encoding", fail);
+  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab", fail), encoding, config, fail);
   const layout = paramLayout(config);
-  if (layout.size * 4 > bytes.length) {
-    throw new CheckpointError(`Invalid checkpoint: the config (${config.layers}\xD7${config.hidden}, vocabulary ${config.vocabSize}) needs ${layout.size * 4} bytes of weights but the file has ${bytes.length}`);
+  const least = layout.tensors.reduce((n, t) => n + t.size, 0) * 2;
+  if (least > bytes.length) {
+    throw new CheckpointError(`Invalid checkpoint: the config (${config.layers}\xD7${config.hidden}, vocabulary ${config.vocabSize}) needs at least ${least} bytes of weights but the file has ${bytes.length}`);
   }
   const take = (name, shape) => {
     const entry = tensors.get(name);
@@ -5406,13 +5492,13 @@ function fromBytes(bytes) {
       ].join(", ") || "none";
       throw new CheckpointError(`Invalid checkpoint: tensor ${name} is missing: expected ${expected}; found ${found}`);
     }
-    if (entry.dtype !== "F32") {
-      throw new CheckpointError(`Invalid checkpoint: tensor ${name} is ${entry.dtype}: expected F32`);
+    if (entry.dtype !== "F32" && !(entry.dtype === "F16" && layout.byName.has(name))) {
+      throw new CheckpointError(`Invalid checkpoint: tensor ${name} is ${entry.dtype}: expected F32` + (layout.byName.has(name) ? " or F16" : ""));
     }
     if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
       throw new CheckpointError(`Invalid checkpoint: tensor ${name} has shape [${entry.shape}]: expected [${shape}]`);
     }
-    const values = f32Values(entry, name);
+    const values = entry.dtype === "F16" ? f16Values(entry.bytes) : f32Values(entry, name);
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw new CheckpointError(`Invalid checkpoint: tensor ${name} has a non-finite value (${values[bad]}) at element ${bad}`);
@@ -5427,7 +5513,7 @@ function fromBytes(bytes) {
   }
   let trainState = null;
   if (metadata["charlstm.train"] !== void 0) {
-    const c = parseJson(metadata, "charlstm.train");
+    const c = parseJson(metadata, "charlstm.train", fail);
     const ints = [
       "step",
       "epoch",
@@ -5533,7 +5619,11 @@ async function load(source) {
       bytes = await Deno.readFile(url ?? source);
     }
   } catch (e) {
-    const reason2 = e.name === "NotFound" ? "no such file" : e.message;
+    const missing = e.name === "NotFound";
+    if (missing && typeof source === "string" && /^[\w-]+$/.test(source)) {
+      return await loadBundled(source);
+    }
+    const reason2 = missing ? "no such file" : e.message;
     throw new CheckpointError(`Cannot read checkpoint ${String(source)}: ${reason2}`, {
       cause: e
     });
@@ -5549,6 +5639,156 @@ async function load(source) {
     }
     throw e;
   }
+}
+async function loadBundled(name) {
+  if (!isBundledModel(name)) throw new CheckpointError(unknownModel(name));
+  const url = bundledModelUrl(name);
+  try {
+    return await load(url);
+  } catch (e) {
+    if (!(e instanceof CheckpointError) || !/^Cannot read checkpoint/.test(e.message)) throw e;
+    throw new CheckpointError(`Cannot load model "${name}": ${url.href} cannot be read: ${reason(e).split(": ").pop()}`, {
+      cause: e
+    });
+  }
+}
+
+// src/model/widen.ts
+var WIDEN_DEFAULTS = {
+  /** A new character's probability where the state says nothing (see WidenOptions). */
+  newCharProbability: 1e-3,
+  /** A new one-hot input column is drawn as a new model's (±inputScale, 1 by default). */
+  inputScale: MODEL_DEFAULTS.inputScale
+};
+function missingChars(model, text) {
+  if (model.vocab.unknown !== null) return [];
+  const own = Vocab.fromText(text, {
+    lowercase: model.vocab.lowercase
+  });
+  return own.chars.filter((c) => model.vocab.indexOf(c) < 0);
+}
+function widenVocab(model, text, options = {}) {
+  const p = options.newCharProbability ?? WIDEN_DEFAULTS.newCharProbability;
+  if (typeof p !== "number" || !(p > 0 && p < 1)) {
+    throw new RangeError(`Invalid option: newCharProbability must be in (0, 1), got ${p}`);
+  }
+  const scale = options.inputScale ?? WIDEN_DEFAULTS.inputScale;
+  if (typeof scale !== "number" || !(scale >= 0) || !Number.isFinite(scale)) {
+    throw new RangeError(`Invalid option: inputScale must be a finite number \u2265 0, got ${scale}`);
+  }
+  const added = missingChars(model, text);
+  if (added.length === 0) return model;
+  const old = model.config;
+  const V = old.vocabSize, W = V + added.length, H = old.hidden;
+  const { lowercase, unknown } = model.vocab;
+  const vocab = new Vocab([
+    ...model.vocab.chars,
+    ...added
+  ], {
+    lowercase,
+    unknown
+  });
+  const config = {
+    ...old,
+    vocabSize: W
+  };
+  const layout = paramLayout(config);
+  const params = new Float32Array(layout.size);
+  const random = new Random(((options.seed ?? old.seed) ^ 466405) >>> 0);
+  const from = (name) => {
+    const t = model.layout.byName.get(name);
+    return model.params.subarray(t.offset, t.offset + t.size);
+  };
+  for (const t of layout.tensors) {
+    const before = from(t.name);
+    const at = params.subarray(t.offset, t.offset + t.size);
+    if (t.size === before.length) at.set(before);
+    else if (t === layout.embedding) {
+      at.set(before);
+      for (let i = before.length; i < t.size; i++) at[i] = random.normal();
+    } else if (t === layout.layers[0].wih) {
+      const k = scale === 0 ? 1 / Math.sqrt(H) : scale;
+      const rows = t.shape[0];
+      for (let r = 0; r < rows; r++) {
+        at.set(before.subarray(r * V, (r + 1) * V), r * W);
+        for (let j = V; j < W; j++) at[r * W + j] = random.uniform(-k, k);
+      }
+    } else if (t === layout.fcWeight) {
+      at.set(before);
+    } else if (t === layout.fcBias) {
+      at.set(before);
+      let max = -Infinity, sum = 0;
+      for (const b of before) max = Math.max(max, b);
+      for (const b of before) sum += Math.exp(b - max);
+      at.fill(Math.log(p) + max + Math.log(sum), V);
+    }
+  }
+  return {
+    config,
+    vocab,
+    layout,
+    params,
+    trainState: null
+  };
+}
+
+// src/train/fine_tune.ts
+var FINE_TUNE_RULE = {
+  /** A minute: a small text is read many times over in more (bench/finetune.ts measures). */
+  timeBudget: 60,
+  /**
+   * A third of the recipe's 3e-3: Adam's first steps move every weight by about the lr
+   * whatever its gradient, and at the full rate they knock a trained model well off the
+   * minimum it sits in before its moments settle.
+   */
+  lr: 1e-3
+};
+async function prepareFineTune(base, text, options = {}) {
+  const { dropout: dropout2, valText, widen, ...rest } = options;
+  const given = rest.train ?? {};
+  const byCount = [
+    rest.steps,
+    rest.epochs,
+    given.steps,
+    given.epochs
+  ].some((n) => n !== void 0);
+  const timeBudget = rest.timeBudget ?? given.timeBudget ?? (byCount ? void 0 : FINE_TUNE_RULE.timeBudget);
+  const all = valText === void 0 ? text : text + valText;
+  const added = missingChars(base, all);
+  const wider = widenVocab(base, all, widen);
+  const { cell, hidden, layers, embedding } = wider.config;
+  const r = await recipe(text, {
+    ...rest,
+    timeBudget,
+    model: {
+      cell,
+      hidden,
+      layers,
+      embedding,
+      dropout: dropout2
+    },
+    train: {
+      ...given,
+      lr: given.lr ?? FINE_TUNE_RULE.lr,
+      valText: valText ?? given.valText
+    }
+  });
+  const model = {
+    ...wider,
+    config: {
+      ...wider.config,
+      dropout: r.model.dropout ?? wider.config.dropout
+    },
+    params: wider === base ? base.params.slice() : wider.params,
+    trainState: null
+  };
+  const summary = `fine-tuning: ${r.summary.replace(/^recipe /, "")}` + (added.length > 0 ? `; ${added.length} new characters: ${JSON.stringify(added.join(""))}` : "");
+  return {
+    model,
+    added,
+    train: r.train,
+    summary
+  };
 }
 
 // src/data/text.ts
@@ -5642,11 +5882,13 @@ async function load2(source) {
     }
     return fromBytes(bytes);
   }
-  if (typeof source === "string") source = new URL(source, globalThis.location?.href);
+  if (typeof source === "string") {
+    source = isBundledModel(source) ? bundledModelUrl(source) : new URL(source, globalThis.location?.href);
+  }
   return await load(source);
 }
-function save(model) {
-  return toBytes(model);
+function save(model, options = {}) {
+  return toBytes(model, options);
 }
 async function readText(source) {
   const name = source instanceof Blob ? source.name ?? "blob" : String(source);
@@ -6242,13 +6484,16 @@ function querySpan(trace2, start, end, options = {}) {
   };
 }
 export {
+  BUNDLED_MODELS,
   CellCorrelator,
   CheckpointError,
+  FINE_TUNE_RULE,
   PRESETS,
   TextError,
   Vocab,
   VocabError,
   WebGpuUnavailableError,
+  bundledModelUrl,
   cellValues,
   createModel,
   decodeText,
@@ -6259,6 +6504,7 @@ export {
   load2 as load,
   maskFeature,
   parseCell,
+  prepareFineTune,
   querySpan,
   rankCells,
   readText,
@@ -6272,5 +6518,6 @@ export {
   trace,
   traceChunks,
   train,
-  trainEvents
+  trainEvents,
+  widenVocab
 };
