@@ -182,9 +182,9 @@ const handlers = {
       sampleEvery ??= r.train.valEvery;
       post({ type: "events", events: [{ type: "note", message: r.summary }] });
     }
-    if (current && !current.trainState && m.auto) {
+    if (current && !current.trainState) {
       // A trained model without its training state (a bundled one): fine-tune it on the text,
-      // with the characters it lacks added (train.ts --from).
+      // with the characters it lacks added (train.ts --from); the form's settings are kept.
       const ft = await lib.prepareFineTune(current, text, { train: options });
       current = ft.model;
       options = ft.train;
