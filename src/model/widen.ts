@@ -21,9 +21,10 @@ export interface WidenOptions {
    * The probability a new character starts with, where the hidden state says nothing (default
    * 1e-3). Its output row starts at zero, so its logit is its bias alone whatever the state;
    * the bias is `ln(p)` plus the log-sum-exp of the old output biases, the log normaliser of
-   * the softmax when the state adds nothing: the character starts about as likely as `p`.
-   * Small, so that the known characters' log-probabilities move by about `ln(1 - k·p)` at
-   * most (k new characters): the model predicts its old text as before. Not vanishing, so
+   * the softmax when the state adds nothing: the character starts about as likely as `p`
+   * (more where the state makes the known characters less likely, less where it makes one
+   * sure). Small, so that the known characters' log-probabilities move by about `ln(1 - k·p)`
+   * (k new characters): the model predicts its old text as before. Not vanishing, so
    * that the first time the character comes, its cross-entropy gradient (`p - 1` on its logit)
    * moves its row and bias right away; a bias near −∞ would keep it unreachable for many
    * steps.
