@@ -46,7 +46,22 @@ export { PRESETS, type Recipe, recipe, type RecipeOptions } from "./src/train/re
 export { evaluate, type EvaluateOptions } from "./src/train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "./src/sample/sample.ts";
 export { type Beam, type BeamOptions, beamSearch } from "./src/sample/beam.ts";
-export { CheckpointError, fromBytes, load, save, toBytes } from "./src/io/checkpoint.ts";
+export {
+  CheckpointError,
+  fromBytes,
+  load,
+  save,
+  type SaveOptions,
+  toBytes,
+} from "./src/io/checkpoint.ts";
+export { BUNDLED_MODELS, bundledModelUrl } from "./src/io/models.ts";
+export { type WidenOptions, widenVocab } from "./src/model/widen.ts";
+export {
+  FINE_TUNE_RULE,
+  type FineTune,
+  type FineTuneOptions,
+  prepareFineTune,
+} from "./src/train/fine_tune.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";
 export type { BackendChoice } from "./src/engine/engine.ts";

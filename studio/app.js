@@ -714,6 +714,59 @@ button("discard").addEventListener("click", async () => {
   setStatus("checkpoint-status", "The next training run starts a new model.");
 });
 
+// --- 4. Write: the bundled models -------------------------------------------------------------
+
+/** A prompt for each bundled model, when the prompt box is empty. */
+const BUNDLED_PROMPTS = /** @type {Record<string, string>} */ ({
+  anna: "Anna",
+  shakespeare: "ROMEO:",
+});
+
+/**
+ * Offers the trained models that models/ holds (the server lists them): choosing one loads it
+ * and writes with it at once; training then fine-tunes it on the text.
+ */
+async function offerBundled() {
+  /** @type {{ name: string, url: string, info: Record<string, string> }[]} */
+  let models = [];
+  try {
+    const response = await fetch("models.json");
+    if (response.ok) models = await response.json();
+  } catch {
+    // A server without models.json (an older one): nothing to offer.
+  }
+  if (models.length === 0) return;
+  const select = /** @type {HTMLSelectElement} */ ($("bundled"));
+  for (const { name, url, info } of models) {
+    const option = document.createElement("option");
+    option.value = url;
+    option.dataset.name = name;
+    const loss = info.valLoss ? `, validation loss ${info.valLoss}` : "";
+    option.textContent = `${name} (${info.corpus ?? "trained"}${loss})`;
+    select.append(option);
+  }
+  $("bundled-row").hidden = false;
+  select.addEventListener("change", async () => {
+    const option = select.selectedOptions[0];
+    if (!option?.value) return;
+    const name = option.dataset.name ?? "";
+    setStatus("bundled-status", `Loading ${name}…`);
+    try {
+      const { model, text } = await request("load-bundled", { name, url: option.value });
+      resetTrainingView();
+      setModel(model);
+      showText(text);
+      setStatus("bundled-status", `${name}: ${describe(model)}`, "ok");
+      const prompt = /** @type {HTMLTextAreaElement} */ ($("prompt"));
+      if (!prompt.value) prompt.value = BUNDLED_PROMPTS[name] ?? "";
+      await write();
+    } catch (e) {
+      setStatus("bundled-status", /** @type {Error} */ (e).message, "error");
+    }
+    select.value = "";
+  });
+}
+
 // --- Controls ---------------------------------------------------------------------------------
 
 function updateControls() {
@@ -736,6 +789,7 @@ function updateControls() {
 applyDefaults();
 updateControls();
 updateDrawFields(); // a reload may keep the switch on
+offerBundled();
 
 const inside = mountInside(request);
 

@@ -1,7 +1,8 @@
 // The studio's server: the page (studio/), the browser build (build/browser/, mapped to
-// /build/browser/ so that the page finds it at ../build/browser/charlstm.js) and the bundled
-// corpus (/data/anna.txt), and the one loss chart the page shares with train.ts's loss.svg
-// (/src/plot/loss_chart.js), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
+// /build/browser/ so that the page finds it at ../build/browser/charlstm.js), the bundled
+// corpus (/data/anna.txt), the bundled models (/models/NAME.safetensors, listed with what
+// their metadata says in /studio/models.json), and the one loss chart the page shares with
+// train.ts's loss.svg (/src/plot/loss_chart.js), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
 // same-origin, COEP require-corp, CORP same-origin), so the browser build may run its WASM
 // threads in the page's training Worker. No CDN, nothing else: the studio works offline.
 // /studio/presets.json is the library's presets, its recipe's time budget and the library's
@@ -12,6 +13,8 @@
 
 import { HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "../src/cli/args.ts";
 import { checkBackend } from "../src/engine/engine.ts";
+import { BUNDLED_MODELS } from "../src/io/models.ts";
+import { decodeSafetensors } from "../src/io/safetensors.ts";
 import { MODEL_DEFAULTS } from "../src/model/model.ts";
 import { PRESETS, RECIPE_RULE, TRAIN_DEFAULTS } from "../src/train/recipe.ts";
 
@@ -80,13 +83,18 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
 /**
  * Where a request path lies on disk, or null when the studio does not serve it: /studio/ and
  * the page's own files (html, js, css, images: never the server's source), any file of the
- * browser build's folder, /data/anna.txt, and the loss chart the page shares with loss.svg
+ * browser build's folder, /data/anna.txt, the bundled models' files
+ * (/models/NAME.safetensors), and the loss chart the page shares with loss.svg
  * (/src/plot/loss_chart.js).
  */
 export function resolvePath(pathname: string, bundleDir: string | URL): URL | null {
   if (pathname === "/studio/") return new URL("index.html", here);
   if (pathname === "/data/anna.txt") return new URL("data/anna.txt", root);
   if (pathname === "/src/plot/loss_chart.js") return new URL("src/plot/loss_chart.js", root);
+  const bundled = /^\/models\/([\w-]+)\.safetensors$/.exec(pathname)?.[1];
+  if (bundled !== undefined && BUNDLED_MODELS.includes(bundled)) {
+    return new URL(`models/${bundled}.safetensors`, root);
+  }
   let parts: string[];
   try {
     parts = decodeURIComponent(pathname).split("/").slice(1);
@@ -118,6 +126,29 @@ function extension(name: string): string {
   return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
 }
 
+/**
+ * The bundled models that are present, for /studio/models.json: each one's name, URL and
+ * `charlstm.info` (corpus, validation loss, recipe), read from its file's header.
+ */
+export async function bundledModels(): Promise<
+  { name: string; url: string; info: Record<string, string> }[]
+> {
+  const found = [];
+  for (const name of BUNDLED_MODELS) {
+    let info: Record<string, string> = {};
+    try {
+      const bytes = await Deno.readFile(new URL(`models/${name}.safetensors`, root));
+      const metadata = decodeSafetensors(bytes).metadata["charlstm.info"];
+      if (metadata) info = JSON.parse(metadata);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue;
+      info = { error: (e as Error).message };
+    }
+    found.push({ name, url: `/models/${name}.safetensors`, info });
+  }
+  return found;
+}
+
 /** Answers one request (see {@linkcode resolvePath} for what is served). */
 export async function handle(request: Request, bundleDir: string | URL): Promise<Response> {
   const headers = new Headers({
@@ -133,6 +164,11 @@ export async function handle(request: Request, bundleDir: string | URL): Promise
   if (pathname === "/" || pathname === "/studio") {
     headers.set("location", "/studio/");
     return new Response(null, { status: 302, headers });
+  }
+  if (pathname === "/studio/models.json") {
+    headers.set("content-type", "application/json");
+    const body = JSON.stringify(await bundledModels());
+    return new Response(request.method === "HEAD" ? null : body, { headers });
   }
   if (pathname === "/studio/presets.json") {
     headers.set("content-type", "application/json");

@@ -9,6 +9,7 @@
 //                  { type: "write", id, options (beam: the "Most likely" switch) }
 //                  { type: "write-stop" }
 //                  { type: "save", id }   { type: "load", id, file }   { type: "discard", id }
+//                  { type: "load-bundled", id, name, url }   (a trained model of models/)
 //   worker → page: { type: "ready", ... } | { type: "fatal", message }
 //                  { type: "reply", id, ok, value?, error? }   (one per request with an id)
 //                  { type: "events", events }  { type: "sample", step, text }
@@ -182,6 +183,15 @@ const handlers = {
       sampleEvery ??= r.train.valEvery;
       post({ type: "events", events: [{ type: "note", message: r.summary }] });
     }
+    if (current && !current.trainState) {
+      // A trained model without its training state (a bundled one): fine-tune it on the text,
+      // with the characters it lacks added (train.ts --from); the form's settings are kept.
+      const ft = await lib.prepareFineTune(current, text, { train: options });
+      current = ft.model;
+      options = ft.train;
+      sampleEvery ??= ft.train.valEvery;
+      post({ type: "events", events: [{ type: "note", message: ft.summary }] });
+    }
     current ??= lib.createModel(text, m.model);
     sampleEvery ??= 0;
     if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
@@ -321,6 +331,19 @@ const handlers = {
     }
     model = loaded;
     return { model: modelInfo(loaded), text: textInfo() };
+  },
+
+  /** @param {{ name: string, url: string }} m */
+  async "load-bundled"(m) {
+    const lib = await ready;
+    if (run) throw new Error("Stop training first");
+    const bytes = await fetchBytes(new URL(m.url, self.location.href));
+    try {
+      model = lib.fromBytes(bytes);
+    } catch (e) {
+      throw new Error(`${m.name}: ${errorText(e)}`);
+    }
+    return { model: modelInfo(model), text: textInfo() };
   },
 
   discard() {

@@ -269,7 +269,7 @@ Deno.test("safetensors bad input 10: F4 [1,3] (12 bits) -> rejected, F4 is unsup
   // the misaligned-slice check.
   throwsSt(
     decode(rawFile('{"t":{"dtype":"F4","shape":[1,3],"data_offsets":[0,2]}}', 2)),
-    /^Invalid safetensors: tensor 't' has unsupported dtype 'F4': charlstm reads and writes F32, I32, U8$/,
+    /^Invalid safetensors: tensor 't' has unsupported dtype 'F4': charlstm reads and writes F32, F16, I32, U8$/,
   );
   throwsSt(
     () =>
@@ -487,12 +487,12 @@ Deno.test("safetensors: JSON.parse edge cases: __metadata__ values must be strin
 });
 
 Deno.test("safetensors: dtypes charlstm does not read or write are refused by name", () => {
-  for (const dtype of ["BF16", "F16", "F64", "I64", "BOOL", "I8", "U64", "f32", ""]) {
+  for (const dtype of ["BF16", "F64", "I64", "BOOL", "I8", "U64", "f32", ""]) {
     throwsSt(
       decode(rawFile(`{"t":{"dtype":"${dtype}","shape":[0],"data_offsets":[0,0]}}`)),
       new RegExp(
         `^Invalid safetensors: tensor 't' has unsupported dtype '${dtype}': ` +
-          "charlstm reads and writes F32, I32, U8$",
+          "charlstm reads and writes F32, F16, I32, U8$",
       ),
     );
     throwsSt(

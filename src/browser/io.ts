@@ -1,7 +1,14 @@
 // Checkpoints and texts in a web page: from bytes, a Blob or File, or a URL (fetched); never
 // a file path, and no Deno API.
 
-import { CheckpointError, fromBytes, load as loadSource, toBytes } from "../io/checkpoint.ts";
+import {
+  CheckpointError,
+  fromBytes,
+  load as loadSource,
+  type SaveOptions,
+  toBytes,
+} from "../io/checkpoint.ts";
+import { bundledModelUrl, isBundledModel } from "../io/models.ts";
 import type { CharModel } from "../model/model.ts";
 import { decodeText, TextError } from "../data/text.ts";
 
@@ -9,8 +16,9 @@ import { decodeText, TextError } from "../data/text.ts";
 export type CheckpointSource = Uint8Array | ArrayBuffer | Blob | URL | string;
 
 /**
- * Loads a model from checkpoint bytes, a Blob or File (an `<input type="file">`'s), or a URL
- * fetched relative to the page (a string is a URL, never a file path).
+ * Loads a model from checkpoint bytes, a Blob or File (an `<input type="file">`'s), a URL
+ * fetched relative to the page (a string is a URL, never a file path), or the name of a bundled
+ * model (`"shakespeare"`), fetched from the `models/` folder beside the module.
  *
  * @example
  * ```ts
@@ -34,13 +42,17 @@ export async function load(source: CheckpointSource): Promise<CharModel> {
     }
     return fromBytes(bytes);
   }
-  if (typeof source === "string") source = new URL(source, globalThis.location?.href);
+  if (typeof source === "string") {
+    source = isBundledModel(source)
+      ? bundledModelUrl(source)
+      : new URL(source, globalThis.location?.href);
+  }
   return await loadSource(source);
 }
 
 /**
- * The model's checkpoint bytes (safetensors, as the CLI writes them): a page offers them as a
- * download (`new Blob([bytes])`) or stores them; {@linkcode load} reads them back.
+ * The model's checkpoint bytes (safetensors, as the CLI writes them; `dtype: "F16"` for the
+ * weights alone in half precision): a page offers them as a download (`new Blob([bytes])`) or stores them; {@linkcode load} reads them back.
  *
  * @example
  * ```ts
@@ -49,8 +61,8 @@ export async function load(source: CheckpointSource): Promise<CharModel> {
  * console.log(save(createModel("abc", { hidden: 8, layers: 1 })).length > 0); // true
  * ```
  */
-export function save(model: CharModel): Uint8Array<ArrayBuffer> {
-  return toBytes(model) as Uint8Array<ArrayBuffer>; // a new buffer: what a Blob takes
+export function save(model: CharModel, options: SaveOptions = {}): Uint8Array<ArrayBuffer> {
+  return toBytes(model, options) as Uint8Array<ArrayBuffer>; // a new buffer: what a Blob takes
 }
 
 /**

@@ -50,7 +50,15 @@ export { PRESETS, type Recipe, recipe, type RecipeOptions } from "../train/recip
 export { evaluate, type EvaluateOptions } from "../train/evaluate.ts";
 export { sample, type SampleOptions, sampleStream } from "../sample/sample.ts";
 export { type Beam, type BeamOptions, beamSearch } from "../sample/beam.ts";
-export { CheckpointError, fromBytes, toBytes } from "../io/checkpoint.ts";
+export { CheckpointError, fromBytes, type SaveOptions, toBytes } from "../io/checkpoint.ts";
+export { BUNDLED_MODELS, bundledModelUrl } from "../io/models.ts";
+export { type WidenOptions, widenVocab } from "../model/widen.ts";
+export {
+  FINE_TUNE_RULE,
+  type FineTune,
+  type FineTuneOptions,
+  prepareFineTune,
+} from "../train/fine_tune.ts";
 export { type CheckpointSource, load, readText, save } from "./io.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "../data/vocab.ts";
 export { decodeText, TextError } from "../data/text.ts";

@@ -6,6 +6,7 @@
 
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
 import type { CharModel } from "../model/model.ts";
+import { FINE_TUNE_RULE, type FineTune, prepareFineTune } from "../train/fine_tune.ts";
 import { PRESETS, recipe, RECIPE_RULE, TRAIN_DEFAULTS } from "../train/recipe.ts";
 import { SCHEDULE_DEFAULTS } from "../train/schedule.ts";
 import type { TrainOptions } from "../train/train.ts";
@@ -122,6 +123,12 @@ export const FLAGS: Record<string, FlagSpec> = {
   ),
   "export-tfjs": option("also write a TensorFlow.js LayersModel to DIR at the end"),
   resume: option("continue training from this checkpoint"),
+  from: option(
+    "fine-tune a trained model on --data: a bundled one (anna, shakespeare) or a checkpoint; " +
+      "the text's new characters are added, and the run is the recipe's for its shape at " +
+      `lr ${FINE_TUNE_RULE.lr}`,
+    `none; with it --time defaults to ${FINE_TUNE_RULE.timeBudget}s`,
+  ),
   seed: option("seed for initialisation, dropout and sampling", M.seed),
   threads: option(
     "threads for the WASM core (results do not depend on it)",
@@ -144,12 +151,19 @@ export const FLAGS: Record<string, FlagSpec> = {
   help: HELP_FLAG,
 };
 
+// Flags that only a new model takes (a trained one has its own weights and vocabulary).
+const NEW_MODEL_ONLY = ["init", "min-freq", "forget-bias", "input-scale"];
+// Flags that shape a model: a trained one (--resume, --from) must agree with them.
+const SHAPE_FLAGS = ["cell", "embedding", "hidden", "layers", "lowercase"];
+
 /** What a train.ts command line asks for. */
 export interface TrainArgs {
   help: boolean;
   data: string | URL;
   /** The checkpoint to continue from. */
   resume?: string;
+  /** The trained model to fine-tune: a bundled model's name or a checkpoint. */
+  from?: string;
   /** `default` (the recipe), or the name of one of the library's PRESETS. */
   preset: "default" | keyof typeof PRESETS;
   /** The new model's options that the command line gives (a resumed model keeps its own). */
@@ -200,11 +214,23 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
         "--save-cycles",
     );
   }
-  const newModelOnly = ["init", "min-freq", "forget-bias", "input-scale"].find((f) => given.has(f));
+  const newModelOnly = NEW_MODEL_ONLY.find((f) => given.has(f));
   if (values.resume && newModelOnly) {
     throw new UsageError(
       `Invalid --${newModelOnly} with --resume: it shapes a new model, and the checkpoint ` +
         "already has one: drop it",
+    );
+  }
+  const fromClash = values.from !== undefined &&
+    (["resume", "preset", ...NEW_MODEL_ONLY].find((f) => given.has(f)));
+  if (fromClash) {
+    throw new UsageError(
+      `Invalid --${fromClash} with --from: ` +
+        (fromClash === "resume"
+          ? "--resume continues a run, --from starts a fine-tuning run: drop one of them"
+          : fromClash === "preset"
+          ? "fine-tuning has its own recipe: drop --preset"
+          : "it shapes a new model, and --from starts from a trained one: drop it"),
     );
   }
   const steps = int("steps");
@@ -241,6 +267,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     help: Boolean(values.help),
     data: str("data") ?? DEFAULT_DATA,
     resume: str("resume"),
+    from: str("from"),
     preset: preset as TrainArgs["preset"],
     model: {
       cell: str("cell"),
@@ -304,6 +331,8 @@ export interface RunOptions {
   train: TrainOptions;
   /** The recipe's line for the start of the run (none with a named preset). */
   summary?: string;
+  /** With --from: the model to fine-tune (the trained one, widened for the text). */
+  fineTune?: FineTune;
 }
 
 /**
@@ -315,9 +344,18 @@ export interface RunOptions {
 export async function runOptions(
   args: TrainArgs,
   text: string,
-  options: { valText?: string; resumed?: CharModel } = {},
+  options: { valText?: string; resumed?: CharModel; base?: CharModel } = {},
 ): Promise<RunOptions> {
   const given = { ...args.train, valText: options.valText };
+  if (options.base) {
+    checkShape(args, options.base, `--from ${args.from}`);
+    const fineTune = await prepareFineTune(options.base, text, {
+      dropout: args.model.dropout,
+      valText: options.valText,
+      train: defined(given),
+    });
+    return { model: {}, train: fineTune.train, summary: fineTune.summary, fineTune };
+  }
   const train = options.resumed ? resumeOptions(args, options.resumed, given) : given;
   if (args.preset !== "default") {
     const p = PRESETS[args.preset];
@@ -343,17 +381,7 @@ export async function runOptions(
 // unless --batch or --seq says otherwise, and what is left of its time budget unless --time,
 // --steps or --epochs says otherwise.
 function resumeOptions(args: TrainArgs, model: CharModel, train: TrainOptions): TrainOptions {
-  const saved: Record<string, unknown> = { ...model.config, lowercase: model.vocab.lowercase };
-  const asked: Record<string, unknown> = { ...args.model };
-  const clash = ["cell", "embedding", "hidden", "layers", "lowercase"].find((k) =>
-    args.given.has(k) && asked[k] !== saved[k]
-  );
-  if (clash) {
-    throw new UsageError(
-      `Invalid --${clash} with --resume: the checkpoint has ${clash} ` +
-        `${JSON.stringify(saved[clash])}, not ${JSON.stringify(asked[clash])}: drop --${clash}`,
-    );
-  }
+  checkShape(args, model, "--resume");
   const state = model.trainState;
   // A model trained by the clock goes on with what is left of its budget, unless told otherwise.
   const budget = state?.timeBudget !== undefined &&
@@ -366,6 +394,20 @@ function resumeOptions(args: TrainArgs, model: CharModel, train: TrainOptions): 
     seq: state && !args.given.has("seq") ? state.seq : train.seq,
     ...budget,
   };
+}
+
+// A flag that shapes a model must agree with the trained model `with` names (--resume, --from).
+function checkShape(args: TrainArgs, model: CharModel, with_: string): void {
+  const saved: Record<string, unknown> = { ...model.config, lowercase: model.vocab.lowercase };
+  const asked: Record<string, unknown> = { ...args.model };
+  const clash = SHAPE_FLAGS.find((k) => args.given.has(k) && asked[k] !== saved[k]);
+  if (clash) {
+    const what = with_ === "--resume" ? "the checkpoint" : "the model";
+    throw new UsageError(
+      `Invalid --${clash} with ${with_}: ${what} has ${clash} ` +
+        `${JSON.stringify(saved[clash])}, not ${JSON.stringify(asked[clash])}: drop --${clash}`,
+    );
+  }
 }
 
 /** The entries of `o` that are not undefined. */

@@ -7,6 +7,7 @@
 // of the single runs they stand for (see FLAGS).
 
 import { load } from "../io/checkpoint.ts";
+import { BUNDLED_MODELS } from "../io/models.ts";
 import type { CharModel } from "../model/model.ts";
 import { beamSearch } from "../sample/beam.ts";
 import {
@@ -63,6 +64,8 @@ const FLAGS: Record<string, FlagSpec> = {
 const COMMAND = "deno run -A sample.ts CHECKPOINT [options]";
 
 const INTRO = `Streams text sampled from a checkpoint: the prime, then its continuation.
+CHECKPOINT is a .safetensors file, or the name of a model bundled in models/
+(${BUNDLED_MODELS.join(", ")}): sample.ts shakespeare --prime "ROMEO:".
 
 --count N prints N samples, each ending in a newline; sample i (from 0) is the one
 --seed SEED+i (mod 2^32) prints alone, so any one can be drawn again by itself.
@@ -97,7 +100,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) {
     throw new UsageError(
       positionals.length === 0
-        ? "Invalid command line: no checkpoint given: give the path of a .safetensors file"
+        ? "Invalid command line: no checkpoint given: give the path of a .safetensors file, " +
+          `or a bundled model's name (${BUNDLED_MODELS.join(", ")})`
         : `Invalid command line: too many arguments: ${
           positionals.slice(1).join(" ")
         }: give one checkpoint`,

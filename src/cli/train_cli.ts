@@ -61,9 +61,10 @@ async function run(argv: string[]): Promise<number> {
   const text = await readText(args.data);
   const valText = args.valData === undefined ? undefined : await readValData(args.valData);
   const resumed = args.resume ? await load(args.resume) : undefined;
-  // The recipe (or the named preset) completes what the flags give.
-  const chosen = await runOptions(args, text, { valText, resumed });
-  const model = resumed ?? createModel(text, chosen.model);
+  const base = args.from ? await load(args.from) : undefined;
+  // The recipe (or the named preset, or fine-tuning's rule) completes what the flags give.
+  const chosen = await runOptions(args, text, { valText, resumed, base });
+  const model = resumed ?? chosen.fineTune?.model ?? createModel(text, chosen.model);
   const options = chosen.train;
   const prime = args.prime ?? (options.lines ? "\n" : text.match(/^\S{1,20}/)?.[0] ?? "");
   const abort = new AbortController();

@@ -1,17 +1,20 @@
 // Checkpoints: one safetensors file. Weights carry the PyTorch CharRNN state_dict names, so
 // `safetensors.torch.load_file` reads them; `__metadata__` holds the config, the vocabulary and
 // the training counters; Adam's moments and the carried state are extra tensors under `optim.`
-// and `state.`. Writes are atomic: a temporary file in the same folder, then a rename.
+// and `state.`. Writes are atomic: a temporary file in the same folder, then a rename. A
+// weights-only file may hold its weights in F16 (the bundled models, models/): they load as F32.
 
-import { Vocab } from "../data/vocab.ts";
-import type { CharModel, CharModelConfig, TrainState } from "../model/model.ts";
-import { CELLS, validateCoreConfig } from "../model/config.ts";
+import type { CharModel, TrainState } from "../model/model.ts";
 import { paramLayout } from "../model/params.ts";
+import { type Fail, parseConfig, parseJson, parseVocab, reason } from "./_metadata.ts";
+import { f16Bytes, f16Values } from "./f16.ts";
+import { bundledModelUrl, isBundledModel, unknownModel } from "./models.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
   f32Values,
   SafetensorsError,
+  type TensorEntry,
 } from "./safetensors.ts";
 
 /** The checkpoint format version this code writes and reads. */
@@ -35,6 +38,10 @@ export class CheckpointError extends Error {
   override name = "CheckpointError";
 }
 
+const fail: Fail = (message) => {
+  throw new CheckpointError(message);
+};
+
 interface TrainCounters {
   step: number;
   epoch: number;
@@ -49,9 +56,22 @@ interface TrainCounters {
   timeBudget?: number;
 }
 
+/** Options for {@linkcode toBytes} and {@linkcode save}. */
+export interface SaveOptions {
+  /**
+   * `F32` (default): the weights and, when trained, the state to resume from. `F16`: the
+   * weights alone (no optimizer state, no carried state: Adam's second moments would underflow
+   * in half precision), each rounded to the nearest float16: half the size, for a model that
+   * is only sampled or fine-tuned (the bundled models). Any charlstm, and PyTorch, reads both.
+   */
+  dtype?: "F32" | "F16";
+  /** Strings about the model (its corpus, validation loss, recipe), kept as `charlstm.info`. */
+  info?: Record<string, string>;
+}
+
 /**
  * The checkpoint bytes of `model` (weights, config, vocabulary and, when trained, the state
- * to resume from).
+ * to resume from; with `dtype: "F16"`, the weights alone in half precision).
  *
  * @example Catching a bad checkpoint
  * ```ts
@@ -61,9 +81,24 @@ interface TrainCounters {
  * const copy = fromBytes(toBytes(model));
  * console.log(copy.vocab.chars);
  * ```
+ *
+ * @example Weights only, in half precision
+ * ```ts
+ * import { createModel } from "../model/model.ts";
+ * import { fromBytes, toBytes } from "./checkpoint.ts";
+ * const model = createModel("abcd", { hidden: 64, layers: 2 });
+ * const half = toBytes(model, { dtype: "F16", info: { corpus: "none" } });
+ * console.log(half.length < toBytes(model).length * 0.6, fromBytes(half).trainState); // true null
+ * ```
  */
-export function toBytes(model: CharModel): Uint8Array {
-  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+export function toBytes(model: CharModel, options: SaveOptions = {}): Uint8Array {
+  const dtype = options.dtype ?? "F32";
+  if (dtype !== "F32" && dtype !== "F16") {
+    throw new CheckpointError(
+      `Cannot save: dtype ${JSON.stringify(dtype)} is not supported: expected F32 or F16`,
+    );
+  }
+  const tensors: Record<string, { shape: number[]; data: Float32Array } | TensorEntry> = {};
   const bad = model.params.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
     const t = model.layout.tensors.find((t) => bad >= t.offset && bad < t.offset + t.size);
@@ -73,7 +108,10 @@ export function toBytes(model: CharModel): Uint8Array {
     );
   }
   for (const t of model.layout.tensors) {
-    tensors[t.name] = { shape: t.shape, data: model.params.subarray(t.offset, t.offset + t.size) };
+    const data = model.params.subarray(t.offset, t.offset + t.size);
+    tensors[t.name] = dtype === "F16"
+      ? { dtype, shape: t.shape, bytes: f16Bytes(data) }
+      : { shape: t.shape, data };
   }
   const metadata: Record<string, string> = {
     "charlstm.format": FORMAT_VERSION,
@@ -84,7 +122,8 @@ export function toBytes(model: CharModel): Uint8Array {
   if (lowercase || unknown !== null) {
     metadata["charlstm.vocab_encoding"] = JSON.stringify({ lowercase, unknown });
   }
-  const s = model.trainState;
+  if (options.info) metadata["charlstm.info"] = JSON.stringify(options.info);
+  const s = dtype === "F32" ? model.trainState : null;
   if (s) {
     const counters: TrainCounters = {
       step: s.step,
@@ -116,83 +155,6 @@ export function toBytes(model: CharModel): Uint8Array {
   return encodeSafetensors(tensors, metadata);
 }
 
-// What a library error says is wrong, without its own "Invalid …: " or "Cannot …: " opening.
-function reason(e: unknown): string {
-  return (e as Error).message.replace(/^(?:Invalid|Cannot) [^:]*: /, "");
-}
-
-function parseJson(metadata: Record<string, string>, key: string): unknown {
-  const text = metadata[key];
-  if (text === undefined) {
-    throw new CheckpointError(
-      `Invalid checkpoint: metadata has no "${key}": this is not a charlstm checkpoint ` +
-        `(PyTorch users: add the charlstm.* metadata, see docs/pytorch.md)`,
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CheckpointError(`Invalid checkpoint: metadata "${key}" is not valid JSON`);
-  }
-}
-
-function parseConfig(value: unknown): CharModelConfig {
-  const c = value as Partial<CharModelConfig> | null;
-  if (c === null || typeof c !== "object") {
-    throw new CheckpointError("Invalid checkpoint: charlstm.config is not an object");
-  }
-  if (!CELLS.includes(c.cell!)) {
-    throw new CheckpointError(
-      `Invalid checkpoint: cell ${JSON.stringify(c.cell)} is not supported: expected one of ` +
-        CELLS.join(", "),
-    );
-  }
-  const config = {
-    cell: c.cell,
-    embedding: c.embedding ?? 0,
-    vocabSize: c.vocabSize,
-    hidden: c.hidden,
-    layers: c.layers,
-    dropout: c.dropout,
-    seed: c.seed ?? 0,
-  } as CharModelConfig;
-  try {
-    validateCoreConfig({ ...config, batch: 1, seq: 1 });
-  } catch (e) {
-    throw new CheckpointError(`Invalid checkpoint: charlstm.config: ${reason(e)}`);
-  }
-  return config;
-}
-
-function parseVocab(value: unknown, encoding: unknown, config: CharModelConfig): Vocab {
-  if (!Array.isArray(value) || !value.every((c) => typeof c === "string")) {
-    throw new CheckpointError("Invalid checkpoint: charlstm.vocab is not an array of strings");
-  }
-  const e = (encoding ?? {}) as { lowercase?: unknown; unknown?: unknown };
-  if (
-    typeof e !== "object" || (e.lowercase !== undefined && typeof e.lowercase !== "boolean") ||
-    (e.unknown !== undefined && e.unknown !== null && typeof e.unknown !== "string")
-  ) {
-    throw new CheckpointError(
-      "Invalid checkpoint: charlstm.vocab_encoding must be { lowercase: boolean, unknown: " +
-        "string | null }",
-    );
-  }
-  let vocab: Vocab;
-  try {
-    vocab = new Vocab(value, { lowercase: e.lowercase, unknown: e.unknown });
-  } catch (e) {
-    throw new CheckpointError(`Invalid checkpoint: charlstm.vocab: ${reason(e)}`);
-  }
-  if (vocab.size !== config.vocabSize) {
-    throw new CheckpointError(
-      `Invalid checkpoint: the vocabulary has ${vocab.size} characters but the config says ` +
-        `vocabSize ${config.vocabSize}`,
-    );
-  }
-  return vocab;
-}
-
 /**
  * Reads a model from checkpoint bytes, validating everything before using it: format version,
  * config, vocabulary, every tensor's presence, dtype and shape, finite weights.
@@ -217,25 +179,26 @@ export function fromBytes(bytes: Uint8Array): CharModel {
   }
   const { tensors, metadata } = file;
   const version = metadata["charlstm.format"];
-  if (version === undefined) parseJson(metadata, "charlstm.format");
+  if (version === undefined) parseJson(metadata, "charlstm.format", fail);
   if (version !== FORMAT_VERSION) {
     throw new CheckpointError(
       `Cannot read checkpoint: format version ${JSON.stringify(version)} is not supported ` +
         `(this charlstm reads version ${FORMAT_VERSION}): upgrade charlstm`,
     );
   }
-  const config = parseConfig(parseJson(metadata, "charlstm.config"));
+  const config = parseConfig(parseJson(metadata, "charlstm.config", fail), fail);
   const encoding = metadata["charlstm.vocab_encoding"] === undefined
     ? undefined
-    : parseJson(metadata, "charlstm.vocab_encoding");
-  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab"), encoding, config);
+    : parseJson(metadata, "charlstm.vocab_encoding", fail);
+  const vocab = parseVocab(parseJson(metadata, "charlstm.vocab", fail), encoding, config, fail);
   const layout = paramLayout(config);
   // The config alone decides what is allocated: refuse one that claims more weights than the
   // file holds, before allocating anything.
-  if (layout.size * 4 > bytes.length) {
+  const least = layout.tensors.reduce((n, t) => n + t.size, 0) * 2; // all of them F16
+  if (least > bytes.length) {
     throw new CheckpointError(
       `Invalid checkpoint: the config (${config.layers}×${config.hidden}, vocabulary ` +
-        `${config.vocabSize}) needs ${layout.size * 4} bytes of weights but the file has ` +
+        `${config.vocabSize}) needs at least ${least} bytes of weights but the file has ` +
         `${bytes.length}`,
     );
   }
@@ -249,9 +212,11 @@ export function fromBytes(bytes: Uint8Array): CharModel {
         `Invalid checkpoint: tensor ${name} is missing: expected ${expected}; found ${found}`,
       );
     }
-    if (entry.dtype !== "F32") {
+    // Weights may be F16 (a bundled model's); the training state is always F32.
+    if (entry.dtype !== "F32" && !(entry.dtype === "F16" && layout.byName.has(name))) {
       throw new CheckpointError(
-        `Invalid checkpoint: tensor ${name} is ${entry.dtype}: expected F32`,
+        `Invalid checkpoint: tensor ${name} is ${entry.dtype}: expected F32` +
+          (layout.byName.has(name) ? " or F16" : ""),
       );
     }
     if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
@@ -259,7 +224,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
         `Invalid checkpoint: tensor ${name} has shape [${entry.shape}]: expected [${shape}]`,
       );
     }
-    const values = f32Values(entry, name);
+    const values = entry.dtype === "F16" ? f16Values(entry.bytes) : f32Values(entry, name);
     const bad = values.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw new CheckpointError(
@@ -279,7 +244,7 @@ export function fromBytes(bytes: Uint8Array): CharModel {
 
   let trainState: TrainState | null = null;
   if (metadata["charlstm.train"] !== undefined) {
-    const c = parseJson(metadata, "charlstm.train") as Partial<TrainCounters> | null;
+    const c = parseJson(metadata, "charlstm.train", fail) as Partial<TrainCounters> | null;
     const ints = ["step", "epoch", "batchInEpoch", "batch", "seq"] as const;
     if (c === null || typeof c !== "object") {
       throw new CheckpointError("Invalid checkpoint: charlstm.train is not an object");
@@ -373,8 +338,12 @@ function seconds(value: unknown): number {
  * console.log((await load(path)).config.hidden);
  * ```
  */
-export async function save(model: CharModel, path: string | URL): Promise<void> {
-  const bytes = toBytes(model);
+export async function save(
+  model: CharModel,
+  path: string | URL,
+  options: SaveOptions = {},
+): Promise<void> {
+  const bytes = toBytes(model, options);
   const target = path instanceof URL ? path.pathname : path;
   if (!globalThis.Deno) {
     throw new CheckpointError(`Cannot save ${target}: files need Deno: toBytes gives the bytes`);
@@ -418,9 +387,10 @@ export function isSaveTemporary(name: string): boolean {
 }
 
 /**
- * Loads a model from a file path, a `file:`/`http(s):` URL, or checkpoint bytes. A checkpoint
- * is the same whichever engine wrote it: `train`'s `backend` option picks the one that trains
- * next.
+ * Loads a model from a file path, a `file:`/`http(s):` URL, checkpoint bytes, or the name of a
+ * bundled model (`"shakespeare"`: `models/shakespeare.safetensors` beside the module, fetched
+ * when the module was imported from a URL; a file of that name wins). A checkpoint is the same
+ * whichever engine wrote it: `train`'s `backend` option picks the one that trains next.
  *
  * @example Loading checkpoint bytes
  * ```ts
@@ -450,7 +420,12 @@ export async function load(source: string | URL | Uint8Array): Promise<CharModel
       bytes = await Deno.readFile(url ?? (source as string));
     }
   } catch (e) {
-    const reason = (e as Error).name === "NotFound" ? "no such file" : (e as Error).message;
+    const missing = (e as Error).name === "NotFound";
+    // A name (no slash, no extension) that is not a file: a bundled model, or a list of them.
+    if (missing && typeof source === "string" && /^[\w-]+$/.test(source)) {
+      return await loadBundled(source);
+    }
+    const reason = missing ? "no such file" : (e as Error).message;
     throw new CheckpointError(`Cannot read checkpoint ${String(source)}: ${reason}`, { cause: e });
   }
   try {
@@ -462,5 +437,19 @@ export async function load(source: string | URL | Uint8Array): Promise<CharModel
       throw new CheckpointError(message, { cause: e.cause });
     }
     throw e;
+  }
+}
+
+async function loadBundled(name: string): Promise<CharModel> {
+  if (!isBundledModel(name)) throw new CheckpointError(unknownModel(name));
+  const url = bundledModelUrl(name);
+  try {
+    return await load(url);
+  } catch (e) {
+    if (!(e instanceof CheckpointError) || !/^Cannot read checkpoint/.test(e.message)) throw e;
+    throw new CheckpointError(
+      `Cannot load model "${name}": ${url.href} cannot be read: ${reason(e).split(": ").pop()}`,
+      { cause: e },
+    );
   }
 }

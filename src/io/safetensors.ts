@@ -3,7 +3,7 @@
 //
 // The reader parses the header with `JSON.parse`, checks it against the format's schema, and runs
 // every check of the reference reader before it hands out any tensor view. Only charlstm's dtypes
-// are supported (F32, I32, U8); any other is refused by name. Data is little-endian, as is every
+// are supported (F32, F16, I32, U8); any other is refused by name. Data is little-endian, as is every
 // host Deno runs on. The numbered list of docs/checkpoints.md, "What a loader rejects", item →
 // where it is enforced:
 //   1-4 file size, header length, UTF-8 → decode, steps 1-4
@@ -38,7 +38,8 @@ export class SafetensorsError extends Error {
 }
 
 /**
- * A safetensors element type that charlstm reads and writes (F32 and I32: 4 bytes, U8: 1).
+ * A safetensors element type that charlstm reads and writes (F32 and I32: 4 bytes, F16: 2, U8:
+ * 1; F16 holds the bundled models' weights).
  *
  * @example Usage
  * ```ts
@@ -47,10 +48,10 @@ export class SafetensorsError extends Error {
  * const dtype: Dtype = "I32";
  * ```
  */
-export type Dtype = "F32" | "I32" | "U8";
+export type Dtype = "F32" | "F16" | "I32" | "U8";
 
 /** Bytes per element of each supported dtype, in the reference enum order (= alignment). */
-const DTYPE_BYTES: Record<Dtype, number> = { U8: 1, I32: 4, F32: 4 };
+const DTYPE_BYTES: Record<Dtype, number> = { U8: 1, F16: 2, I32: 4, F32: 4 };
 const DTYPE_RANK = new Map(Object.keys(DTYPE_BYTES).map((d, i) => [d, i]));
 
 /**
@@ -145,7 +146,7 @@ function isShape(shape: unknown): shape is number[] {
 function checkDtype(d: unknown, bad: Fail): Dtype {
   if (typeof d === "string" && DTYPE_RANK.has(d)) return d as Dtype;
   const got = typeof d === "string" ? q(d) : describe(d);
-  return bad(`has unsupported dtype ${got}: charlstm reads and writes F32, I32, U8`);
+  return bad(`has unsupported dtype ${got}: charlstm reads and writes F32, F16, I32, U8`);
 }
 
 /** Checks metadata entries: string values, and well-formed Unicode throughout. */
