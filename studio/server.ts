@@ -2,7 +2,7 @@
 // /build/browser/ so that the page finds it at ../build/browser/charlstm.js), the bundled
 // corpus (/data/anna.txt), the bundled models (/models/NAME.safetensors, listed with what
 // their metadata says in /studio/models.json), and the one loss chart the page shares with
-// train.ts's loss.svg (/src/plot/loss_chart.js), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
+// train.ts's loss.svg (/src/plot/loss_chart.js and the series.js it imports), on 127.0.0.1 only. Every response is cross-origin isolated (COOP
 // same-origin, COEP require-corp, CORP same-origin), so the browser build may run its WASM
 // threads in the page's training Worker. No CDN, nothing else: the studio works offline.
 // /studio/presets.json is the library's presets, its recipe's time budget and the library's
@@ -85,12 +85,13 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
  * the page's own files (html, js, css, images: never the server's source), any file of the
  * browser build's folder, /data/anna.txt, the bundled models' files
  * (/models/NAME.safetensors), and the loss chart the page shares with loss.svg
- * (/src/plot/loss_chart.js).
+ * (/src/plot/loss_chart.js, /src/plot/series.js).
  */
 export function resolvePath(pathname: string, bundleDir: string | URL): URL | null {
   if (pathname === "/studio/") return new URL("index.html", here);
   if (pathname === "/data/anna.txt") return new URL("data/anna.txt", root);
-  if (pathname === "/src/plot/loss_chart.js") return new URL("src/plot/loss_chart.js", root);
+  const plot = /^\/src\/plot\/(loss_chart|series)\.js$/.exec(pathname)?.[1];
+  if (plot !== undefined) return new URL(`src/plot/${plot}.js`, root);
   const bundled = /^\/models\/([\w-]+)\.safetensors$/.exec(pathname)?.[1];
   if (bundled !== undefined && BUNDLED_MODELS.includes(bundled)) {
     return new URL(`models/${bundled}.safetensors`, root);
