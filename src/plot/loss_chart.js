@@ -10,7 +10,7 @@
 // it. The drawing is data (`ChartNode`s), not DOM calls or a string, so that each side renders it
 // its own way and neither can draw a different chart.
 
-import { niceRange, num, runSeries, smooth, ticks } from "./series.js";
+import { niceRange, runSeries, smooth, ticks } from "./series.js";
 
 export { runSeries, smooth, ticks };
 

@@ -19,7 +19,7 @@
  */
 
 /** @param {unknown} v */
-export const num = (v) => typeof v === "number" && Number.isFinite(v) ? v : null;
+const num = (v) => typeof v === "number" && Number.isFinite(v) ? v : null;
 
 /**
  * The series of the run the events describe. A `start` at step 0 begins a new run (a log may
