@@ -17,7 +17,7 @@
 // runs; `--speed measure` prints the model's speed (the best of three probes) and exits.
 
 import { parseArgs } from "node:util";
-import { createModel, evaluate, readText, sample, trainEvents } from "../mod.ts";
+import { createModel, evaluate, readText, sample, trainEvents, Vocab } from "../mod.ts";
 import type { ModelOptions, TrainOptions } from "../mod.ts";
 import { defined, parseDuration } from "../src/cli/_train_flags.ts";
 import { recipe, RECIPE_RULE } from "../src/train/recipe.ts";
@@ -151,11 +151,18 @@ console.log(
 
 const losses: number[] = [];
 for (let r = 0; r < runs; r++) {
-  const model = createModel(text, { ...model0, seed: (model0.seed ?? 0) + r });
+  // The vocabulary of both texts: a character only the held-out text has is still scored.
+  const model = createModel(Vocab.fromText(text + valText), {
+    ...model0,
+    seed: (model0.seed ?? 0) + r,
+  });
   let steps = 0, charsPerSec = 0, trainTime = 0, lastLoss = NaN;
+  // The batched validations along the way: [step, loss], to see where a run peaked.
+  const curve: [number, number][] = [];
   const t0 = performance.now();
   for await (const e of trainEvents(model, text, { ...train0, valText })) {
     if (e.type === "step") ({ step: steps, charsPerSec, trainTime, loss: lastLoss } = e);
+    if (e.type === "validation") curve.push([e.step, +e.valLoss.toFixed(4)]);
     if (e.type === "note") console.log(`  note: ${e.message}`);
   }
   const wall = (performance.now() - t0) / 1000;
@@ -176,6 +183,8 @@ for (let r = 0; r < runs; r++) {
     trainLoss: +lastLoss.toFixed(4),
     valLoss: +valLoss.toFixed(4),
     evalSeconds: +evalSeconds.toFixed(1),
+    bestBatchedVal: curve.reduce((b, c) => (c[1] < b[1] ? c : b), [0, Infinity]),
+    curve,
     model: { ...model.config, inputScale: model0.inputScale, forgetBias: model0.forgetBias },
     train: train0,
   };

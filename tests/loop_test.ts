@@ -263,3 +263,38 @@ Deno.test("timeBudget: the clock option (a page's pause stops it) is the time th
     /Invalid option: clock must be a function that returns milliseconds, got number/,
   );
 });
+
+Deno.test("patience: the run stops at its best validation and ends with that step's state", async () => {
+  // The same characters in another order: the val loss falls while the model learns which
+  // characters are common, then rises as it learns this text's order.
+  const valText = [...TEXT.slice(0, 400)].reverse().join("");
+  const run = { steps: 600, valText, lr: 0.02 };
+  const stopped = await collect({ ...run, patience: 2 });
+  const vals = ofType(stopped.events, "validation");
+  const bestAt = vals.reduce((b, v) => (v.valLoss < b.valLoss ? v : b));
+  // Two validations without a better one after the best, then the end.
+  assert.deepEqual(vals.slice(-3).map((v) => v.step), [
+    bestAt.step,
+    bestAt.step + 10,
+    bestAt.step + 20,
+  ]);
+  assert.ok(vals.at(-1)!.step < 600, "it stopped early");
+  const note = ofType(stopped.events, "note").at(-1)!;
+  assert.match(note.message, new RegExp(`^stopped at the best validation: step ${bestAt.step}'s`));
+  const done = ofType(stopped.events, "done")[0];
+  assert.equal(done.step, bestAt.step);
+  assert.equal(done.valLoss, bestAt.valLoss);
+  // The state it ends with is, bit for bit, that of a run that stopped at the best step.
+  const plain = await collect({ ...run, steps: bestAt.step });
+  assert.deepEqual(stopped.model.params, plain.model.params);
+  const [a, b] = [plain.model.trainState!, stopped.model.trainState!];
+  for (const k of ["adamM", "adamV", "h", "c"] as const) assert.deepEqual(b[k], a[k], k);
+  assert.deepEqual([b.step, b.epoch, b.batchInEpoch], [a.step, a.epoch, a.batchInEpoch]);
+  // Without patience the same run goes on to its last step.
+  const on = await collect({ ...run, steps: bestAt.step + 40 });
+  assert.equal(ofType(on.events, "done")[0].step, bestAt.step + 40);
+  await assert.rejects(
+    () => collect({ steps: 5, patience: -1 }),
+    /patience must be an integer ≥ 0/,
+  );
+});

@@ -11,6 +11,7 @@ import { Budget } from "./budget.ts";
 import { Divergence } from "./_divergence.ts";
 import type { ResolvedOptions } from "./_options.ts";
 import { type HostEvent, StepPlan } from "./_plan.ts";
+import { Snapshot } from "./_snapshot.ts";
 import { scheduledLr, timedCosineLr, warmupFactor } from "./schedule.ts";
 import type { TrainEvent } from "./types.ts";
 
@@ -59,12 +60,16 @@ export async function* trainLoop(
   });
   const host = new HostCopy(engine, ts);
   const divergence = new Divergence(engine, ts, { onDivergence: o.onDivergence });
+  // With patience, the state of the best validation so far (none yet: a resumed run's best may
+  // lie in an earlier run).
+  let best: Snapshot | null = null;
+  let sinceBest = 0;
   // On WebGPU the next step goes in before this one's scalars come back (the GPU skips a
   // non-finite update by itself); never past a step whose state the host needs, nor after an
   // abort.
   const pipelined = engine.kind !== "wasm";
   let ahead: Submitted | null = null;
-  let aborted = false, diverged = false, endedLate = false, failed = false;
+  let aborted = false, diverged = false, endedLate = false, failed = false, atBest = false;
   let lastPause = performance.now();
   try {
     while (ts.step < o.totalSteps) {
@@ -112,8 +117,23 @@ export async function* trainLoop(
         elapsedMs,
         trainTime: ts.trainTime,
       };
-      for (const event of work.events) yield await hostEvent(run, event);
+      for (const event of work.events) {
+        const done = await hostEvent(run, event);
+        yield done;
+        if (done.type === "validation" && o.patience > 0) {
+          // A validation step owes the host its state, so the arrays are current here.
+          if (done.best) {
+            if (best) best.take();
+            else best = new Snapshot(engine, ts);
+            sinceBest = 0;
+          } else sinceBest++;
+        }
+      }
       if (work.snapshot) divergence.take();
+      if (o.patience > 0 && sinceBest >= o.patience) {
+        atBest = true;
+        break;
+      }
 
       // Let timers and signal handlers run now and then without a macrotask per tiny step.
       if (performance.now() - lastPause > 50) {
@@ -133,6 +153,19 @@ export async function* trainLoop(
     await host.sync();
     if (endedLate) {
       for (const event of plan.owedAtEnd(ts.step)) yield await hostEvent(run, event);
+    }
+    // A run with patience ends at its best validation, however else it ended (unless stopped
+    // by its consumer or by divergence: then it stays where it is).
+    if (best && !aborted && !diverged && best.step !== ts.step) {
+      const from = ts.step;
+      best.restore();
+      run.valLoss = ts.bestValLoss;
+      yield {
+        type: "note",
+        message: `${atBest ? "stopped at" : "ended at"} the best validation: step ` +
+          `${ts.step}'s state (validation loss ${ts.bestValLoss.toFixed(4)}), not step ${from}'s` +
+          (atBest ? ` (${o.patience} validations without a better one)` : ""),
+      };
     }
     const { valLoss } = run;
     yield { type: "done", step: ts.step, epoch: ts.epoch, aborted, diverged, valLoss };

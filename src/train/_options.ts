@@ -46,6 +46,8 @@ export interface ResolvedOptions {
   schedule: ScheduleOptions;
   valFraction: number;
   valEvery: number;
+  /** Validations without a new best after which the run stops at its best (0: never). */
+  patience: number;
   onDivergence: "restore" | "stop";
   snapshotEvery: number;
   /** The step count training stops at (the model's steps so far included; Infinity by time). */
@@ -119,6 +121,13 @@ export function resolveTrainOptions(
   const valEvery = options.valEvery ?? d.valEvery;
   if (!Number.isInteger(valEvery) || valEvery < 0) {
     throw new RangeError(`Invalid option: valEvery must be an integer ≥ 0, got ${valEvery}`);
+  }
+  const patience = options.patience ?? d.patience;
+  if (!Number.isInteger(patience) || patience < 0) {
+    throw new RangeError(
+      `Invalid option: patience must be an integer ≥ 0 (validations without a new best), got ` +
+        String(patience),
+    );
   }
   const onDivergence = oneOf(
     "onDivergence",
@@ -210,6 +219,7 @@ export function resolveTrainOptions(
     schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor },
     valFraction: valText === undefined ? valFraction : 0,
     valEvery,
+    patience,
     onDivergence,
     snapshotEvery,
     totalSteps: timeBudget !== null ? Infinity : steps ?? epochs * source.batchesPerEpoch,

@@ -74,6 +74,7 @@ export const TRAIN_DEFAULTS = {
   clip: RECIPE_RULE.clip,
   valFraction: 0.1,
   valEvery: 100,
+  patience: 0,
   onDivergence: "restore",
   snapshotEvery: 100,
   sampleEvery: 0,

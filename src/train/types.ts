@@ -79,6 +79,14 @@ export interface TrainOptions extends ScheduleOptions {
   /** Validate every this many steps and after the last (default 100; 0 = never). */
   valEvery?: number;
   /**
+   * Stop at the best (default 0: never). With N > 0 the run ends once N validations in a row
+   * have not beaten its best, and it ends with the state of its best validation: its weights,
+   * optimizer moments and position go back into the model (a `note` event says so), so the
+   * model a run leaves is the one that scored best, as nanoGPT keeps only checkpoints whose
+   * validation improved. Needs validation (`valEvery` > 0). The recipe sets it (RECIPE_RULE).
+   */
+  patience?: number;
+  /**
    * What a non-finite loss or gradient norm does (the step is never applied): `restore` goes
    * back to the last good snapshot with the learning rate halved (default), `stop` ends the run.
    */
