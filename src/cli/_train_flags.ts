@@ -90,6 +90,11 @@ export const FLAGS: Record<string, FlagSpec> = {
     "validate every N steps (0 = never)",
     `as often as costs at most ${R.valShare * 100}% of the time`,
   ),
+  patience: option(
+    "stop once N validations in a row have not beaten the best, and end with the best's state " +
+      "(0 = never)",
+    `${R.patience}`,
+  ),
   "val-data": option("validate on FILE instead of the last --val of the text (all of it trains)"),
   out: option("folder for last.safetensors and best.safetensors", RUN.out),
   "checkpoint-every": option("write last.safetensors every N steps", T.snapshotEvery),
@@ -292,6 +297,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
       timeBudget: time,
       valFraction: num("val"),
       valEvery: int("val-every"),
+      patience: int("patience"),
       lines: Boolean(values.lines),
       threads: int("threads"),
       backend: str("backend"),
