@@ -4,7 +4,7 @@
 //     [--cell C] [--hidden N] [--layers N] [--embedding N] [--dropout P] [--forget-bias B]
 //     [--input-scale S]
 //     [--batch N] [--seq N] [--lr X] [--lr-schedule S] [--warmup N] [--lr-floor F]
-//     [--val-every N] [--seed N] [--speed CHARS_PER_SEC | --speed measure]
+//     [--val-every N] [--patience N] [--seed N] [--speed CHARS_PER_SEC | --speed measure]
 // Every run trains a new model on the first `--split` of the text (nanoGPT's split: 0.9) for
 // `--time`, then scores the rest with the exact `evaluate()` (the whole held-out text as one
 // stream). What the flags leave open the recipe picks (src/train/recipe.ts), as `train.ts`
@@ -35,6 +35,7 @@ const NUMBERS = [
   "warmup",
   "lr-floor",
   "val-every",
+  "patience",
   "seed",
   "threads",
   "runs",
@@ -93,6 +94,7 @@ const givenTrain: TrainOptions = defined({
   warmup: num("warmup"),
   lrFloor: num("lr-floor"),
   valEvery: num("val-every"),
+  patience: num("patience"),
   threads,
 });
 
