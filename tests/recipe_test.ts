@@ -162,3 +162,28 @@ Deno.test("LSTM forget-gate bias: b_ih's forget slice set, b_hh's zero; 0 keeps 
   assert.deepEqual([...a.params], [...b.params]);
   assert.throws(() => createModel(text, { forgetBias: NaN }), /forgetBias must be a finite/);
 });
+
+Deno.test("recipe: a run stops at its best, validating at least every few passes", async () => {
+  // 180k characters train: 56 batches a pass; the time's share validates every 90 steps.
+  const big = await recipe(TEXT, { timeBudget: 600, charsPerSec: speed });
+  assert.equal(big.train.patience, R.patience);
+  assert.equal(big.train.valEvery, 90);
+  assert.match(big.summary, /validation every 90 steps \(patience 3\)/);
+  // 40k characters held out beside 40k training: 11 batches a pass, validated every 3 passes
+  // (33, the 50 steps that are the least) though the time's share would allow every 140.
+  const small = corpus(40_000);
+  const r = await recipe(small, {
+    timeBudget: 600,
+    charsPerSec: speed,
+    train: { valText: corpus(40_000) },
+  });
+  assert.equal(r.train.valEvery, R.minValEvery);
+  const r2 = await recipe(corpus(300_000), {
+    timeBudget: 600,
+    charsPerSec: speed,
+    train: { valText: corpus(300_000), patience: 0 },
+  });
+  // 93 batches a pass: every 3 passes is 279, rounded up to 300.
+  assert.equal(r2.train.valEvery, 300);
+  assert.equal(r2.train.patience, 0);
+});

@@ -52,8 +52,14 @@ export const RECIPE_RULE = {
   dropout: [{ epochs: 7, dropout: 0 }, { epochs: Infinity, dropout: 0.1 }],
   /** Validation takes at most this share of the steps' time... */
   valShare: 0.03,
-  /** ...and comes at most every this many steps. */
+  /** ...and comes at most every this many steps... */
   minValEvery: 50,
+  /**
+   * ...and at least every this many passes over the training text, so that stopping at the best
+   * picks a model near the peak: on 56k characters validating every 14 passes stopped at
+   * 1.9344, every 3 passes at the peak, 1.9051.
+   */
+  maxValEpochs: 3,
   /**
    * The run stops at its best validation, once this many in a row have not beaten it, and
    * ends with that validation's state. On a small text the planned epochs outrun what it can
@@ -242,15 +248,21 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
   const dropout = given.dropout ?? R.dropout.find((d) => runEpochs <= d.epochs)!.dropout;
   const plannedSteps = Math.max(1, Math.round(plannedChars / (batch * planSeq)));
   const valBatches = Math.floor(valChars / (batch * planSeq));
+  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
   const valEvery = givenTrain.valEvery ?? roundUp(
-    Math.max(R.minValEvery, Math.ceil(valBatches * VALIDATION_BATCH_IN_STEPS / R.valShare)),
+    Math.max(
+      R.minValEvery,
+      Math.min(
+        Math.ceil(valBatches * VALIDATION_BATCH_IN_STEPS / R.valShare),
+        R.maxValEpochs * batchesPerEpoch,
+      ),
+    ),
   );
   const warmup = givenTrain.warmup ??
     Math.min(R.warmup, Math.floor(plannedSteps * R.warmupShare));
   const lr = givenTrain.lr ?? R.lr;
   const lrFloor = givenTrain.lrFloor ?? R.lrFloor;
   const lrSchedule = givenTrain.lrSchedule ?? "cosine";
-  const batchesPerEpoch = Math.max(1, Math.floor(trainChars / (batch * planSeq)));
   const train: TrainOptions = {
     ...givenTrain,
     batch,
@@ -285,7 +297,9 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
     `${seq ?? "the longest line"}, ` +
     `lr ${lr} (warm-up ${warmup} steps, ${lrSchedule}` +
     (lrSchedule === "cosine" ? ` to ${+(lr * lrFloor).toPrecision(3)}` : "") +
-    `), validation every ${valEvery} steps (patience ${train.patience}); ≈${formatCount(plannedChars)} characters, ` +
+    `), validation every ${valEvery} steps (patience ${train.patience}); ≈${
+      formatCount(plannedChars)
+    } characters, ` +
     `${runEpochs.toFixed(1)} epochs` +
     (measureSeconds > 0 ? ` (speeds measured in ${measureSeconds.toFixed(1)} s)` : "");
   return { model, train, charsPerSec: speed, plannedChars, measureSeconds, summary };
