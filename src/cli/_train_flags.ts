@@ -88,7 +88,9 @@ export const FLAGS: Record<string, FlagSpec> = {
   val: option("fraction of the text held out for validation", T.valFraction),
   "val-every": option(
     "validate every N steps (0 = never)",
-    `as often as costs at most ${R.valShare * 100}% of the time`,
+    `as often as costs at most ${
+      R.valShare * 100
+    }% of the time, at least every ${R.maxValEpochs} passes`,
   ),
   patience: option(
     "stop once N validations in a row have not beaten the best, and end with the best's state " +
