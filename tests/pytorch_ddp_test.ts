@@ -666,7 +666,7 @@ Deno.test({
       [
         "--tokens naming a text",
         ["--tokens", textFile, ...common],
-        /^Cannot read .*text\.txt: not a token file: it starts with b'\w+ \w+', not b'CHLTOK01'/,
+        /^Cannot read .*text\.txt: not a token file: it starts with "\w+ \w+", not "CHLTOK01" \(a text file goes in --data\)$/,
       ],
       [
         "a header that is not JSON",

@@ -70,9 +70,9 @@ class StreamSource:
 
 
 class TokenStreamSource(StreamSource):
-    """StreamSource over token spans (tokens.TokenSpan, tokens.IdSpan): the same rows, windows and wrap, each
-    batch read from the file by position (its rows' seq + 1 tokens), so that memory does not
-    grow with the text."""
+    """StreamSource over token spans (tokens.TokenSpan, tokens.IdSpan): the same rows, windows
+    and wrap, each batch read from the file by position (its rows' seq + 1 tokens), so that
+    memory does not grow with the text."""
 
     def __init__(self, train, val, batch, seq, r0, r1, device):
         self.batch, self.seq, self.r0, self.r1, self.device = batch, seq, r0, r1, device

@@ -131,6 +131,6 @@ def parse_args(argv, default_data):
     if a.save_cycles and o["lr_schedule"] != "cosine":
         raise Refusal("Cannot parse the command line: --save-cycles needs --lr-schedule cosine")
     o.update(data=a.tokens or a.data or default_data, tokens=a.tokens is not None,
-             val_data=a.val_data, resume=a.resume, out=a.out, lines=a.lines, save_cycles=a.save_cycles,
-             log=a.log)
+             val_data=a.val_data, resume=a.resume, out=a.out, lines=a.lines,
+             save_cycles=a.save_cycles, log=a.log)
     return o

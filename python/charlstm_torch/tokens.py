@@ -37,9 +37,9 @@ def is_token_file(path):
 
 
 class TokenFile:
-    """A token file, its header checked against its size: `chars` (the vocabulary, in id order),
-    `count`, `width`, `lowercase`, and `tokens`, the memory-mapped array (nothing is read until a
-    batch asks)."""
+    """A token file, its header checked against its size and every token against the vocabulary
+    (one pass in chunks): `chars` (the vocabulary, in id order), `count`, `width`, `lowercase`,
+    and `tokens`, the memory-mapped array that batches read by position."""
 
     def __init__(self, path):
         self.path = path
@@ -49,8 +49,9 @@ class TokenFile:
             with open(path, "rb") as f:
                 magic = f.read(16)
                 if magic[:8] != MAGIC:
-                    raise bad(f"not a token file: it starts with {magic[:8]!r}, not b'CHLTOK01' "
-                              "(a text file goes in --data)")
+                    shown = json.dumps(magic[:8].decode("latin-1"))
+                    raise bad(f"not a token file: it starts with {shown}, not \"CHLTOK01\" (a "
+                              "text file goes in --data)")
                 if len(magic) < 16:
                     raise bad("token file cut short: it ends inside the header's length")
                 n = int.from_bytes(magic[8:16], "little")
@@ -187,8 +188,8 @@ class TokenSpan:
 
     def read(self, a, b):
         """The ids of tokens [a, b) (relative), as a list."""
-        np = self.np
-        return self.take(np.arange(a, min(b, len(self)), dtype=np.int64)).tolist()
+        b = min(b, len(self))
+        return self.lut[self.file.tokens[self.start + a:self.start + b]].tolist()
 
 
 class IdSpan:
