@@ -15,6 +15,9 @@ the batch rows split across ranks, the carried state reset at each epoch, dropou
 and before the output layer, clipping by global norm or by value, Adam (AdamW with a weight
 decay) or SGD (momentum, L2 weight decay) with charlstm's float32 arithmetic, its learning-rate
 schedules (with --warmup and --lr-floor), validation on the held-out end of the text (or the held-out lines in --lines mode).
+The text may be a token file (the text encoded once, as train.ts writes it: --data finds it by
+its magic, --tokens names it), memory-mapped and read by position batch by batch: the same
+batches, the same numbers, in memory that does not grow with the corpus.
 Each rank backpropagates the summed cross-entropy of its rows divided by the number of targets in
 the whole (global) batch, and the gradients are summed (not averaged) across ranks, so every rank
 holds exactly the gradient of the global batch's mean loss: N processes take the same steps as
@@ -50,7 +53,9 @@ from charlstm_torch.checkpoint import (  # noqa: E402
 from charlstm_torch.errors import Refusal  # noqa: E402
 from charlstm_torch.flags import parse_args  # noqa: E402
 from charlstm_torch.schedule import cosine_cycle, scheduled_lr, warmup_factor  # noqa: E402
-from charlstm_torch.vocab import Vocab, read_text  # noqa: E402
+from charlstm_torch.tokens import (  # noqa: E402
+    TokenLines, as_span, corpus_ids, corpus_lines, longest_line, read_corpus, split_ids)
+from charlstm_torch.vocab import Vocab  # noqa: E402
 
 MAX_RESTORES = 10
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "anna.txt")
@@ -75,14 +80,16 @@ def main(argv):
     ck = read_checkpoint(o["resume"])
     cfg, counters = ck["config"], ck["counters"]
     vocab = Vocab(ck["chars"], ck["encoding"])
-    text = read_text(o["data"])
+    # A text, or a token file (its ids read by position as batches need them).
+    corpus = read_corpus(o["data"], o["tokens"])
     if o["evaluate"]:
         from charlstm_torch.evaluate import evaluate_checkpoint
-        out = evaluate_checkpoint(ck, vocab, text, o)
+        out = evaluate_checkpoint(ck, vocab, corpus, o)
         if rank0():
             print(json.dumps(out))
         return 0
-    action = "train on this text"
+    action, val_action = "train on this text", "validate on --val-data"
+    val_corpus = read_corpus(o["val_data"]) if o["val_data"] else None
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     optimizer = o["optimizer"] or (counters or {}).get("optimizer", "adam")
@@ -103,12 +110,22 @@ def main(argv):
         if newline is None:
             raise Refusal(f"Cannot {action}: line mode needs newlines: the model's vocabulary "
                           "has no \"\\n\"")
-        lines = [vocab.encode(x, action) for x in text.split("\n") if x]
-        cut = math.floor(len(lines) * (1 - o["val"]))
-        seq = o["seq"] or (counters["seq"] if counters else max(map(len, lines), default=0) + 1)
+        lines = corpus_lines(corpus, vocab, action)
+        if val_corpus is None:
+            cut = math.floor(len(lines) * (1 - o["val"]))
+            train_part, val_part = lines[:cut], lines[cut:]
+        else:  # as train.ts --val-data: every line trains, the file's lines validate
+            cut, train_part, val_part = len(lines), lines, corpus_lines(val_corpus, vocab,
+                                                                        val_action)
+        longest = max(longest_line(train_part), longest_line(val_part))
+        seq = o["seq"] or (counters["seq"] if counters else longest + 1)
     else:
-        ids = vocab.encode(text, action)
-        cut = math.trunc(len(ids) * (1 - o["val"]))
+        ids = corpus_ids(corpus, vocab, action)
+        if val_corpus is None:
+            cut = math.trunc(len(ids) * (1 - o["val"]))
+            train_part, val_part = split_ids(ids, cut)
+        else:  # as train.ts --val-data: all of the text trains, the file validates
+            cut, train_part, val_part = len(ids), ids, corpus_ids(val_corpus, vocab, val_action)
         seq = o["seq"] or (counters["seq"] if counters else 100)
     if counters and (counters["batch"] != batch or counters["seq"] != seq):
         raise Refusal(f"Cannot resume from {o['resume']}: the model was trained with batch "
@@ -120,6 +137,12 @@ def main(argv):
         raise Refusal(f"Cannot {action}: corpus too short: {cut} training "
                       f"{'lines' if o['lines'] else 'characters'}{held}, but one batch of "
                       f"{batch} × {seq} needs {'1 line' if o['lines'] else batch * seq}")
+    if val_corpus is not None and (not val_part if o["lines"] else
+                                   len(val_part) < batch * seq):
+        raise Refusal("Cannot validate: the validation text has no non-empty lines" if o["lines"]
+                      else f"Cannot validate: the validation text has {len(val_part)} characters, "
+                      f"but one batch of {batch} × {seq} needs {batch * seq}: use a longer "
+                      "validation text or a smaller batch or seq")
     try:
         os.makedirs(o["out"], exist_ok=True)
         probe = os.path.join(o["out"], f".write-test-{uuid.uuid4().hex[:8]}")
@@ -141,12 +164,19 @@ def main(argv):
     backend = o["dist_backend"] if o["dist_backend"] != "auto" else ("nccl" if cuda else "gloo")
     if "WORLD_SIZE" in os.environ:
         dist.init_process_group(backend)
-    from charlstm_torch.batches import LineSource, StreamSource
+    from charlstm_torch.batches import LineSource, StreamSource, TokenStreamSource
     try:
         if o["lines"]:
-            source = LineSource(lines, cut, newline, batch, seq, cfg["seed"], r0, r1, device)
+            for part in (train_part, val_part):
+                if isinstance(part, TokenLines):
+                    part.limit = seq  # a row reads its line's first seq tokens at most
+            source = LineSource(train_part, val_part, newline, batch, seq, cfg["seed"], r0, r1,
+                                device)
+        elif isinstance(train_part, list) and isinstance(val_part, list):
+            source = StreamSource(train_part, val_part, batch, seq, r0, r1, device)
         else:
-            source = StreamSource(ids[:cut], ids[cut:], batch, seq, r0, r1, device)
+            source = TokenStreamSource(as_span(train_part), as_span(val_part), batch, seq, r0,
+                                       r1, device)
         return train(o, ck, source, optimizer, weight_decay, batch, seq, world, rank, r0, r1,
                      device)
     finally:

@@ -357,6 +357,39 @@ for (const c of CASES) {
   });
 }
 
+/**
+ * A token file of `text` in issue #22's format (version 1): `CHLTOK01`, the header's length (u64),
+ * the JSON header padded with spaces to a multiple of 8, then every code point's index in the
+ * sorted vocabulary, `width` bytes each. Written here until the data module's writer is merged;
+ * `header` overrides fields (the bad-file cases).
+ */
+async function writeTokenFileForTest(
+  path: string,
+  text: string,
+  header: Record<string, unknown> = {},
+): Promise<void> {
+  const norm = [...text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n")]; // as decodeText
+  const chars = [...new Set(norm)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+  const id = new Map(chars.map((c, i) => [c, i]));
+  const width = chars.length <= 256 ? 1 : chars.length <= 65536 ? 2 : 4;
+  const source = { size: new TextEncoder().encode(text).length, mtimeMs: 0, hash: "" };
+  const fields = { version: 1, width, count: norm.length, vocab: chars.join(""), source };
+  const json = new TextEncoder().encode(JSON.stringify({ ...fields, lowercase: false, ...header }));
+  const n = json.length + (8 - (16 + json.length) % 8) % 8; // spaces pad 16 + n to a multiple of 8
+  const out = new Uint8Array(16 + n + norm.length * width).fill(0x20, 16, 16 + n);
+  const view = new DataView(out.buffer);
+  out.set(new TextEncoder().encode("CHLTOK01"));
+  view.setBigUint64(8, BigInt(n), true);
+  out.set(json, 16);
+  for (let i = 0, at = 16 + n; i < norm.length; i++, at += width) {
+    const v = id.get(norm[i])!;
+    if (width === 1) out[at] = v;
+    else if (width === 2) view.setUint16(at, v, true);
+    else view.setUint32(at, v, true);
+  }
+  await Deno.writeFile(path, out);
+}
+
 /** Safetensors bytes without the tensors whose names start with `prefix`. */
 function dropTensors(bytes: Uint8Array, prefix: string): Uint8Array {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
@@ -472,6 +505,216 @@ Deno.test({
     // charlstm refuses the same two files.
     await assert.rejects(load(`${dir}/v9.safetensors`), /format version "9"/);
     await assert.rejects(load(`${dir}/no_optim.safetensors`), /optim\.exp_avg_sq\..* is missing/);
+  },
+});
+
+// Token files (issue #22): the same text read by position from a token file gives the same
+// batches, so the same numbers to the bit. The text has a BOM, CRLF line ends and non-ASCII
+// characters (the reader's normalisation and the token file's must agree), and the model has
+// characters the text lacks ("Z" and "Ω"), so corpus ids and model ids differ and the lookup
+// table is exercised.
+const UNI = TEXT.replaceAll("cat", "chât").replaceAll("mat", "mâté");
+const UNI_VAL = UNI.slice(0, 700);
+
+/** The run's step and validation events without their clocks, and its start event's counts. */
+async function numbers(log: string) {
+  const events = (await Deno.readTextFile(log)).trim().split("\n").map((l) => JSON.parse(l));
+  return events.map((e) => {
+    const { time: _t, elapsedMs: _e, trainTime: _tt, charsPerSec: _c, ...rest } = e;
+    return rest;
+  });
+}
+
+/** Runs `flags` twice, on the text files and on the token files (`files` maps one to the
+ * other), and checks the same events and the same tensors, bit for bit. */
+async function sameFromTokens(
+  name: string,
+  flags: (file: (path: string) => string) => string[],
+  files: Map<string, string>,
+  processes = 0,
+): Promise<void> {
+  const results = [];
+  for (const kind of ["text", "tokens"]) {
+    const out = `${dir}/tok_${name}_${kind}`;
+    const args = [
+      ...flags((path) => kind === "text" ? path : files.get(path)!),
+      ...["--out", out, "--log", `${out}.jsonl`],
+    ];
+    const r = processes ? await torchrun(processes, args) : await script(args);
+    ok(`${name} (${kind})`, r);
+    results.push({
+      model: await load(`${out}/last.safetensors`),
+      events: await numbers(`${out}.jsonl`),
+    });
+  }
+  const [text, tokens] = results;
+  assert.ok(text.events.filter((e) => e.type === "step").length >= 10, name);
+  assert.deepEqual(tokens.events, text.events, name);
+  assert.deepEqual(counters(tokens.model), counters(text.model), name);
+  const worst = worstTensor(tokens.model, text.model);
+  assert.equal(worst.rel, 0, `${name}: ${worst.name} differs by ${worst.rel}`);
+}
+
+Deno.test({
+  name:
+    "token file: the same batches, losses and weights as its text (stream, DDP, --val-data, --evaluate)",
+  ignore: !py,
+  async fn() {
+    const onDisk = (t: string) => "\uFEFF" + t.replaceAll(".\n", ".\r\n");
+    const files = new Map<string, string>();
+    for (const [name, text] of [["uni", UNI], ["uni_val", UNI_VAL]]) {
+      await Deno.writeTextFile(`${dir}/${name}.txt`, onDisk(text));
+      await writeTokenFileForTest(`${dir}/${name}.tok`, onDisk(text));
+      files.set(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
+    }
+    const model = createModel(UNI + "ZΩ", { hidden: 16, layers: 2, dropout: 0.1, seed: 4 });
+    await train(model, UNI, { steps: 5, batch: 8, seq: 16, lr: 0.01, threads: 1 });
+    const start = `${dir}/tok_start.safetensors`;
+    await save(model, start);
+    const common = ["--resume", start, "--steps", "25", "--val-every", "5", "--lr", "0.01"];
+    const data = (file: (path: string) => string) => ["--data", file(`${dir}/uni.txt`)];
+    // --data finds the token file by its magic; --tokens names it.
+    await sameFromTokens("stream", (f) => [...data(f), ...common], files);
+    await sameFromTokens(
+      "ddp",
+      (f) => {
+        const tokens = f(`${dir}/uni.txt`);
+        return [
+          ...(tokens.endsWith(".tok") ? ["--tokens", tokens] : ["--data", tokens]),
+          ...common,
+        ];
+      },
+      files,
+      2,
+    );
+    await sameFromTokens("val_data", (f) => [
+      ...data(f),
+      ...["--val-data", f(`${dir}/uni_val.txt`), ...common],
+    ], files);
+    // A text trains and a token file validates (the first run), and the other way round.
+    const swapped = new Map([[`${dir}/uni.txt`, `${dir}/uni.tok`], [
+      `${dir}/uni_val.tok`,
+      `${dir}/uni_val.txt`,
+    ]]);
+    await sameFromTokens("mixed", (f) => [
+      ...data(f),
+      ...["--val-data", f(`${dir}/uni_val.tok`), ...common],
+    ], swapped);
+
+    for (const mode of [[], ["batched"], ["--lines"]]) {
+      const [text, tokens] = await Promise.all(
+        [`${dir}/uni.txt`, `${dir}/uni.tok`].map((d) =>
+          script(["--resume", start, "--data", d, "--evaluate", ...mode])
+        ),
+      );
+      ok(`--evaluate ${mode} (text)`, text);
+      ok(`--evaluate ${mode} (tokens)`, tokens);
+      assert.deepEqual(JSON.parse(tokens.stdout), JSON.parse(text.stdout), `${mode}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "token file: line mode reads the same lines, shuffled the same (RNN, --val-data)",
+  ignore: !py,
+  async fn() {
+    const files = new Map<string, string>();
+    const val = LINES.split("\n").slice(0, 12).join("\n") + "\n\n";
+    for (const [name, text] of [["lines", LINES], ["lines_val", val]]) {
+      await Deno.writeTextFile(`${dir}/${name}.txt`, text);
+      await writeTokenFileForTest(`${dir}/${name}.tok`, text);
+      files.set(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
+    }
+    const model = createModel(LINES + "Q", { hidden: 16, layers: 1, cell: "rnn", seed: 2 });
+    await train(model, LINES, { steps: 3, lines: true, batch: 6, lr: 0.01, threads: 1 });
+    const start = `${dir}/tok_lines.safetensors`;
+    await save(model, start);
+    const common = ["--resume", start, "--lines", "--batch", "6", "--steps", "20"]
+      .concat(["--val-every", "5", "--lr", "0.01"]);
+    await sameFromTokens("lines", (f) => ["--data", f(`${dir}/lines.txt`), ...common], files);
+    await sameFromTokens("lines_val", (f) => [
+      ...["--data", f(`${dir}/lines.txt`), "--val-data", f(`${dir}/lines_val.txt`)],
+      ...common,
+    ], files);
+  },
+});
+
+Deno.test({
+  name: "token file: a bad one is one line `Cannot read FILE: …`, exit 2",
+  ignore: !py,
+  async fn() {
+    const model = createModel(TEXT, { hidden: 8, layers: 1, dropout: 0 });
+    await train(model, TEXT, { steps: 2, batch: 4, seq: 8, threads: 1 });
+    const ckpt = `${dir}/tok_bad.safetensors`;
+    await save(model, ckpt);
+    const good = `${dir}/tok_good.tok`;
+    await writeTokenFileForTest(good, TEXT);
+    const bytes = await Deno.readFile(good);
+    const bad = async (name: string, change: (b: Uint8Array) => Uint8Array) => {
+      await Deno.writeFile(`${dir}/${name}`, change(bytes.slice()));
+      return `${dir}/${name}`;
+    };
+    const notJson = await bad("not_json.tok", (b) => (b[16] = "x".charCodeAt(0), b));
+    const short = await bad("short.tok", (b) => b.subarray(0, b.length - 1));
+    // Token 16: the first one read (the checkpoint is at batch 2 of its epoch, seq 8).
+    const damaged = await bad("damaged.tok", (b) => (b[b.length - TEXT.length + 16] = 200, b));
+    await writeTokenFileForTest(`${dir}/width3.tok`, TEXT, { width: 3 });
+    await writeTokenFileForTest(`${dir}/uni_bad.tok`, UNI);
+    await Deno.writeTextFile(`${dir}/uni_bad.txt`, UNI);
+    const common = ["--resume", ckpt, "--out", `${dir}/tok_bad_out`, "--steps", "3"];
+    const cases: [string, string[], RegExp][] = [
+      [
+        "--tokens naming a text",
+        ["--tokens", textFile, ...common],
+        /^Cannot read .*text\.txt: not a token file: it starts with "\w+ \w+", not "CHLTOK01" \(a text file goes in --data\)$/,
+      ],
+      [
+        "a header that is not JSON",
+        ["--data", notJson, ...common],
+        /^Cannot read .*not_json\.tok: the token file's header is not JSON: Expecting value at byte 16$/,
+      ],
+      [
+        "a size that is not count × width after the header",
+        ["--tokens", short, ...common],
+        /^Cannot read .*short\.tok: the file's size does not match its header: 2\d{3} tokens × 1 bytes after \d+ bytes of header make \d+ bytes, the file has \d+: write it again$/,
+      ],
+      [
+        "a width that is not 1, 2 or 4",
+        ["--data", `${dir}/width3.tok`, ...common],
+        /^Cannot read .*width3\.tok: token width 3 is not 1, 2 or 4$/,
+      ],
+      [
+        "a token past the vocabulary",
+        ["--data", damaged, ...common],
+        /^Cannot read .*damaged\.tok: token 16 is 200, past the vocabulary's \d+ characters: the file is damaged: write it again$/,
+      ],
+      [
+        "a token file as --val-data, with --val",
+        ["--data", good, "--val-data", good, "--val", "0.2", ...common],
+        /^Cannot parse the command line: --val with --val-data: .*: drop --val$/,
+      ],
+      [
+        "--tokens with --data",
+        ["--tokens", good, "--data", textFile, ...common],
+        /^Cannot parse the command line: --tokens and --data both say what trains: give one of them$/,
+      ],
+    ];
+    // Characters the model lacks: the text's refusal, word for word (first ten, in order of
+    // appearance).
+    const fromText = await script(["--data", `${dir}/uni_bad.txt`, ...common]);
+    assert.match(fromText.stderr, /^Cannot train on this text: the text has characters .*"â"/);
+    cases.push([
+      "characters the model lacks",
+      ["--data", `${dir}/uni_bad.tok`, ...common],
+      new RegExp(`^${fromText.stderr.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`),
+    ]);
+    for (const [what, args, expected] of cases) {
+      const r = await script(args);
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(r.code, 2, `${what}: exit ${r.code}: ${r.stderr}`);
+      assert.equal(lines.length, 1, `${what}: not one line: ${r.stderr}`);
+      assert.match(lines[0], expected, what);
+    }
   },
 });
 

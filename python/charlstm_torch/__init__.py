@@ -11,6 +11,7 @@ Modules (the torch-free ones import without PyTorch, so that bad input fails fas
     safetensors  safetensors read, encoded and written atomically, by hand (torch-free)
     checkpoint   charlstm's checkpoint read and checked, written back (torch-free)
     vocab        the text as charlstm reads it; a checkpoint's vocabulary (torch-free)
+    tokens       token files (issue #22): read by position with numpy.memmap (torch-free)
     schedule     learning-rate schedules and the warm-up (torch-free)
     flags        pytorch_ddp.py's flags (torch-free)
     batches      the tutorial's get_batches, line mode's batches and line order

@@ -69,19 +69,49 @@ class StreamSource:
         return self.batch * self.seq
 
 
+class TokenStreamSource(StreamSource):
+    """StreamSource over token spans (tokens.TokenSpan, tokens.IdSpan): the same rows, windows
+    and wrap, each batch read from the file by position (its rows' seq + 1 tokens), so that
+    memory does not grow with the text."""
+
+    def __init__(self, train, val, batch, seq, r0, r1, device):
+        self.batch, self.seq, self.r0, self.r1, self.device = batch, seq, r0, r1, device
+        self.train_chars, self.val_chars = len(train), len(val)
+        self.per_epoch = len(train) // (batch * seq)
+        self.val_batches = len(val) // (batch * seq)
+        self.train = (train, self.per_epoch)
+        self.val = (val, self.val_batches)
+
+    def _window(self, rows, index):
+        span, count = rows
+        np = span.np
+        width, start = count * self.seq, index * self.seq
+        # Row b of the text's view(batch, count * seq) starts at b * width; the window's last
+        # target wraps to the row's first token, as StreamSource's `% width`.
+        cols = (start + np.arange(self.seq + 1, dtype=np.int64)) % width
+        at = np.arange(self.r0, self.r1, dtype=np.int64)[:, None] * width + cols[None, :]
+        ids = torch.from_numpy(span.take(at)).to(self.device)
+        return ids[:, :self.seq], ids[:, 1:]
+
+
+def line_chars(lines):
+    """Characters in `lines` (lists of ids, or a tokens.TokenLines), each newline counted."""
+    return lines.chars() if hasattr(lines, "chars") else sum(len(x) + 1 for x in lines)
+
+
 class LineSource:
     """src/data/lines.ts: every line one sequence from a zero state, x = "\\n" + line,
-    y = line + "\\n", padded with target -1, lines shuffled each epoch by (seed, epoch)."""
+    y = line + "\\n", padded with target -1, lines shuffled each epoch by (seed, epoch).
+    `lines`: lists of ids, or a tokens.TokenLines whose lines are read as batches need them."""
     independent = True
 
-    def __init__(self, lines, cut, newline, batch, seq, seed, r0, r1, device):
-        self.train, self.val = lines[:cut], lines[cut:]
+    def __init__(self, train, val, newline, batch, seq, seed, r0, r1, device):
+        self.train, self.val = train, val
         self.batch, self.seq, self.newline, self.seed = batch, seq, newline, seed
         self.r0, self.r1, self.device = r0, r1, device
         self.per_epoch = -(-len(self.train) // batch)
         self.val_batches = -(-len(self.val) // batch)
-        self.train_chars = sum(len(x) + 1 for x in self.train)
-        self.val_chars = sum(len(x) + 1 for x in self.val)
+        self.train_chars, self.val_chars = line_chars(self.train), line_chars(self.val)
         self._epoch, self._order = -1, []
         self.val_order = list(range(len(self.val)))
 

@@ -3,6 +3,7 @@ cross-entropy of a checkpoint on a text. Torch is imported only once the input i
 so that bad input fails fast."""
 
 from .errors import Refusal
+from .tokens import as_span, corpus_ids, corpus_lines, longest_line
 
 
 def evaluate_checkpoint(ck, vocab, text, o):
@@ -12,6 +13,7 @@ def evaluate_checkpoint(ck, vocab, text, o):
     target counted). "batched" (evaluate's mode "batched"): the tutorial's get_batches
     estimate, the mean of the batches' means (with lines: the lines in order, `batch` at a
     time, cut at seq - 1 characters). `o` also holds batch, seq and threads (None: defaults).
+    `text`: a str, or a tokens.TokenFile read by position (the same figure, the same refusals).
     Returns {mode, lines, loss, and targets or batch, seq, batches}."""
     mode, action = o["evaluate"], "evaluate this text"
     if o["lines"]:
@@ -19,11 +21,11 @@ def evaluate_checkpoint(ck, vocab, text, o):
         if newline is None:
             raise Refusal(f"Cannot {action}: --lines needs \"\\n\" in the model's vocabulary, "
                           "which has none")
-        lines = [vocab.encode(x, action) for x in text.split("\n") if x]
+        lines = corpus_lines(text, vocab, action)
         if not lines:
             raise Refusal(f"Cannot {action}: --lines needs a non-empty line, the text has none")
     else:
-        ids = vocab.encode(text, action)
+        ids = corpus_ids(text, vocab, action)
         if len(ids) < 2:
             raise Refusal(f"Cannot {action}: {len(ids)} characters: at least 2 are needed")
         if mode == "stream" and o["batch"] not in (None, 1):
@@ -33,7 +35,7 @@ def evaluate_checkpoint(ck, vocab, text, o):
     import torch
     import torch.nn.functional as F
 
-    from .batches import LineSource, StreamSource
+    from .batches import LineSource, StreamSource, TokenStreamSource
     from .model import from_config, load_weights
 
     if o["threads"]:
@@ -50,7 +52,7 @@ def evaluate_checkpoint(ck, vocab, text, o):
             batch = o["batch"] or 32
             total, count = 0.0, 0
             for at in range(0, len(lines), batch):
-                group = lines[at:at + batch]
+                group = list(lines[at:at + batch])
                 width = max(map(len, group)) + 1
                 x = [[newline] + line + [newline] * (width - 1 - len(line)) for line in group]
                 y = [line + [newline] + [-1] * (width - 1 - len(line)) for line in group]
@@ -72,13 +74,15 @@ def evaluate_checkpoint(ck, vocab, text, o):
             out.update(loss=total / (len(ids) - 1), targets=len(ids) - 1)
         else:
             if o["lines"]:
-                seq = o["seq"] or max(map(len, lines)) + 1
+                seq = o["seq"] or longest_line(lines) + 1
                 batch = o["batch"] or min(32, len(lines))
-                source = LineSource(lines, 0, newline, batch, seq, 0, 0, batch, cpu)
+                source = LineSource([], lines, newline, batch, seq, 0, 0, batch, cpu)
             else:
                 seq = min(o["seq"] or 100, len(ids) - 1)
                 batch = max(1, min(o["batch"] or 32, len(ids) // seq))
-                source = StreamSource([], ids, batch, seq, 0, batch, cpu)
+                source = StreamSource([], ids, batch, seq, 0, batch, cpu) \
+                    if isinstance(ids, list) else \
+                    TokenStreamSource(as_span([]), ids, batch, seq, 0, batch, cpu)
             total, state = 0.0, None
             for i in range(source.val_batches):
                 x, y = source.fill_val(i)

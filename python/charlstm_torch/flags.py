@@ -16,7 +16,14 @@ def parse_args(argv, default_data):
         description="Continues a charlstm checkpoint with PyTorch DDP; writes OUT/last.safetensors "
                     "that `deno run -A train.ts --resume` continues.")
     add = p.add_argument
-    add("--data", default=default_data, help="UTF-8 text file to train on (default data/anna.txt)")
+    add("--data", help="UTF-8 text file to train on, or a token file (read by position; found "
+        "by its first bytes) (default data/anna.txt)")
+    add("--tokens", metavar="FILE",
+        help="token file to train on (as train.ts writes it for a text: the text encoded once, "
+             "read by position, so memory does not grow with it); instead of --data")
+    add("--val-data", metavar="FILE",
+        help="validate on FILE (a text or a token file) instead of the last --val of the "
+             "training text (all of it trains)")
     add("--resume", help="the charlstm checkpoint to continue (required)")
     add("--out", default="checkpoints", help="folder for last.safetensors and best.safetensors")
     add("--steps", help="stop after N optimizer steps in all (overrides --epochs)")
@@ -39,7 +46,7 @@ def parse_args(argv, default_data):
     add("--cycle-len", default="1", help="first cosine cycle, in epochs")
     add("--cycle-mult", default="1", help="each cosine cycle this many times the last")
     add("--save-cycles", action="store_true", help="write cycle-N.safetensors per cosine cycle")
-    add("--val", default="0.1", help="fraction of the text (or lines) held out (default 0.1)")
+    add("--val", help="fraction of the text (or lines) held out (default 0.1)")
     add("--val-every", default="200", help="validate every N steps (0 = never; default 200)")
     add("--checkpoint-every", default="100",
         help="write last.safetensors (and take the divergence snapshot) every N steps")
@@ -113,8 +120,17 @@ def parse_args(argv, default_data):
         "print_every": number("print-every", True, 1),
         "evaluate": choice("evaluate", ("stream", "batched")),
     }
+    if a.tokens is not None and a.data is not None:
+        raise Refusal("Cannot parse the command line: --tokens and --data both say what trains: "
+                      "give one of them")
+    if a.val_data is not None and o["val"] is not None:
+        raise Refusal("Cannot parse the command line: --val with --val-data: the validation file "
+                      "replaces the held-out part: drop --val")
+    if o["val"] is None:
+        o["val"] = 0.0 if a.val_data is not None else 0.1
     if a.save_cycles and o["lr_schedule"] != "cosine":
         raise Refusal("Cannot parse the command line: --save-cycles needs --lr-schedule cosine")
-    o.update(data=a.data, resume=a.resume, out=a.out, lines=a.lines, save_cycles=a.save_cycles,
-             log=a.log)
+    o.update(data=a.tokens or a.data or default_data, tokens=a.tokens is not None,
+             val_data=a.val_data, resume=a.resume, out=a.out, lines=a.lines,
+             save_cycles=a.save_cycles, log=a.log)
     return o
