@@ -5,8 +5,9 @@
  *
  * Create a model from a text, train it, evaluate it, sample from it, and save it as a
  * safetensors checkpoint that PyTorch reads. This entry point is the user's API; the compute
- * cores (`./engine`), the tutorial's batching helpers (`./data`) and the TensorFlow.js export
- * (`./tfjs`) have entry points of their own.
+ * cores (`./engine`), the tutorial's batching helpers (`./data`), the TensorFlow.js export
+ * (`./tfjs`), the inside view (`./inspect`) and fine-tuning's parts (`./fine_tune`: its rule,
+ * the vocabulary widening, where the bundled models lie) have entry points of their own.
  *
  * @example Train, evaluate, sample, save and load
  * ```ts
@@ -54,14 +55,9 @@ export {
   type SaveOptions,
   toBytes,
 } from "./src/io/checkpoint.ts";
-export { BUNDLED_MODELS, bundledModelUrl } from "./src/io/models.ts";
-export { type WidenOptions, widenVocab } from "./src/model/widen.ts";
-export {
-  FINE_TUNE_RULE,
-  type FineTune,
-  type FineTuneOptions,
-  prepareFineTune,
-} from "./src/train/fine_tune.ts";
+export { BUNDLED_MODELS } from "./src/io/models.ts";
+export type { WidenOptions } from "./src/model/widen.ts";
+export { type FineTune, type FineTuneOptions, prepareFineTune } from "./src/train/fine_tune.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";
 export type { BackendChoice } from "./src/engine/engine.ts";

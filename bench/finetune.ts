@@ -1,7 +1,8 @@
 // Fine-tuning against training from scratch, on a small text in the base model's style (not a
 // deno bench: it runs for minutes).
 //   deno run -A bench/finetune.ts [--base shakespeare] [--data data/tinyshakespeare.txt]
-//     [--from-fraction 0.9] [--split 0.5] [--finetune-time 60s] [--scratch-time 10m]
+//     [--from-fraction 0.9] [--split 0.5] [--finetune-time 60s | --finetune-steps N]
+//     [--scratch-time 10m]
 //     [--lr 0.001[,0.0003,...]] [--threads N] [--json FILE]
 //
 // The text is the part of --data the base model never trained on: from --from-fraction to the
@@ -10,9 +11,11 @@
 // validation part (nats per character):
 //   - the base model as it is (it has never read the text: no character is new here);
 //   - the base model fine-tuned for --finetune-time (`prepareFineTune`: train.ts --from), at
-//     each --lr;
+//     each --lr; or for --finetune-steps N (its schedule over N steps), which compares learning
+//     rates fairly on a machine that is not idle (a clock's budget buys fewer steps there);
 //   - a new model trained from scratch on the same part for --scratch-time (the recipe, as
-//     train.ts with nothing but --data, --val-data and --time).
+//     train.ts with nothing but --data, --val-data and --time); --scratch-time 0 skips it (to
+//     compare fine-tuning runs alone).
 // Each run's figure is its final model's, and its best validation's (the model at its lowest
 // batched validation loss, as train.ts's best.safetensors keeps it, evaluated exactly).
 // Prints a markdown table; --json FILE appends each run as a JSON line.
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     "from-fraction": { type: "string", default: "0.9" },
     split: { type: "string", default: "0.5" },
     "finetune-time": { type: "string", default: "60s" },
+    "finetune-steps": { type: "string" },
     "scratch-time": { type: "string", default: "10m" },
     lr: { type: "string" },
     threads: { type: "string" },
@@ -46,7 +50,18 @@ const trainText = part.slice(0, cut).join("");
 const valText = part.slice(cut).join("");
 const threads = values.threads === undefined ? undefined : Number(values.threads);
 const ftTime = parseDuration(values["finetune-time"]!);
-const scratchTime = parseDuration(values["scratch-time"]!);
+const ftSteps = values["finetune-steps"] === undefined
+  ? undefined
+  : Number(values["finetune-steps"]);
+if (ftSteps !== undefined && !(Number.isInteger(ftSteps) && ftSteps > 0)) {
+  throw new Error(
+    `Cannot fine-tune: --finetune-steps ${values["finetune-steps"]} is not a positive integer`,
+  );
+}
+// parseDuration refuses zero (a run of no time is a mistake in train.ts); here 0 means skip.
+const scratchTime = /^0+[smh]?$/.test(values["scratch-time"]!.trim())
+  ? 0
+  : parseDuration(values["scratch-time"]!);
 
 interface Row {
   run: string;
@@ -72,7 +87,7 @@ async function run(label: string, model: CharModel, options: TrainOptions): Prom
   const bestExact = await evaluate({ ...model, params: bestParams }, valText);
   const row = {
     run: label,
-    budget: `${options.timeBudget} s`,
+    budget: options.timeBudget === undefined ? `${options.steps} steps` : `${options.timeBudget} s`,
     steps,
     trainTime,
     final,
@@ -106,7 +121,7 @@ const lrs = values.lr === undefined ? [undefined] : values.lr.split(",").map(Num
 for (const lr of lrs) {
   const ft = await prepareFineTune(base, trainText, {
     valText,
-    timeBudget: ftTime,
+    ...(ftSteps === undefined ? { timeBudget: ftTime } : { steps: ftSteps }),
     threads,
     train: lr === undefined ? {} : { lr },
   });
@@ -114,16 +129,18 @@ for (const lr of lrs) {
   rows.push(await run(`${values.base} fine-tuned, lr ${ft.train.lr}`, ft.model, ft.train));
 }
 
-const r = await recipe(trainText, { timeBudget: scratchTime, threads, train: { valText } });
-console.error(r.summary);
-const scratch = createModel(Vocab.fromText(trainText + valText), r.model);
-rows.push(
-  await run(
-    `from scratch (${r.model.cell?.toUpperCase()} ${r.model.layers}×${r.model.hidden})`,
-    scratch,
-    r.train,
-  ),
-);
+if (scratchTime > 0) {
+  const r = await recipe(trainText, { timeBudget: scratchTime, threads, train: { valText } });
+  console.error(r.summary);
+  const scratch = createModel(Vocab.fromText(trainText + valText), r.model);
+  rows.push(
+    await run(
+      `from scratch (${r.model.cell?.toUpperCase()} ${r.model.layers}×${r.model.hidden})`,
+      scratch,
+      r.train,
+    ),
+  );
+}
 
 console.log("| run | budget | steps | trained | exact val loss, final | at best validation |");
 console.log("| --- | ------ | ----- | ------- | --------------------- | ------------------ |");

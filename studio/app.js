@@ -41,7 +41,7 @@ const fmt = new Intl.NumberFormat("en-US");
  *   batch: number | null, seq: number | null, optimizer: string | null,
  *   bestValLoss: number | null }} ModelInfo
  * @typedef {{ name: string, chars: number, distinct: number, preview: string,
- *   unknown: string[], unknownCount: number }} TextInfo
+ *   unknown: string[], unknownCount: number, fineTunes: boolean }} TextInfo
  */
 
 /** What the page knows. */
@@ -220,8 +220,10 @@ function showText(info) {
     setStatus(
       "text-status",
       `${summary}. The model does not know ${info.unknownCount} of its characters (${shown}): ` +
-        "it can write, but training it on this text fails; “New model” starts one for it.",
-      "warn",
+        (info.fineTunes
+          ? "training fine-tunes it on this text with them added."
+          : "it can write, but training it on this text fails; “New model” starts one for it."),
+      info.fineTunes ? "ok" : "warn",
     );
   } else setStatus("text-status", summary, "ok");
 }
@@ -714,7 +716,7 @@ button("discard").addEventListener("click", async () => {
   setStatus("checkpoint-status", "The next training run starts a new model.");
 });
 
-// --- 4. Write: the bundled models -------------------------------------------------------------
+// --- 4. Write: the bundled models, or one's own -----------------------------------------------
 
 /** A prompt for each bundled model, when the prompt box is empty. */
 const BUNDLED_PROMPTS = /** @type {Record<string, string>} */ ({
@@ -723,8 +725,33 @@ const BUNDLED_PROMPTS = /** @type {Record<string, string>} */ ({
 });
 
 /**
- * Offers the trained models that models/ holds (the server lists them): choosing one loads it
+ * Starts from a trained model: loads it in the Worker without its training state, shows it,
  * and writes with it at once; training then fine-tunes it on the text.
+ * @param {string} name What the status calls it.
+ * @param {string} type The Worker's request: "load-bundled" or "load-own".
+ * @param {Record<string, unknown>} payload
+ */
+async function startFrom(name, type, payload) {
+  setStatus("bundled-status", `Loading ${name}…`);
+  try {
+    const { model, text, steps } = await request(type, payload);
+    resetTrainingView();
+    setModel(model);
+    showText(text);
+    // A checkpoint's own run is not continued here ("Open a checkpoint" does that).
+    const from = steps ? ` (its ${fmt.format(steps)} steps' optimizer state left out)` : "";
+    setStatus("bundled-status", `${name}: ${describe(model)}${from}`, "ok");
+    const prompt = /** @type {HTMLTextAreaElement} */ ($("prompt"));
+    if (!prompt.value) prompt.value = BUNDLED_PROMPTS[name] ?? "";
+    await write();
+  } catch (e) {
+    setStatus("bundled-status", /** @type {Error} */ (e).message, "error");
+  }
+}
+
+/**
+ * Offers the trained models that models/ holds (the server lists them) and the user's own
+ * checkpoint: choosing one loads it and writes with it at once.
  */
 async function offerBundled() {
   /** @type {{ name: string, url: string, info: Record<string, string> }[]} */
@@ -733,9 +760,8 @@ async function offerBundled() {
     const response = await fetch("models.json");
     if (response.ok) models = await response.json();
   } catch {
-    // A server without models.json (an older one): nothing to offer.
+    // A server without models.json (an older one): only one's own to offer.
   }
-  if (models.length === 0) return;
   const select = /** @type {HTMLSelectElement} */ ($("bundled"));
   for (const { name, url, info } of models) {
     const option = document.createElement("option");
@@ -745,27 +771,24 @@ async function offerBundled() {
     option.textContent = `${name} (${info.corpus ?? "trained"}${loss})`;
     select.append(option);
   }
+  select.hidden = models.length === 0;
   $("bundled-row").hidden = false;
   select.addEventListener("change", async () => {
     const option = select.selectedOptions[0];
     if (!option?.value) return;
-    const name = option.dataset.name ?? "";
-    setStatus("bundled-status", `Loading ${name}…`);
-    try {
-      const { model, text } = await request("load-bundled", { name, url: option.value });
-      resetTrainingView();
-      setModel(model);
-      showText(text);
-      setStatus("bundled-status", `${name}: ${describe(model)}`, "ok");
-      const prompt = /** @type {HTMLTextAreaElement} */ ($("prompt"));
-      if (!prompt.value) prompt.value = BUNDLED_PROMPTS[name] ?? "";
-      await write();
-    } catch (e) {
-      setStatus("bundled-status", /** @type {Error} */ (e).message, "error");
-    }
+    await startFrom(option.dataset.name ?? "", "load-bundled", {
+      name: option.dataset.name,
+      url: option.value,
+    });
     select.value = "";
   });
 }
+
+input("own").addEventListener("change", () => {
+  const file = input("own").files?.[0];
+  input("own").value = "";
+  if (file) startFrom(file.name, "load-own", { file });
+});
 
 // --- Controls ---------------------------------------------------------------------------------
 
@@ -781,6 +804,9 @@ function updateControls() {
   button("discard").disabled = !state.model || busy;
   $("open-label").classList.toggle("disabled", busy);
   input("open").disabled = busy;
+  $("own-label").classList.toggle("disabled", busy);
+  input("own").disabled = busy;
+  /** @type {HTMLSelectElement} */ ($("bundled")).disabled = busy;
   settings.querySelectorAll("fieldset, select#preset").forEach((node) => {
     /** @type {HTMLFieldSetElement} */ (node).disabled = busy;
   });

@@ -10,6 +10,7 @@
 //                  { type: "write-stop" }
 //                  { type: "save", id }   { type: "load", id, file }   { type: "discard", id }
 //                  { type: "load-bundled", id, name, url }   (a trained model of models/)
+//                  { type: "load-own", id, file }   (the user's checkpoint, to fine-tune or write)
 //   worker → page: { type: "ready", ... } | { type: "fatal", message }
 //                  { type: "reply", id, ok, value?, error? }   (one per request with an id)
 //                  { type: "events", events }  { type: "sample", step, text }
@@ -346,6 +347,25 @@ const handlers = {
     return { model: modelInfo(model), text: textInfo() };
   },
 
+  /**
+   * "Start from a trained model" with a checkpoint of the user's: like a bundled one, its
+   * weights without its training state, so that training fine-tunes it on the text (the same
+   * rule as `train.ts --from FILE`); "Open a checkpoint" keeps the state and continues the run.
+   * @param {{ file: File }} m
+   */
+  async "load-own"(m) {
+    const lib = await ready;
+    if (run) throw new Error("Stop training first");
+    let loaded;
+    try {
+      loaded = lib.fromBytes(new Uint8Array(await m.file.arrayBuffer()));
+    } catch (e) {
+      throw new Error(`Cannot load ${m.file.name}: ${errorText(e)}`);
+    }
+    model = { ...loaded, trainState: null };
+    return { model: modelInfo(model), text: textInfo(), steps: loaded.trainState?.step ?? 0 };
+  },
+
   discard() {
     if (run) throw new Error("Stop training first");
     model = null;
@@ -394,6 +414,8 @@ function textInfo() {
     preview: text.slice(0, 400),
     unknown: unknown.slice(0, 12),
     unknownCount: unknown.length,
+    // A model with no training state fine-tunes: its training adds the characters it lacks.
+    fineTunes: model !== null && !model.trainState,
   };
 }
 

@@ -1,9 +1,11 @@
 // The studio's first screen writes with a bundled model: "Start from a trained model" lists the
-// models models/ holds, and choosing one loads it and writes at once. Needs Chromium, the
-// browser build and models/shakespeare.safetensors (the lead trains and commits it), and says
-// which is missing when it skips.
+// models models/ holds, and choosing one loads it and writes at once; "Your own…" does the same
+// with a checkpoint from disk, and training either fine-tunes it on the text. Needs Chromium,
+// the browser build and models/shakespeare.safetensors (the lead trains and commits it), and
+// says which is missing when it skips.
 
 import assert from "node:assert/strict";
+import { createModel, toBytes, train } from "../mod.ts";
 import { serveStudio } from "../studio/server.ts";
 import { findChromium } from "./_browser.ts";
 
@@ -20,7 +22,8 @@ const missing = !chromium
 if (missing) console.log(`skipped the studio's bundled-model test: ${missing}`);
 
 Deno.test({
-  name: "studio: 'Start from a trained model' loads shakespeare and writes with it at once",
+  name:
+    "studio: 'Start from a trained model' writes at once with shakespeare or one's own checkpoint",
   ignore: missing !== null,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -69,6 +72,56 @@ Deno.test({
       await wait("!studio.state.training && studio.state.model?.step === 2", 600_000);
       const notes = await page.$eval("#notes", (e) => e.textContent ?? "");
       assert.match(notes, /fine-tuning: for 2 steps .*new characters: /);
+
+      // "Your own…": a checkpoint from disk, saved with its optimizer state after 3 steps. It
+      // writes at once, and training fine-tunes it (a fresh run: step 2 after 2 steps, not 5;
+      // the text's new characters added) instead of continuing its run.
+      const mine = "the cat sat on the mat. the dog ran to the log. ".repeat(40);
+      const own = createModel(mine, { cell: "gru", hidden: 16, layers: 1, seed: 5 });
+      await train(own, mine, { steps: 3, batch: 4, seq: 16, threads: 1, valEvery: 0 });
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeFile(`${dir}/mine.safetensors`, toBytes(own));
+        await Deno.writeTextFile(`${dir}/bad.safetensors`, "not a checkpoint");
+        const status = () => page.$eval("#bundled-status", (e) => [e.textContent, e.className]);
+        // Bad input first: one line that names the file, and the model stays as it was.
+        await (await page.$("input#own"))!.uploadFile(`${dir}/bad.safetensors`);
+        await wait(`document.querySelector("#bundled-status").classList.contains("error")`);
+        const [badText] = await status();
+        assert.match(badText ?? "", /^Cannot load bad\.safetensors: \S/);
+        assert.doesNotMatch(badText ?? "", /\n/);
+
+        await page.$eval("#prompt", (e) => {
+          (e as unknown as { value: string }).value = "the ";
+        });
+        await (await page.$("input#own"))!.uploadFile(`${dir}/mine.safetensors`);
+        await wait(
+          `document.querySelector("#bundled-status").textContent.startsWith("mine.safetensors:")` +
+            ` && document.querySelector("#output").dataset.done !== undefined`,
+        );
+        assert.deepEqual(await status(), [
+          `mine.safetensors: GRU 1×16 · ${own.vocab.size} characters · ` +
+          `${own.params.length.toLocaleString("en-US")} weights · step 0 ` +
+          `(its 3 steps' optimizer state left out)`,
+          "status ok",
+        ]);
+        const written = await page.$eval("#output", (e) => e.textContent ?? "");
+        assert.ok(written.startsWith("the ") && written.length > 100, written);
+        assert.match(
+          await page.$eval("#text-status", (e) => e.textContent ?? ""),
+          /does not know \d+ of its characters .*: training fine-tunes it on this text/,
+        );
+        await page.click("#train");
+        await wait("!studio.state.training && studio.state.model?.step === 2", 600_000);
+        const ownNotes = await page.$eval("#notes", (e) => e.textContent ?? "");
+        assert.match(ownNotes, /fine-tuning: for 2 steps .*GRU 1×16.*new characters: /);
+        assert.ok(
+          (await page.evaluate("studio.state.model.vocabSize") as number) > own.vocab.size,
+          "the text's characters were added",
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

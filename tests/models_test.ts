@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import {
   BUNDLED_MODELS,
-  bundledModelUrl,
   type CharModel,
   createModel,
   fromBytes,
@@ -16,8 +15,8 @@ import {
   save,
   toBytes,
   train,
-  widenVocab,
 } from "../mod.ts";
+import { bundledModelUrl, widenVocab } from "../src/train/fine_tune_mod.ts";
 import { WasmCore } from "../src/engine/mod.ts";
 import { decodeSafetensors } from "../src/io/safetensors.ts";
 import { f16Bytes, f16Values } from "../src/io/f16.ts";

@@ -12,7 +12,9 @@
  * the default is 1 thread (on a memory that is not shared), with the same results.
  *
  * The inside view (`./inspect`'s API: trace, the text's features, the cell ranking and the span
- * query) is here too, for the studio's Inside panel.
+ * query) is here too, for the studio's Inside panel, and so are fine-tuning's parts that
+ * `./fine_tune` holds apart in Deno (`FINE_TUNE_RULE`, `widenVocab`, `bundledModelUrl`): a page
+ * has this one module.
  *
  * WebGPU: where the browser offers an adapter, `backend: "webgpu"` trains on it, and `auto`
  * follows the same rule as in Deno.
