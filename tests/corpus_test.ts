@@ -4,7 +4,7 @@
 // resume — and the token file is reused only while the text is unchanged, never half-written.
 
 import assert from "node:assert/strict";
-import { createModel, fromBytes, readText, TextError, toBytes, train } from "../mod.ts";
+import { createModel, evaluate, fromBytes, readText, TextError, toBytes, train } from "../mod.ts";
 import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, FAIL_WRITE_AFTER, openCorpus } from "../src/data/corpus.ts";
 import { MAGIC } from "../src/data/_token_file.ts";
@@ -71,7 +71,10 @@ Deno.test("openCorpus: the string's vocabulary, ids and token file format, at an
     assert.equal(header.lowercase, false);
     assert.equal(header.source.size, TEXT_BYTES.length);
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", TEXT_BYTES));
-    assert.equal(header.source.hash, [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    assert.equal(
+      header.source.hash,
+      [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    );
     assert.deepEqual([...file.subarray(16 + n)], [...ids]);
     // 2-byte ids past 256 characters.
     const wide = Array.from({ length: 300 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join("");
@@ -232,7 +235,11 @@ Deno.test("streamSource: a corpus gives getBatch's batches, held-out tail and --
   });
 });
 
-async function run(model: ReturnType<typeof createModel>, text: Parameters<typeof train>[1], options: Parameters<typeof train>[2]) {
+async function run(
+  model: ReturnType<typeof createModel>,
+  text: Parameters<typeof train>[1],
+  options: Parameters<typeof train>[2],
+) {
   const losses: number[] = [];
   const onEvent = (e: TrainEvent) => {
     if (e.type === "step") losses.push(e.loss);
@@ -249,7 +256,10 @@ Deno.test("training on a corpus is bit-identical to training on its string: held
     for (const valText of [undefined, "val"] as const) {
       const options = { ...RUN, steps: 16, valEvery: 5, ...(valText ? {} : { valFraction: 0.1 }) };
       const fromString = createModel(TEXT, SMALL);
-      const lossesA = await run(fromString, TEXT, { ...options, valText: valText ? VAL : undefined });
+      const lossesA = await run(fromString, TEXT, {
+        ...options,
+        valText: valText ? VAL : undefined,
+      });
       const fromCorpus = createModel(c, SMALL);
       assert.deepEqual(fromCorpus.params, createModel(TEXT, SMALL).params);
       const lossesB = await run(fromCorpus, c, { ...options, valText: valText ? v : undefined });
@@ -268,6 +278,25 @@ Deno.test("training on a corpus is bit-identical to training on its string: held
       assert.deepEqual(resumed.trainState!.h, fromString.trainState!.h);
     }
     // No file is left open: the sanitizer would fail this test otherwise.
+  });
+});
+
+Deno.test("evaluate on a corpus gives the string's figure in every mode", async () => {
+  await withDir(async (dir) => {
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES.subarray(0, 3000));
+    const text = decodeText(TEXT_BYTES.subarray(0, 3000));
+    const model = createModel(TEXT, SMALL);
+    for (
+      const options of [
+        { seq: 64 },
+        { seq: 100_000 },
+        { mode: "batched" as const, batch: 4, seq: 30 },
+        { lines: true },
+      ]
+    ) {
+      const o = { ...options, threads: 2 };
+      assert.equal(await evaluate(model, c, o), await evaluate(model, text, o), JSON.stringify(o));
+    }
   });
 });
 

@@ -247,7 +247,7 @@ export class CorpusReader {
       ? new Uint16Array(bytes.buffer, 0, count)
       : new Uint32Array(bytes.buffer, 0, count);
     const map = this.#map;
-    if (map) for (let i = 0; i < count; i++) out[at + i] = map[ids[i]];
+    if (map) { for (let i = 0; i < count; i++) out[at + i] = map[ids[i]]; }
     else out.set(ids, at);
   }
 
@@ -317,7 +317,9 @@ export async function openCorpus(
   const dirs = options.cacheDir === undefined ? defaultCacheDirs() : [options.cacheDir];
   for (const dir of dirs) {
     const found = readHeader(`${dir}/${key}`);
-    if (found && found.header.source.size === info.size && found.header.source.mtimeMs === mtimeMs) {
+    if (
+      found && found.header.source.size === info.size && found.header.source.mtimeMs === mtimeMs
+    ) {
       return new Corpus(name, `${dir}/${key}`, found.header, found.dataOffset);
     }
   }
@@ -326,7 +328,9 @@ export async function openCorpus(
 }
 
 function readError(name: string, error: unknown): TextError {
-  if ((error as Error).name === "NotFound") return new TextError(`Cannot read ${name}: no such file`);
+  if ((error as Error).name === "NotFound") {
+    return new TextError(`Cannot read ${name}: no such file`);
+  }
   const reason = error instanceof Error ? error.message : String(error);
   return new TextError(`Cannot read ${name}: ${reason.split("\n")[0]}`);
 }
@@ -402,7 +406,9 @@ async function prepare(
       const count = await encodeText(file, name, scan.codePoints, header.width, write, chunk);
       const now = await file.stat();
       if (count !== scan.count || now.size !== scan.size || now.mtime?.getTime() !== scan.mtimeMs) {
-        throw new TextError(`Cannot prepare ${name}: the file changed while it was read: try again`);
+        throw new TextError(
+          `Cannot prepare ${name}: the file changed while it was read: try again`,
+        );
       }
       // On disk before it gets its name: a crash after the rename finds a whole file.
       await out.syncData().catch((error) => {

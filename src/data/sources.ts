@@ -4,7 +4,7 @@
 // step.
 
 import { batchCount, getBatch, splitValidation } from "./batches.ts";
-import { Corpus } from "./corpus.ts";
+import type { Corpus } from "./corpus.ts";
 import { getLineBatch, linePermutation, splitLines } from "./lines.ts";
 import type { Vocab } from "./vocab.ts";
 
@@ -161,7 +161,9 @@ export function corpusMap(vocab: Vocab, corpus: Corpus): Int32Array {
   const unknown = vocab.unknown === null ? -1 : vocab.indexOf(vocab.unknown);
   for (let i = 0; i < chars.length; i++) {
     const ch = vocab.lowercase ? chars[i].toLowerCase() : chars[i];
-    if (vocab.lowercase && (chars[i] === "\u03A3" || ch !== String.fromCodePoint(ch.codePointAt(0)!))) {
+    if (
+      vocab.lowercase && (chars[i] === "\u03A3" || ch !== String.fromCodePoint(ch.codePointAt(0)!))
+    ) {
       throw new RangeError(
         `Cannot lowercase ${corpus.path} character by character: ${JSON.stringify(chars[i])} ` +
           "lowercases to another length or by context: read the text as a string (readText)",

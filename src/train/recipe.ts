@@ -178,9 +178,10 @@ export async function recipe(
   const timeBudget = options.timeBudget ?? givenTrain.timeBudget ??
     (steps === undefined && epochs === undefined ? R.timeBudget : undefined);
   const { length: textLength, distinct: vocabSize } = textStats(text);
-  const valChars = options.valChars ?? (givenTrain.valText !== undefined
-    ? textStats(givenTrain.valText).length
-    : Math.floor(textLength * (givenTrain.valFraction ?? 0.1)));
+  const valChars = options.valChars ??
+    (givenTrain.valText !== undefined
+      ? textStats(givenTrain.valText).length
+      : Math.floor(textLength * (givenTrain.valFraction ?? 0.1)));
   const trainChars = givenTrain.valText !== undefined ? textLength : textLength - valChars;
   const cell = given.cell ?? R.cell;
   const layers = given.layers ?? R.layers;
