@@ -370,8 +370,8 @@ async function prepare(
   }
   const temporary = `${tokenPath}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
+    options.onNote?.(`reading ${name} into a token file in ${tokenPath.replace(/\/[^/]*$/, "")} …`);
     const scan = await scanText(file, name, chunk);
-    options.onNote?.(`reading ${name} into a token file (${scan.size} bytes) …`);
     const header: TokenHeader = {
       version: 1,
       width: widthFor(scan.codePoints.length),
