@@ -9,6 +9,7 @@
 //
 // Not a `deno bench`: each size is one run of minutes. Wait for a quiet machine first.
 
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { openCorpus } from "../src/data/corpus.ts";
 
@@ -82,7 +83,7 @@ async function measured(args: string[], env: Record<string, string>) {
 }
 
 await Deno.mkdir(dir, { recursive: true });
-console.log(`# ${cpuName()}; deno ${Deno.version.deno}`);
+console.log(`# ${cpuName()}; deno ${Deno.version.deno}; load average ${Deno.loadavg().join(" ")}`);
 console.log(
   "| text | prepare s | MB/s | reuse: process s | reuse: openCorpus ms | peak RSS MB | chars/s |",
 );
@@ -94,9 +95,13 @@ try {
     const bytes = await generate(path, mb);
     await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
     // The first run: both passes and the token file, in this process.
+    await import("node:crypto"); // loaded once per process (about a second), not per text
     let t = performance.now();
+    const cpu0 = process.cpuUsage();
     const corpus = await openCorpus(path, { cacheDir });
     const prepare = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     // A second start: a fresh process finds the token file.
     const reuse = await measured([
       "eval",

@@ -43,18 +43,21 @@ function countChunk(
 ): number {
   let n = 0;
   while (i < end) {
-    const b = buf[i];
-    if (b < 0x80) {
-      if (b === 0x0d) {
-        if (i + 1 >= end && !eof) break;
-        counts[0x0a]++;
-        n++;
-        i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
-        continue;
-      }
+    // A run of ASCII other than CR: the loop nearly every byte of most texts takes.
+    const run = i;
+    let b = buf[i];
+    while (b < 0x80 && b !== 0x0d) {
       counts[b]++;
+      if (++i === end) break;
+      b = buf[i];
+    }
+    n += i - run;
+    if (i === end) break;
+    if (b === 0x0d) {
+      if (i + 1 >= end && !eof) break;
+      counts[0x0a]++;
       n++;
-      i++;
+      i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
       continue;
     }
     const cp = multiByte(buf, i, end, eof);
@@ -82,16 +85,17 @@ function encodeChunk(
 ): number {
   let k = 0;
   while (i < end) {
-    const b = buf[i];
-    if (b < 0x80) {
-      if (b === 0x0d) {
-        if (i + 1 >= end && !eof) break;
-        out[k++] = table[0x0a];
-        i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
-        continue;
-      }
+    let b = buf[i];
+    while (b < 0x80 && b !== 0x0d) {
       out[k++] = table[b];
-      i++;
+      if (++i === end) break;
+      b = buf[i];
+    }
+    if (i === end) break;
+    if (b === 0x0d) {
+      if (i + 1 >= end && !eof) break;
+      out[k++] = table[0x0a];
+      i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
       continue;
     }
     const cp = multiByte(buf, i, end, eof);
