@@ -85,9 +85,10 @@ async function measured(args: string[], env: Record<string, string>) {
 await Deno.mkdir(dir, { recursive: true });
 console.log(`# ${cpuName()}; deno ${Deno.version.deno}; load average ${Deno.loadavg().join(" ")}`);
 console.log(
-  "| text | prepare s | MB/s | reuse: process s | reuse: openCorpus ms | peak RSS MB | chars/s |",
+  "| text | prepare s | MB/s | MB per CPU-s | reuse: process s | reuse: openCorpus ms | " +
+    "peak RSS MB | chars/s |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 const env = { XDG_CACHE_HOME: cacheHome };
 try {
   for (const mb of sizes) {
@@ -138,7 +139,7 @@ try {
     console.log(
       `| ${(bytes / 1e6).toFixed(0)} MB | ${prepare.toFixed(1)} | ${
         (bytes / 1e6 / prepare).toFixed(0)
-      } | ` +
+      } | ${(bytes / 1e6 / cpuSeconds).toFixed(0)} | ` +
         `${reuse.seconds.toFixed(2)} | ${reuseMs.toFixed(0)} | ${run.peakMb.toFixed(0)} | ` +
         `${charsPerSec.toFixed(0)} |`,
     );

@@ -1,4 +1,4 @@
-// The token file (version 1; /work/shared/FORMATS.md has it): an 8-byte magic, the header's
+// The token file (version 1; docs/api.md describes it): an 8-byte magic, the header's
 // length as a u64, a JSON header padded with spaces to a multiple of 8 bytes, then one
 // little-endian integer of `width` bytes per character. Where it lives: a cache keyed by the
 // text's identity, not its path (see cacheDir and cacheName).
