@@ -4,6 +4,7 @@
 // set: the rest comes from the preset (the recipe, src/train/recipe.ts, by default), whose
 // defaults the help shows from their one home.
 
+import type { Corpus } from "../data/corpus.ts";
 import { MODEL_DEFAULTS, type ModelOptions } from "../model/model.ts";
 import type { CharModel } from "../model/model.ts";
 import { FINE_TUNE_RULE, type FineTune, prepareFineTune } from "../train/fine_tune.ts";
@@ -351,11 +352,15 @@ export interface RunOptions {
  */
 export async function runOptions(
   args: TrainArgs,
-  text: string,
-  options: { valText?: string; resumed?: CharModel; base?: CharModel } = {},
+  text: string | Corpus,
+  options: { valText?: string | Corpus; resumed?: CharModel; base?: CharModel } = {},
 ): Promise<RunOptions> {
   const given = { ...args.train, valText: options.valText };
   if (options.base) {
+    // --from widens the model by the text's characters: train.ts reads that text as a string.
+    if (typeof text !== "string" || typeof options.valText === "object") {
+      throw new TypeError("runOptions: --from needs the text and --val-data as strings");
+    }
     checkShape(args, options.base, `--from ${args.from}`);
     const fineTune = await prepareFineTune(options.base, text, {
       dropout: args.model.dropout,

@@ -4,6 +4,7 @@
 // this is the run: every input is checked (by the library, as it creates the model and starts
 // training) before anything is written.
 
+import { type Corpus, openCorpus } from "../data/corpus.ts";
 import { readText, TextError } from "../data/text.ts";
 import { defaultThreads } from "../engine/threads.ts";
 import { isSaveTemporary, load, save } from "../io/checkpoint.ts";
@@ -58,15 +59,21 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.plot) return await redraw(args);
-  const text = await readText(args.data);
-  const valText = args.valData === undefined ? undefined : await readValData(args.valData);
+  // The text streams into a token file and trains from it by position (bounded memory), but
+  // for what needs it whole: line mode, lowercasing, --min-freq's counts and --from's widening.
+  const streams = !args.train.lines && !args.model.lowercase && (args.model.minFreq ?? 1) === 1 &&
+    !args.from;
+  const text = streams ? await openLarge(args.data) : await readText(args.data);
+  const valText = args.valData === undefined ? undefined : await readValData(args.valData, streams);
   const resumed = args.resume ? await load(args.resume) : undefined;
   const base = args.from ? await load(args.from) : undefined;
   // The recipe (or the named preset, or fine-tuning's rule) completes what the flags give.
   const chosen = await runOptions(args, text, { valText, resumed, base });
   const model = resumed ?? chosen.fineTune?.model ?? createModel(text, chosen.model);
   const options = chosen.train;
-  const prime = args.prime ?? (options.lines ? "\n" : text.match(/^\S{1,20}/)?.[0] ?? "");
+  // The first word: 20 characters are all a match can take.
+  const head = typeof text === "string" ? text : text.text(0, 20);
+  const prime = args.prime ?? (options.lines ? "\n" : head.match(/^\S{1,20}/)?.[0] ?? "");
   const abort = new AbortController();
   const events = trainEvents(model, text, {
     ...options,
@@ -203,10 +210,17 @@ async function checkOutputs(
   return sampling;
 }
 
+// A text as a corpus (see openCorpus; the token file is cached by the text's identity), saying
+// so when reading it takes a while.
+async function openLarge(path: string | URL): Promise<Corpus> {
+  const large = await Deno.stat(path).then((s) => s.size >= 64 << 20, () => false);
+  return await openCorpus(path, { onNote: large ? (m) => console.error(m) : undefined });
+}
+
 // --val-data: the validation text, or one line naming the flag and what is wrong with the file.
-async function readValData(path: string): Promise<string> {
+async function readValData(path: string, streams: boolean): Promise<string | Corpus> {
   try {
-    return await readText(path);
+    return streams ? await openLarge(path) : await readText(path);
   } catch (e) {
     if (!(e instanceof TextError)) throw e;
     throw new UsageError(`Invalid --val-data: ${e.message.replace(/^C/, "c")}`);

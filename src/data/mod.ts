@@ -1,7 +1,10 @@
 /**
  * The tutorial's batching, for people who feed an engine themselves: a text split into a
  * training part and a held-out tail, cut into `batch` rows read in windows of `seq` with the
- * targets one character ahead (the PyTorch char-RNN lesson's `get_batches`, exactly).
+ * targets one character ahead (the PyTorch char-RNN lesson's `get_batches`, exactly). And a text
+ * of any size as a {@linkcode Corpus}: read once as a stream into a token file (`openCorpus`),
+ * then read by position; `train`, `trainEvents`, `createModel` and `recipe` take one wherever
+ * they take a text.
  *
  * @example Batches of encoded text
  * ```ts
@@ -20,3 +23,5 @@
  */
 
 export { batchCount, getBatch, getBatches, minimumLength, splitValidation } from "./batches.ts";
+export { Corpus, type CorpusOptions, CorpusReader, openCorpus } from "./corpus.ts";
+export { type TextStats, textStats } from "./text_stats.ts";

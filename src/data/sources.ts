@@ -4,6 +4,7 @@
 // step.
 
 import { batchCount, getBatch, splitValidation } from "./batches.ts";
+import type { Corpus } from "./corpus.ts";
 import { getLineBatch, linePermutation, splitLines } from "./lines.ts";
 import type { Vocab } from "./vocab.ts";
 
@@ -29,6 +30,8 @@ export interface BatchSource {
   fill(epoch: number, index: number, x: Int32Array, y: Int32Array): void;
   /** Fills `x` and `y` with validation batch `index`. */
   fillVal(index: number, x: Int32Array, y: Int32Array): void;
+  /** Releases what the source holds open (a corpus's token files); fills fail after it. */
+  close?(): void;
 }
 
 /**
@@ -38,12 +41,15 @@ export interface BatchSource {
  */
 export function streamSource(
   vocab: Vocab,
-  text: string,
+  text: string | Corpus,
   batch: number,
   seq: number,
   valFraction: number,
-  valText?: string,
+  valText?: string | Corpus,
 ): BatchSource {
+  if (typeof text !== "string" || (valText !== undefined && typeof valText !== "string")) {
+    return tokenStreamSource(vocab, text, batch, seq, valFraction, valText);
+  }
   const { train, val } = valText === undefined
     ? splitValidation(vocab.encode(text), valFraction)
     : { train: vocab.encode(text), val: vocab.encode(valText) };
@@ -112,5 +118,128 @@ export function lineSource(
       getLineBatch(train, order, batch, width, index, newline, x, y);
     },
     fillVal: (index, x, y) => getLineBatch(val, valOrder, batch, width, index, newline, x, y),
+  };
+}
+
+// Ids by position: an encoded string's, or a corpus's (read from its token file).
+interface Tokens {
+  readonly length: number;
+  read(start: number, out: Int32Array, at: number, count: number): void;
+  close(): void;
+}
+
+// A stretch of `text` in `vocab`'s ids.
+function tokensOf(vocab: Vocab, text: string | Corpus, start = 0, end?: number): Tokens {
+  if (typeof text === "string") {
+    const ids = vocab.encode(text).subarray(start, end);
+    return {
+      length: ids.length,
+      read: (from, out, at, count) => out.set(ids.subarray(from, from + count), at),
+      close: () => {},
+    };
+  }
+  const reader = text.reader(corpusMap(vocab, text));
+  const offset = start;
+  return {
+    length: (end ?? text.length) - start,
+    read: (from, out, at, count) => reader.read(offset + from, out, at, count),
+    close: () => reader.close(),
+  };
+}
+
+/**
+ * The ids in `vocab` of a corpus's ids: `map[corpusId]`. A character `vocab` lacks is its
+ * unknown symbol's id, or the error encoding the text would throw.
+ *
+ * @throws {VocabError} If the corpus has a character `vocab` cannot encode.
+ * @throws {RangeError} If `vocab` lowercases a character into more than one, or the text has a
+ * capital sigma (its lowercase depends on the next character): read such a text as a string.
+ */
+export function corpusMap(vocab: Vocab, corpus: Corpus): Int32Array {
+  const chars = corpus.vocab.chars;
+  const map = new Int32Array(chars.length);
+  const unknown = vocab.unknown === null ? -1 : vocab.indexOf(vocab.unknown);
+  for (let i = 0; i < chars.length; i++) {
+    const ch = vocab.lowercase ? chars[i].toLowerCase() : chars[i];
+    if (
+      vocab.lowercase && (chars[i] === "\u03A3" || ch !== String.fromCodePoint(ch.codePointAt(0)!))
+    ) {
+      throw new RangeError(
+        `Cannot lowercase ${corpus.path} character by character: ${JSON.stringify(chars[i])} ` +
+          "lowercases to another length or by context: read the text as a string (readText)",
+      );
+    }
+    const id = vocab.indexOf(ch);
+    map[i] = id >= 0 ? id : unknown;
+  }
+  // The error encoding the text would throw, listing every character the vocabulary lacks.
+  if (map.includes(-1)) vocab.encode(chars.filter((_, i) => map[i] < 0).join(""));
+  return map;
+}
+
+// streamSource over any Tokens: the same split and the same batches as getBatch, each row's
+// `seq` (+1) ids read by position.
+function tokenStreamSource(
+  vocab: Vocab,
+  text: string | Corpus,
+  batch: number,
+  seq: number,
+  valFraction: number,
+  valText?: string | Corpus,
+): BatchSource {
+  let train: Tokens, val: Tokens;
+  if (valText === undefined) {
+    if (!(valFraction >= 0 && valFraction < 1)) {
+      throw new RangeError(`Invalid validation fraction: must be in [0, 1), got ${valFraction}`);
+    }
+    const length = typeof text === "string" ? vocab.encode(text).length : text.length;
+    const valIdx = Math.trunc(length * (1 - valFraction)); // splitValidation's cut
+    train = tokensOf(vocab, text, 0, valIdx);
+    val = tokensOf(vocab, text, valIdx, length);
+  } else {
+    train = tokensOf(vocab, text);
+    try {
+      val = tokensOf(vocab, valText);
+    } catch (e) {
+      train.close();
+      throw e;
+    }
+  }
+  const scratch = new Int32Array(seq + 1);
+  const fill = (t: Tokens, index: number, x: Int32Array, y: Int32Array) => {
+    const count = batchCount(t.length, batch, seq);
+    if (!(index >= 0 && index < count && Number.isInteger(index))) {
+      throw new RangeError(
+        `Invalid batch index ${index}: ${t.length} characters make ${count} batches of ` +
+          `${batch}×${seq}`,
+      );
+    }
+    const row = count * seq; // arr.reshape((batch, -1)).shape[1]
+    const start = index * seq;
+    const wrap = start + seq === row;
+    for (let r = 0; r < batch; r++) {
+      const base = r * row + start;
+      const out = r * seq;
+      t.read(base, scratch, 0, wrap ? seq : seq + 1);
+      if (wrap) t.read(r * row, scratch, seq, 1);
+      x.set(scratch.subarray(0, seq), out);
+      y.set(scratch.subarray(1, seq + 1), out);
+    }
+  };
+  return {
+    kind: "stream",
+    seq,
+    batchesPerEpoch: batchCount(train.length, batch, seq),
+    valBatches: batchCount(val.length, batch, seq),
+    independentRows: false,
+    trainCount: train.length,
+    trainChars: train.length,
+    valChars: val.length,
+    fill: (_epoch, index, x, y) => fill(train, index, x, y),
+    fillVal: (index, x, y) => fill(val, index, x, y),
+    close: () => {
+      train.close();
+      val.close();
+    },
   };
 }

@@ -24,6 +24,15 @@ export class TextError extends Error {
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
+// V8's longest string, in UTF-16 units (String::kMaxLength on 64-bit hosts): about 512 MiB.
+const MAX_STRING_UNITS = 2 ** 29 - 24;
+
+// The message for a text too long for one string.
+function tooLong(source: string, size: number): string {
+  return `Cannot read ${source}: ${size} bytes is more than one string can hold (about ` +
+    "512 MiB of text): train.ts streams it; in code use openCorpus(path)";
+}
+
 /**
  * Decodes a corpus as strict UTF-8. A leading UTF-8 byte order mark is dropped, and CRLF and
  * lone CR line breaks become LF.
@@ -57,6 +66,10 @@ export function decodeText(bytes: Uint8Array, source = "input"): string {
   try {
     text = strictDecoder.decode(bytes);
   } catch {
+    // The decoder also fails for a valid text longer than a string can be: say which.
+    if (bytes.length > MAX_STRING_UNITS && firstInvalidOffset(bytes) < 0) {
+      throw new TextError(tooLong(source, bytes.length));
+    }
     throw new TextError(invalidMessage(bytes, source));
   }
   return text.indexOf("\r") === -1 ? text : text.replace(/\r\n?/g, "\n");
@@ -76,15 +89,21 @@ export function decodeText(bytes: Uint8Array, source = "input"): string {
  * @param path The file to read.
  * @returns The decoded, LF-normalised text; never empty.
  * @throws {TextError} If the file is missing or unreadable (`Cannot read ...`), not valid UTF-8,
- * or has no characters (`Cannot read ...: the file has no characters ...`).
+ * has no characters (`Cannot read ...: the file has no characters ...`), or is too large for
+ * one string (`Cannot read ...: N bytes is more than one string can hold ...`: read it with
+ * `openCorpus`).
  */
 export async function readText(path: string | URL): Promise<string> {
   const name = path instanceof URL ? path.href : path;
   let bytes: Uint8Array;
   try {
     if (!globalThis.Deno) throw new Error("files need Deno: in a web page fetch the text");
+    const { size } = await Deno.stat(path);
+    // Even at 3 bytes a character (the fewest UTF-16 units a byte can make), too long.
+    if (size > 3 * MAX_STRING_UNITS) throw new TextError(tooLong(name, size));
     bytes = await Deno.readFile(path);
   } catch (error) {
+    if (error instanceof TextError) throw error;
     if ((error as Error).name === "NotFound") {
       throw new TextError(`Cannot read ${name}: no such file`);
     }

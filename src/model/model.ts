@@ -2,6 +2,7 @@
 // resume. Compute cores are created from it for a given (batch, seq) and write back into it.
 
 import { Random } from "../_random.ts";
+import { Corpus } from "../data/corpus.ts";
 import { Vocab } from "../data/vocab.ts";
 import { type Cell, type ModelConfig, validateCoreConfig } from "./config.ts";
 import { type ParamLayout, paramLayout } from "./params.ts";
@@ -143,10 +144,19 @@ export interface CharModel {
  * ```
  */
 export function createModel(
-  source: string | Vocab | string[],
+  source: string | Vocab | string[] | Corpus,
   options: ModelOptions = {},
 ): CharModel {
   const d = MODEL_DEFAULTS;
+  if (source instanceof Corpus) {
+    if (options.lowercase || (options.minFreq ?? d.minFreq) !== d.minFreq) {
+      throw new RangeError(
+        "Invalid option: lowercase and minFreq need the text as a string, got a corpus: read " +
+          "it with readText, or pass a Vocab built with Vocab.fromText(text, { lowercase, minFreq })",
+      );
+    }
+    source = source.vocab;
+  }
   const fromText = typeof source === "string";
   if (!fromText && (options.lowercase || (options.minFreq ?? d.minFreq) !== d.minFreq)) {
     throw new RangeError(

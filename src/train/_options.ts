@@ -3,6 +3,7 @@
 // the model's characters), the samples and time budget, and a resumed state's fit, all before
 // an engine is created or anything is trained.
 
+import type { Corpus } from "../data/corpus.ts";
 import { type BatchSource, lineSource, streamSource } from "../data/sources.ts";
 import { type BackendChoice, checkBackend } from "../engine/engine.ts";
 import { checkThreads, defaultThreads } from "../engine/threads.ts";
@@ -100,7 +101,7 @@ function nonNegative(name: string, value: number): number {
  */
 export function resolveTrainOptions(
   model: CharModel,
-  text: string,
+  text: string | Corpus,
   options: InternalTrainOptions,
 ): ResolvedOptions {
   const d = TRAIN_DEFAULTS;
@@ -145,15 +146,23 @@ export function resolveTrainOptions(
   const sampling = resolveSampling(model, options);
   const valText = checkValText(model, options);
 
+  if (options.clock !== undefined && typeof options.clock !== "function") {
+    throw new RangeError(
+      `Invalid option: clock must be a function that returns milliseconds, got ${typeof options
+        .clock}`,
+    );
+  }
+  // Line mode keeps its lines in memory: a corpus becomes a string for it.
+  const asString = (t: string | Corpus) => typeof t === "string" ? t : t.text(0, t.length);
   const source = options.lines
     ? lineSource(
       model.vocab,
-      text,
+      asString(text),
       batch,
       options.seq === undefined ? undefined : positiveInt("seq", options.seq),
       valFraction,
       model.config.seed,
-      valText,
+      valText === undefined ? undefined : asString(valText),
     )
     : streamSource(
       model.vocab,
@@ -163,7 +172,51 @@ export function resolveTrainOptions(
       valFraction,
       valText,
     );
+  try {
+    checkSource(model, options, source, batch, valFraction, valText);
+  } catch (e) {
+    source.close?.();
+    throw e;
+  }
   const seq = source.seq;
+  return {
+    batch,
+    seq,
+    lr,
+    clip,
+    clipMode,
+    optimizer,
+    momentum,
+    weightDecay,
+    schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor },
+    valFraction: valText === undefined ? valFraction : 0,
+    valEvery,
+    patience,
+    onDivergence,
+    snapshotEvery,
+    totalSteps: timeBudget !== null ? Infinity : steps ?? epochs * source.batchesPerEpoch,
+    timeBudget,
+    clock: options[CLOCK] ?? options.clock ?? (() => performance.now()),
+    sampling,
+    threads,
+    backend,
+    signal: options.signal,
+    source,
+  };
+}
+
+// The source makes at least one batch (and one validation batch with a validation text), and a
+// resumed state's geometry and optimizer fit.
+function checkSource(
+  model: CharModel,
+  options: InternalTrainOptions,
+  source: BatchSource,
+  batch: number,
+  valFraction: number,
+  valText: string | Corpus | undefined,
+): void {
+  const seq = source.seq;
+  const optimizer = options.optimizer ?? TRAIN_DEFAULTS.optimizer;
   validateCoreConfig({ ...model.config, batch, seq });
   if (source.batchesPerEpoch === 0) {
     const heldOut = valFraction > 0
@@ -201,36 +254,6 @@ export function resolveTrainOptions(
         "train with the same optimizer",
     );
   }
-  if (options.clock !== undefined && typeof options.clock !== "function") {
-    throw new RangeError(
-      `Invalid option: clock must be a function that returns milliseconds, got ${typeof options
-        .clock}`,
-    );
-  }
-  return {
-    batch,
-    seq,
-    lr,
-    clip,
-    clipMode,
-    optimizer,
-    momentum,
-    weightDecay,
-    schedule: { lrSchedule, lrStepEvery, lrGamma, cycleLen, cycleMult, warmup, lrFloor },
-    valFraction: valText === undefined ? valFraction : 0,
-    valEvery,
-    patience,
-    onDivergence,
-    snapshotEvery,
-    totalSteps: timeBudget !== null ? Infinity : steps ?? epochs * source.batchesPerEpoch,
-    timeBudget,
-    clock: options[CLOCK] ?? options.clock ?? (() => performance.now()),
-    sampling,
-    threads,
-    backend,
-    signal: options.signal,
-    source,
-  };
 }
 
 // The time budget in seconds (null: train by steps or epochs; without either, the default
@@ -286,9 +309,17 @@ function resolveSampling(model: CharModel, options: TrainOptions): Sampling {
 }
 
 // The validation text, when given: not empty, and in the model's characters.
-function checkValText(model: CharModel, options: TrainOptions): string | undefined {
+function checkValText(model: CharModel, options: TrainOptions): string | Corpus | undefined {
   const valText = options.valText;
   if (valText === undefined) return undefined;
+  if (typeof valText === "object" && valText !== null && "tokenPath" in valText) {
+    if (options.valFraction !== undefined) {
+      throw new RangeError(
+        "Invalid option: valFraction and valText both say what validates: give one of them",
+      );
+    }
+    return checkValChars(model, valText, valText.vocab.chars.join(""));
+  }
   if (options.valFraction !== undefined) {
     throw new RangeError(
       "Invalid option: valFraction and valText both say what validates: give one of them",
@@ -300,7 +331,12 @@ function checkValText(model: CharModel, options: TrainOptions): string | undefin
         "out the end of the training text",
     );
   }
-  const unknown = model.vocab.unknownChars(valText);
+  return checkValChars(model, valText, valText);
+}
+
+// Every character of the validation text (`chars`: its characters, or all of it) is the model's.
+function checkValChars<T>(model: CharModel, valText: T, chars: string): T {
+  const unknown = model.vocab.unknownChars(chars);
   if (unknown.length > 0) {
     const shown = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(", ");
     const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";

@@ -7,7 +7,9 @@ import { type BackendChoice, checkBackend, type EvaluateTotals } from "../engine
 import { createEngine } from "../engine/create.ts";
 import { checkThreads, defaultThreads } from "../engine/threads.ts";
 import { batchCount, getBatch } from "../data/batches.ts";
+import type { Corpus } from "../data/corpus.ts";
 import { getLineBatch, splitLines } from "../data/lines.ts";
+import { corpusMap, streamSource } from "../data/sources.ts";
 import type { CharModel } from "../model/model.ts";
 
 const MODES = ["stream", "batched"] as const;
@@ -92,14 +94,22 @@ export interface EvaluateOptions {
  * @throws {RangeError} If an option is invalid (`Invalid option: …`), or the text cannot be
  * scored (`Cannot evaluate: …`: fewer than 2 characters, no lines, no newline in the vocabulary).
  * @throws {VocabError} If `text` has a character the vocabulary cannot encode.
+ *
+ * `text` may be a {@linkcode Corpus} (`openCorpus`): the same figure, its ids read by position
+ * from the token file (with `lines: true`, read into a string).
  */
 export async function evaluate(
   model: CharModel,
-  text: string,
+  text: string | Corpus,
   options: EvaluateOptions = {},
 ): Promise<number> {
   const o = checkEvaluateOptions(options);
   const runner = { model, backend: o.backend, threads: o.threads };
+  if (typeof text !== "string") {
+    // Line mode keeps its lines in memory: a corpus becomes a string for it.
+    if (o.lines) text = text.text(0, text.length);
+    else return await evaluateCorpus(runner, text, o);
+  }
   if (o.lines) {
     const newline = model.vocab.indexOf("\n");
     if (newline < 0) {
@@ -284,4 +294,51 @@ async function batchedLines(
   const fill = (i: number, x: Int32Array, y: Int32Array) =>
     getLineBatch(lines, order, batch, seq, i, newline, x, y);
   return (await run(r, batch, seq, Math.ceil(lines.length / batch), fill, true)).meanOfBatches;
+}
+
+// evaluate's stream and batched modes on a corpus: the same batches as on its string, read by
+// position (a window's ids plus the next at a time).
+async function evaluateCorpus(r: Runner, corpus: Corpus, o: CheckedOptions): Promise<number> {
+  const n = corpus.length;
+  if (n < 2) {
+    throw new RangeError(
+      `Cannot evaluate: the text has ${n} characters: evaluation needs at least 2`,
+    );
+  }
+  if (o.mode === "batched") {
+    const seq = Math.min(o.seq ?? EVALUATE_DEFAULTS.batchedSeq, n - 1);
+    const batch = Math.max(1, Math.min(o.batch ?? EVALUATE_DEFAULTS.batch, Math.floor(n / seq)));
+    const source = streamSource(r.model.vocab, corpus, batch, seq, 0);
+    try {
+      const fill = (i: number, x: Int32Array, y: Int32Array) => source.fill(0, i, x, y);
+      return (await run(r, batch, seq, source.batchesPerEpoch, fill, false)).meanOfBatches;
+    } finally {
+      source.close?.();
+    }
+  }
+  if (o.batch !== undefined && o.batch !== 1) {
+    throw new RangeError(
+      `Invalid option: batch must be 1 in mode "stream" (one stream, read in windows of seq), ` +
+        `got ${o.batch}: mode "batched" gives the tutorial's batched estimate`,
+    );
+  }
+  using reader = corpus.reader(corpusMap(r.model.vocab, corpus));
+  const buffer = new Int32Array(1 << 16);
+  let from = 0, to = 0; // buffer holds the ids of [from, to)
+  const at = (p: number) => {
+    if (p < from || p >= to) {
+      from = p;
+      to = Math.min(n, p + buffer.length);
+      reader.read(from, buffer, 0, to - from);
+    }
+    return buffer[p - from];
+  };
+  const stream: Streams = {
+    count: 1,
+    length: () => n - 1,
+    input: (_, p) => at(p),
+    target: (_, p) => at(p + 1),
+  };
+  const totals = await scoreStreams(r, stream, 1, o.seq);
+  return totals.sum / totals.count;
 }

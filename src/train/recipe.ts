@@ -3,6 +3,8 @@
 // runs (bench/learn.ts; the runs and the losing candidates are in bench/README.md), plus the
 // named presets. train.ts, the studio and the benches all read their defaults from here.
 
+import type { Corpus } from "../data/corpus.ts";
+import { textStats } from "../data/text_stats.ts";
 import { createEngine } from "../engine/create.ts";
 import type { BackendChoice } from "../engine/engine.ts";
 import { defaultThreads } from "../engine/threads.ts";
@@ -177,7 +179,10 @@ export interface Recipe {
  * console.log(r.model.hidden, r.train.lr);
  * ```
  */
-export async function recipe(text: string, options: RecipeOptions = {}): Promise<Recipe> {
+export async function recipe(
+  text: string | Corpus,
+  options: RecipeOptions = {},
+): Promise<Recipe> {
   const R = RECIPE_RULE;
   const given = options.model ?? {};
   const givenTrain = options.train ?? {};
@@ -185,10 +190,12 @@ export async function recipe(text: string, options: RecipeOptions = {}): Promise
   const epochs = options.epochs ?? givenTrain.epochs;
   const timeBudget = options.timeBudget ?? givenTrain.timeBudget ??
     (steps === undefined && epochs === undefined ? R.timeBudget : undefined);
-  const vocabSize = new Set(text).size;
+  const { length: textLength, distinct: vocabSize } = textStats(text);
   const valChars = options.valChars ??
-    (givenTrain.valText?.length ?? Math.floor(text.length * (givenTrain.valFraction ?? 0.1)));
-  const trainChars = givenTrain.valText !== undefined ? text.length : text.length - valChars;
+    (givenTrain.valText !== undefined
+      ? textStats(givenTrain.valText).length
+      : Math.floor(textLength * (givenTrain.valFraction ?? 0.1)));
+  const trainChars = givenTrain.valText !== undefined ? textLength : textLength - valChars;
   const cell = given.cell ?? R.cell;
   const layers = given.layers ?? R.layers;
   const batch = givenTrain.batch ?? R.batch;

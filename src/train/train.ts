@@ -8,6 +8,7 @@
 // ../data/sources.ts; the samples are ../sample's.
 
 import { createEngine } from "../engine/create.ts";
+import type { Corpus } from "../data/corpus.ts";
 import type { CharModel, TrainState } from "../model/model.ts";
 import { sample } from "../sample/sample.ts";
 import { trainLoop } from "./_loop.ts";
@@ -17,7 +18,10 @@ import type { TrainEvent, TrainOptions, TrainResult } from "./types.ts";
 export type { TrainEvent, TrainOptions, TrainResult } from "./types.ts";
 
 /**
- * Trains `model` on `text`, yielding progress events.
+ * Trains `model` on `text`, yielding progress events. `text` is a string, or a
+ * {@linkcode Corpus} (`openCorpus`) whose batches are read by position from its token file:
+ * the same batches in the same order, so the same numbers, in memory that does not grow with
+ * the text.
  *
  * The model's arrays (`model.params`, and `model.trainState` with its moments and carried
  * state) are current at every event except `step`, and once the generator has finished or its
@@ -40,17 +44,23 @@ export type { TrainEvent, TrainOptions, TrainResult } from "./types.ts";
  */
 export async function* trainEvents(
   model: CharModel,
-  text: string,
+  text: string | Corpus,
   options: TrainOptions = {},
 ): AsyncGenerator<TrainEvent> {
   const o = resolveTrainOptions(model, text, options);
   const { batch, seq, source } = o;
   const notes: string[] = [];
-  const engine = await createEngine({ ...model.config, batch, seq }, {
-    backend: o.backend,
-    threads: o.threads,
-    onNote: (message) => notes.push(message),
-  });
+  let engine;
+  try {
+    engine = await createEngine({ ...model.config, batch, seq }, {
+      backend: o.backend,
+      threads: o.threads,
+      onNote: (message) => notes.push(message),
+    });
+  } catch (e) {
+    source.close?.();
+    throw e;
+  }
   try {
     const { layers: L, hidden: H } = model.config;
     const ts: TrainState = model.trainState ?? {
@@ -129,6 +139,7 @@ export async function* trainEvents(
     if (held?.adamM === engine.firstMoment) held.adamM = engine.firstMoment.slice();
     if (held?.adamV === engine.secondMoment) held.adamV = engine.secondMoment.slice();
     engine.dispose();
+    source.close?.(); // a corpus's token files
   }
 }
 
@@ -148,7 +159,7 @@ export async function* trainEvents(
  */
 export async function train(
   model: CharModel,
-  text: string,
+  text: string | Corpus,
   options: TrainOptions = {},
 ): Promise<TrainResult> {
   let steps = 0, epoch = 0, aborted = false;

@@ -2,6 +2,7 @@
 // trainEvents all import (and that imports none of them): the options of train/trainEvents,
 // the events they yield, and train's result.
 
+import type { Corpus } from "../data/corpus.ts";
 import type { BackendChoice } from "../engine/engine.ts";
 import type { ScheduleOptions } from "./schedule.ts";
 
@@ -73,9 +74,10 @@ export interface TrainOptions extends ScheduleOptions {
   valFraction?: number;
   /**
    * Validate on this text instead of the end of the training text (all of which then trains);
-   * every character must be one the model knows. Not with `valFraction`.
+   * every character must be one the model knows. Not with `valFraction`. A
+   * {@linkcode Corpus} (`openCorpus`) is read by position from its token file.
    */
-  valText?: string;
+  valText?: string | Corpus;
   /** Validate every this many steps and after the last (default 100; 0 = never). */
   valEvery?: number;
   /**

@@ -1,0 +1,345 @@
+// Strict UTF-8 over a file read in chunks, with decodeText's normalisation (a leading BOM
+// dropped, CRLF and lone CR read as LF): one pass counts the code points (and hashes the
+// bytes), a second writes their ids. Neither holds more than a chunk, so a file of any size
+// reads in bounded memory; a bad byte is located exactly as decodeText locates it.
+//
+// Both passes run the same hand-written decoder over bytes rather than TextDecoder: it has to
+// find the first bad byte's offset anyway, and a loop that counts (or looks up) each code
+// point as it decodes it makes no string at all.
+
+import { TextError } from "./text.ts";
+
+/** Bytes read at a time (4 MiB: large enough that system calls cost nothing). */
+export const DEFAULT_CHUNK = 4 << 20;
+
+/** What the first pass learns of a text. */
+export interface TextScan {
+  /** The file's size in bytes and modification time (ms) when it was read. */
+  size: number;
+  mtimeMs: number;
+  /** SHA-256 of the file's bytes, hex. */
+  hash: string;
+  /** Code points after normalisation. */
+  count: number;
+  /** The distinct code points, ascending. */
+  codePoints: Int32Array;
+}
+
+// Code points the last call of countChunk / encodeChunk produced (a module variable keeps the
+// hot loops free of allocations and their results in registers).
+let produced = 0;
+
+// Counts the code points of buf[i, end) into counts, and lists the non-ASCII ones in wide as
+// it first meets them (so that listing the distinct ones does not walk all 0x110000 counts). Returns where it stopped: `end`, or the
+// start of a sequence (or a CR) the chunk cuts, to be carried to the next chunk; or ~i for the
+// first byte at i that does not start a valid sequence (Unicode Table 3-7, as text.ts checks).
+function countChunk(
+  buf: Uint8Array,
+  i: number,
+  end: number,
+  eof: boolean,
+  counts: Float64Array,
+  wide: number[],
+): number {
+  let n = 0;
+  while (i < end) {
+    // A run of ASCII other than CR: the loop nearly every byte of most texts takes.
+    const run = i;
+    let b = buf[i];
+    while (b < 0x80 && b !== 0x0d) {
+      counts[b]++;
+      if (++i === end) break;
+      b = buf[i];
+    }
+    n += i - run;
+    if (i === end) break;
+    if (b === 0x0d) {
+      if (i + 1 >= end && !eof) break;
+      counts[0x0a]++;
+      n++;
+      i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
+      continue;
+    }
+    const cp = multiByte(buf, i, end, eof);
+    if (cp === CUT) break;
+    if (cp < 0) {
+      produced = n;
+      return ~i;
+    }
+    if (counts[cp]++ === 0) wide.push(cp);
+    n++;
+    i += cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  produced = n;
+  return i;
+}
+
+// Writes the ids (table[code point]) of buf[i, end) to out from k; returns as countChunk does.
+function encodeChunk(
+  buf: Uint8Array,
+  i: number,
+  end: number,
+  eof: boolean,
+  table: Int32Array,
+  out: Uint32Array,
+): number {
+  let k = 0;
+  while (i < end) {
+    let b = buf[i];
+    while (b < 0x80 && b !== 0x0d) {
+      out[k++] = table[b];
+      if (++i === end) break;
+      b = buf[i];
+    }
+    if (i === end) break;
+    if (b === 0x0d) {
+      if (i + 1 >= end && !eof) break;
+      out[k++] = table[0x0a];
+      i += i + 1 < end && buf[i + 1] === 0x0a ? 2 : 1;
+      continue;
+    }
+    const cp = multiByte(buf, i, end, eof);
+    if (cp === CUT) break;
+    if (cp < 0 || table[cp] < 0) {
+      produced = k;
+      return ~i;
+    }
+    out[k++] = table[cp];
+    i += cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  produced = k;
+  return i;
+}
+
+const CUT = -2;
+
+// The code point of the multi-byte sequence at buf[i]; -1 if it is not well formed, CUT if the
+// chunk ends inside it (and more bytes follow).
+function multiByte(buf: Uint8Array, i: number, end: number, eof: boolean): number {
+  const b = buf[i];
+  let need: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  let cp: number;
+  if (b >= 0xc2 && b <= 0xdf) {
+    need = 1;
+    cp = b & 0x1f;
+  } else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    cp = b & 0x0f;
+    if (b === 0xe0) lo = 0xa0;
+    else if (b === 0xed) hi = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    cp = b & 0x07;
+    if (b === 0xf0) lo = 0x90;
+    else if (b === 0xf4) hi = 0x8f;
+  } else return -1;
+  if (i + need >= end) return eof ? -1 : CUT;
+  const second = buf[i + 1];
+  if (second < lo || second > hi) return -1;
+  cp = (cp << 6) | (second & 0x3f);
+  for (let k = 2; k <= need; k++) {
+    const c = buf[i + k];
+    if (c < 0x80 || c > 0xbf) return -1;
+    cp = (cp << 6) | (c & 0x3f);
+  }
+  return cp;
+}
+
+// Reads until `buf[at, at + want)` is full or the file ends; returns the bytes read.
+async function readInto(
+  file: Deno.FsFile,
+  buf: Uint8Array,
+  at: number,
+  want: number,
+): Promise<number> {
+  let got = 0;
+  while (got < want) {
+    const n = await file.read(buf.subarray(at + got, at + want));
+    if (n === null) break;
+    got += n;
+  }
+  return got;
+}
+
+// Walks a file chunk by chunk through `step` (countChunk or encodeChunk bound to its tables),
+// carrying cut sequences over, and skipping a leading BOM. `each` receives the bytes read (to
+// hash them) and the code points each chunk produced. Throws a TextError at a bad byte.
+async function walk(
+  file: Deno.FsFile,
+  name: string,
+  chunk: number,
+  step: (buf: Uint8Array, i: number, end: number, eof: boolean) => number,
+  each: (bytes: Uint8Array, produced: number) => void | Promise<void>,
+): Promise<void> {
+  const buf = new Uint8Array(chunk + 4);
+  let carry = 0;
+  let base = 0; // the file offset of buf[0]
+  let bomChecked = false;
+  for (;;) {
+    const got = await readInto(file, buf, carry, chunk);
+    const end = carry + got;
+    const eof = got < chunk;
+    let start = 0;
+    if (!bomChecked) {
+      if (end < 3 && !eof) {
+        carry = end;
+        await each(buf.subarray(end - got, end), 0);
+        continue;
+      }
+      bomChecked = true;
+      if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
+    }
+    const stop = step(buf, start, end, eof);
+    await each(buf.subarray(end - got, end), produced);
+    if (stop < 0) {
+      const offset = base + ~stop;
+      throw new TextError(await invalidMessage(file, name, offset, buf[~stop]));
+    }
+    if (eof) {
+      if (stop < end) {
+        throw new TextError(await invalidMessage(file, name, base + stop, buf[stop]));
+      }
+      return;
+    }
+    buf.copyWithin(0, stop, end);
+    base += stop;
+    carry = end - stop;
+  }
+}
+
+/**
+ * Pass 1: validates `file` as strict UTF-8, counts its code points after normalisation, and
+ * hashes its bytes. Throws a TextError for a bad byte (decodeText's message) or no characters.
+ */
+export async function scanText(
+  file: Deno.FsFile,
+  name: string,
+  chunk = DEFAULT_CHUNK,
+): Promise<TextScan> {
+  const info = await file.stat();
+  const counts = new Float64Array(0x110000);
+  // Loaded here, not at the top: node:crypto takes seconds to load, and a run that reuses its
+  // token file never hashes.
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  let count = 0;
+  const wide: number[] = [];
+  await walk(
+    file,
+    name,
+    chunk,
+    (buf, i, end, eof) => countChunk(buf, i, end, eof, counts, wide),
+    (bytes, n) => {
+      hash.update(bytes);
+      count += n;
+    },
+  );
+  if (count === 0) {
+    throw new TextError(`Cannot read ${name}: the file has no characters: give a non-empty text`);
+  }
+  const codePoints: number[] = [];
+  for (let cp = 0; cp < 0x80; cp++) if (counts[cp] > 0) codePoints.push(cp);
+  for (const cp of wide.sort((a, b) => a - b)) codePoints.push(cp);
+  return {
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    hash: hash.digest("hex"),
+    count,
+    codePoints: Int32Array.from(codePoints),
+  };
+}
+
+/**
+ * Pass 2: the ids of `file`'s code points (`ids[i]` the id of code point i, ascending), handed
+ * to `write` a chunk at a time as `width`-byte integers. Returns the number written. Throws a
+ * TextError if the file no longer decodes to the scanned code points.
+ */
+export async function encodeText(
+  file: Deno.FsFile,
+  name: string,
+  codePoints: Int32Array,
+  width: 1 | 2 | 4,
+  write: (bytes: Uint8Array) => Promise<void>,
+  chunk = DEFAULT_CHUNK,
+): Promise<number> {
+  const table = new Int32Array(0x110000).fill(-1);
+  codePoints.forEach((cp, id) => table[cp] = id);
+  const ids = new Uint32Array(chunk + 4);
+  const narrow = width === 1
+    ? new Uint8Array(chunk + 4)
+    : width === 2
+    ? new Uint16Array(chunk + 4)
+    : null;
+  let total = 0;
+  try {
+    await walk(file, name, chunk, (buf, i, end, eof) => encodeChunk(buf, i, end, eof, table, ids), (
+      _bytes,
+      n,
+    ) => {
+      total += n;
+      if (n === 0) return;
+      // A typed array's set() narrows natively: one monomorphic loop above, any width here.
+      const out = narrow ?? ids;
+      if (narrow) narrow.set(ids.subarray(0, n));
+      return write(new Uint8Array(out.buffer, 0, n * width));
+    });
+  } catch (e) {
+    if (e instanceof TextError && e.message.startsWith("Invalid UTF-8")) {
+      throw new TextError(`Cannot prepare ${name}: the file changed while it was read: try again`);
+    }
+    throw e;
+  }
+  return total;
+}
+
+// decodeText's message for the bad byte at `offset`: its line and column come from a second
+// read of the bytes before it (LF, CRLF and lone CR each end a line; the column counts code
+// points; a leading BOM is not counted).
+async function invalidMessage(
+  file: Deno.FsFile,
+  name: string,
+  offset: number,
+  byte: number,
+): Promise<string> {
+  await file.seek(0, Deno.SeekMode.Start);
+  const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(offset, 1)));
+  let line = 1;
+  let column = 0;
+  let pendingCR = false;
+  let pos = 0;
+  let bom = false;
+  while (pos < offset) {
+    const got = await readInto(file, buf, 0, Math.min(buf.length, offset - pos));
+    if (got === 0) break;
+    for (let i = 0; i < got; i++) {
+      const b = buf[i];
+      if (pos + i < 3) {
+        if (pos + i === 0) bom = b === 0xef;
+        else bom &&= b === (pos + i === 1 ? 0xbb : 0xbf);
+      }
+      if (pendingCR) {
+        pendingCR = false;
+        if (b !== 0x0a) {
+          line++;
+          column = 0;
+        }
+      }
+      if (b === 0x0a) {
+        line++;
+        column = 0;
+      } else if (b === 0x0d) pendingCR = true;
+      else if ((b & 0xc0) !== 0x80) column++;
+    }
+    pos += got;
+  }
+  if (pendingCR) {
+    line++;
+    column = 0;
+  }
+  if (bom && offset >= 3 && line === 1) column--;
+  const hex = byte.toString(16).toUpperCase().padStart(2, "0");
+  return `Invalid UTF-8 in ${name}: byte 0x${hex} at offset ${offset} ` +
+    `(line ${line}, column ${column + 1}) does not start a valid sequence`;
+}

@@ -1,0 +1,345 @@
+// Corpora of any size (issue #22): a text read as a stream into a token file gives exactly what
+// the string gives — the same vocabulary and ids, the same UTF-8 errors at the same positions
+// (whatever the chunk size), the same batches and so bit-identical training, validation and
+// resume — and the token file is reused only while the text is unchanged, never half-written.
+
+import assert from "node:assert/strict";
+import { createModel, evaluate, fromBytes, readText, TextError, toBytes, train } from "../mod.ts";
+import type { TrainEvent } from "../mod.ts";
+import { CHUNK_SIZE, FAIL_WRITE_AFTER, openCorpus } from "../src/data/corpus.ts";
+import { MAGIC } from "../src/data/_token_file.ts";
+import { streamSource } from "../src/data/sources.ts";
+import { decodeText } from "../src/data/text.ts";
+import { Vocab } from "../src/data/vocab.ts";
+import { rng } from "./_helpers.ts";
+
+function corpus(chars: number, seed = 1): string {
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
+  const next = rng(seed);
+  let text = "";
+  while (text.length < chars) {
+    const n = 3 + Math.floor(next() * 6);
+    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
+    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
+  }
+  return text;
+}
+
+const TEXT_BYTES = new TextEncoder().encode("\uFEFF" + corpus(12000));
+const TEXT = decodeText(TEXT_BYTES);
+const VAL = decodeText(new TextEncoder().encode(corpus(3000, 7)));
+const SMALL = { hidden: 16, layers: 2, dropout: 0.1, seed: 3 };
+const RUN = { batch: 6, seq: 20, lr: 0.01, valEvery: 10, threads: 2 };
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "charlstm-corpus-test-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function corpusOf(dir: string, name: string, bytes: Uint8Array, chunk?: number) {
+  await Deno.writeFile(`${dir}/${name}`, bytes);
+  return await openCorpus(`${dir}/${name}`, {
+    cacheDir: `${dir}/cache`,
+    ...(chunk === undefined ? {} : { [CHUNK_SIZE]: chunk }),
+  });
+}
+
+Deno.test("openCorpus: the string's vocabulary, ids and token file format, at any chunk size", async () => {
+  await withDir(async (dir) => {
+    const vocab = Vocab.fromText(TEXT);
+    const ids = vocab.encode(TEXT);
+    for (const chunk of [1, 2, 3, 5, 64, 4 << 20]) {
+      const c = await corpusOf(dir, `t${chunk}.txt`, TEXT_BYTES, chunk);
+      assert.deepEqual(c.vocab.chars, vocab.chars, `chunk ${chunk}`);
+      assert.equal(c.length, ids.length);
+      assert.deepEqual(c.read(0, c.length), ids, `chunk ${chunk}`);
+    }
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES);
+    const file = await Deno.readFile(c.tokenPath);
+    assert.equal(new TextDecoder().decode(file.subarray(0, 8)), MAGIC);
+    const n = Number(new DataView(file.buffer).getBigUint64(8, true));
+    assert.equal((16 + n) % 8, 0);
+    const header = JSON.parse(new TextDecoder().decode(file.subarray(16, 16 + n)));
+    assert.equal(header.version, 1);
+    assert.equal(header.width, 1);
+    assert.equal(header.count, ids.length);
+    assert.equal(header.vocab, vocab.chars.join(""));
+    assert.equal(header.lowercase, false);
+    assert.equal(header.source.size, TEXT_BYTES.length);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", TEXT_BYTES));
+    assert.equal(
+      header.source.hash,
+      [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    );
+    assert.deepEqual([...file.subarray(16 + n)], [...ids]);
+    // 2-byte ids past 256 characters.
+    const wide = Array.from({ length: 300 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join("");
+    const w = await corpusOf(dir, "wide.txt", new TextEncoder().encode(wide + wide));
+    assert.equal(w.width, 2);
+    assert.equal(w.text(0, w.length), wide + wide);
+  });
+});
+
+Deno.test("openCorpus: UTF-8 errors name decodeText's byte, offset, line and column", async () => {
+  const enc = (s: string) => [...new TextEncoder().encode(s)];
+  const cases: number[][] = [
+    [0x80],
+    [0x61, 0x0a, 0x62, 0xc0, 0xaf],
+    [0xef, 0xbb, 0xbf, 0x61, 0x80],
+    [0xef, 0xbb, 0x61],
+    [0x61, 0x0d, 0x80],
+    [0x61, 0x0d, 0x0a, 0x62, 0xe2, 0x82],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xe0, 0x80, 0x80],
+    [0xf0, 0x9f, 0x99],
+    [...enc("ab\r\r\ncd\ré🙂x"), 0xff, 0x61],
+    [...enc("x".repeat(37) + "\r"), 0xc3],
+    [...enc("🙂🙂\n€"), 0xe2, 0x82, 0x41],
+    [...enc("\uFEFFé"), 0xfe],
+  ];
+  const next = rng(5);
+  for (let k = 0; k < 30; k++) {
+    const bytes = enc(corpus(200 + Math.floor(next() * 200), k).replaceAll("\r\n", "\r"));
+    bytes.splice(Math.floor(next() * bytes.length), 0, [0x80, 0xc0, 0xf8, 0xed][k % 4]);
+    cases.push(bytes);
+  }
+  await withDir(async (dir) => {
+    for (const [i, bad] of cases.entries()) {
+      const bytes = new Uint8Array(bad);
+      const path = `${dir}/b${i}.txt`;
+      const expected = assert.throws(() => decodeText(bytes, path), TextError);
+      for (const chunk of [1, 2, 3, 7, 4 << 20]) {
+        await Deno.writeFile(path, bytes);
+        await assert.rejects(
+          () => openCorpus(path, { cacheDir: `${dir}/cache`, [CHUNK_SIZE]: chunk }),
+          (e: Error) => {
+            assert.ok(e instanceof TextError);
+            let message = "";
+            try {
+              decodeText(bytes, path);
+            } catch (d) {
+              message = (d as Error).message;
+            }
+            assert.equal(e.message, message, `case ${i}, chunk ${chunk}`);
+            return true;
+          },
+        );
+      }
+      void expected;
+    }
+    await Deno.writeFile(`${dir}/empty.txt`, new Uint8Array([0xef, 0xbb, 0xbf]));
+    await assert.rejects(
+      () => openCorpus(`${dir}/empty.txt`, { cacheDir: dir }),
+      /^TextError: Cannot read .*empty\.txt: the file has no characters: give a non-empty text$/,
+    );
+    await assert.rejects(
+      () => openCorpus(`${dir}/missing.txt`, { cacheDir: dir }),
+      /Cannot read .*missing\.txt: no such file/,
+    );
+  });
+});
+
+Deno.test("openCorpus: reuses the token file while the text is unchanged, re-reads it after", async () => {
+  await withDir(async (dir) => {
+    const first = await corpusOf(dir, "t.txt", TEXT_BYTES);
+    const notes: string[] = [];
+    const again = await openCorpus(`${dir}/t.txt`, {
+      cacheDir: `${dir}/cache`,
+      onNote: (m) => notes.push(m),
+    });
+    assert.equal(again.tokenPath, first.tokenPath);
+    assert.deepEqual(notes, []); // nothing read
+    // The same bytes at another path share the token file (the key is not the path).
+    await Deno.copyFile(`${dir}/t.txt`, `${dir}/copy.txt`);
+    const stat = await Deno.stat(`${dir}/t.txt`);
+    await Deno.utime(`${dir}/copy.txt`, stat.atime!, stat.mtime!);
+    const copy = await openCorpus(`${dir}/copy.txt`, { cacheDir: `${dir}/cache` });
+    assert.equal(copy.tokenPath, first.tokenPath);
+    // A changed text (same size, another time) is read afresh, never mixed with the old ids.
+    const changed = TEXT_BYTES.slice();
+    changed[100] = 0x7a; // "z"
+    await Deno.writeFile(`${dir}/t.txt`, changed);
+    await Deno.utime(`${dir}/t.txt`, stat.atime!, new Date(stat.mtime!.getTime() + 2000));
+    const fresh = await openCorpus(`${dir}/t.txt`, { cacheDir: `${dir}/cache` });
+    assert.notEqual(fresh.tokenPath, first.tokenPath);
+    const text = decodeText(changed);
+    assert.deepEqual(fresh.read(0, fresh.length), Vocab.fromText(text).encode(text));
+    // A token file cut short (a crash, a full disk) is not taken: the text is read again.
+    const size = (await Deno.stat(fresh.tokenPath)).size;
+    await Deno.truncate(fresh.tokenPath, size - 1);
+    const redone = await openCorpus(`${dir}/t.txt`, { cacheDir: `${dir}/cache` });
+    assert.equal((await Deno.stat(redone.tokenPath)).size, size);
+  });
+});
+
+Deno.test("openCorpus: a failed write is one line and leaves nothing a later run takes", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeFile(`${dir}/t.txt`, TEXT_BYTES);
+    const cacheDir = `${dir}/cache`;
+    await assert.rejects(
+      () => openCorpus(`${dir}/t.txt`, { cacheDir, [FAIL_WRITE_AFTER]: 5000, [CHUNK_SIZE]: 1024 }),
+      (e: Error) => {
+        assert.ok(e instanceof TextError);
+        assert.match(e.message, /^Cannot prepare .*t\.txt: No space left on device/);
+        assert.doesNotMatch(e.message, /\n/);
+        return true;
+      },
+    );
+    assert.deepEqual([...Deno.readDirSync(cacheDir)], []);
+    const c = await openCorpus(`${dir}/t.txt`, { cacheDir });
+    assert.deepEqual(c.read(0, c.length), Vocab.fromText(TEXT).encode(TEXT));
+    // A read-only cache folder: one line naming the text.
+    if (Deno.uid?.() !== 0) {
+      await Deno.mkdir(`${dir}/ro`, { mode: 0o555 });
+      await assert.rejects(
+        () => openCorpus(`${dir}/t.txt`, { cacheDir: `${dir}/ro` }),
+        /^TextError: Cannot prepare .*t\.txt: no writable folder/,
+      );
+    }
+  });
+});
+
+Deno.test("streamSource: a corpus gives getBatch's batches, held-out tail and --val-data alike", async () => {
+  await withDir(async (dir) => {
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES);
+    const v = await corpusOf(dir, "v.txt", new TextEncoder().encode(VAL));
+    const vocab = Vocab.fromText(TEXT);
+    for (const [batch, seq, frac] of [[6, 20, 0.1], [3, 7, 0], [1, 50, 0.3], [7, 1, 0.05]]) {
+      for (const val of [undefined, "val"] as const) {
+        const a = streamSource(vocab, TEXT, batch, seq, frac, val ? VAL : undefined);
+        const b = streamSource(vocab, c, batch, seq, frac, val ? v : undefined);
+        assert.deepEqual(
+          [b.batchesPerEpoch, b.valBatches, b.trainChars, b.valChars],
+          [a.batchesPerEpoch, a.valBatches, a.trainChars, a.valChars],
+        );
+        const xa = new Int32Array(batch * seq), ya = new Int32Array(batch * seq);
+        const xb = new Int32Array(batch * seq), yb = new Int32Array(batch * seq);
+        for (let i = 0; i < a.batchesPerEpoch; i++) {
+          a.fill(0, i, xa, ya);
+          b.fill(0, i, xb, yb);
+          assert.deepEqual([xb, yb], [xa, ya], `batch ${i} of ${batch}×${seq}`);
+        }
+        for (let i = 0; i < a.valBatches; i++) {
+          a.fillVal(i, xa, ya);
+          b.fillVal(i, xb, yb);
+          assert.deepEqual([xb, yb], [xa, ya], `val batch ${i} of ${batch}×${seq}`);
+        }
+        b.close?.();
+      }
+    }
+  });
+});
+
+async function run(
+  model: ReturnType<typeof createModel>,
+  text: Parameters<typeof train>[1],
+  options: Parameters<typeof train>[2],
+) {
+  const losses: number[] = [];
+  const onEvent = (e: TrainEvent) => {
+    if (e.type === "step") losses.push(e.loss);
+    if (e.type === "validation") losses.push(e.valLoss);
+  };
+  await train(model, text, { ...options, onEvent });
+  return losses;
+}
+
+Deno.test("training on a corpus is bit-identical to training on its string: held-out tail, --val-data, resume", async () => {
+  await withDir(async (dir) => {
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES);
+    const v = await corpusOf(dir, "v.txt", new TextEncoder().encode(VAL));
+    for (const valText of [undefined, "val"] as const) {
+      const options = { ...RUN, steps: 16, valEvery: 5, ...(valText ? {} : { valFraction: 0.1 }) };
+      const fromString = createModel(TEXT, SMALL);
+      const lossesA = await run(fromString, TEXT, {
+        ...options,
+        valText: valText ? VAL : undefined,
+      });
+      const fromCorpus = createModel(c, SMALL);
+      assert.deepEqual(fromCorpus.params, createModel(TEXT, SMALL).params);
+      const lossesB = await run(fromCorpus, c, { ...options, valText: valText ? v : undefined });
+      assert.equal(lossesB.length, lossesA.length);
+      assert.ok(lossesA.length > 16, "validations ran");
+      assert.deepEqual(lossesB, lossesA);
+      assert.deepEqual(fromCorpus.params, fromString.params);
+      assert.deepEqual(fromCorpus.trainState!.adamV, fromString.trainState!.adamV);
+
+      // --resume: 8 steps, a checkpoint, 8 more on the corpus: the same as 16 in one run.
+      const half = createModel(c, SMALL);
+      await train(half, c, { ...options, steps: 8, valText: valText ? v : undefined });
+      const resumed = fromBytes(toBytes(half));
+      await train(resumed, c, { ...options, valText: valText ? v : undefined });
+      assert.deepEqual(resumed.params, fromString.params);
+      assert.deepEqual(resumed.trainState!.h, fromString.trainState!.h);
+    }
+    // No file is left open: the sanitizer would fail this test otherwise.
+  });
+});
+
+Deno.test("evaluate on a corpus gives the string's figure in every mode", async () => {
+  await withDir(async (dir) => {
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES.subarray(0, 3000));
+    const text = decodeText(TEXT_BYTES.subarray(0, 3000));
+    const model = createModel(TEXT, SMALL);
+    for (
+      const options of [
+        { seq: 64 },
+        { seq: 100_000 },
+        { mode: "batched" as const, batch: 4, seq: 30 },
+        { lines: true },
+      ]
+    ) {
+      const o = { ...options, threads: 2 };
+      assert.equal(await evaluate(model, c, o), await evaluate(model, text, o), JSON.stringify(o));
+    }
+  });
+});
+
+Deno.test("a corpus checks the model's characters as a string does", async () => {
+  await withDir(async (dir) => {
+    const c = await corpusOf(dir, "t.txt", TEXT_BYTES);
+    const other = await corpusOf(dir, "o.txt", new TextEncoder().encode("xyz ".repeat(500)));
+    const model = createModel(TEXT, SMALL);
+    await assert.rejects(
+      () => train(model, c, { ...RUN, steps: 1, valText: other }),
+      /Cannot validate: the validation text has characters the training text does not: "x", "y", "z"/,
+    );
+    await assert.rejects(
+      () => train(model, other, { ...RUN, steps: 1 }),
+      /Cannot encode the text: "x", "y", "z" are not in the model's vocabulary/,
+    );
+    assert.throws(() => createModel(c, { lowercase: true }), /lowercase and minFreq need the text/);
+    // Line mode reads a corpus as its string.
+    const a = createModel(TEXT, { ...SMALL, dropout: 0 });
+    const b = createModel(c, { ...SMALL, dropout: 0 });
+    await train(a, TEXT, { ...RUN, lines: true, steps: 3, seq: 30 });
+    await train(b, c, { ...RUN, lines: true, steps: 3, seq: 30 });
+    assert.deepEqual(b.params, a.params);
+  });
+});
+
+Deno.test("readText: a file too large for one string says so, not 'Invalid UTF-8'", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/huge.txt`;
+    // A sparse file: 2 GiB long, no disk used, never read.
+    using file = await Deno.open(path, { write: true, create: true });
+    await file.truncate(2 ** 31);
+    await assert.rejects(
+      () => readText(path),
+      (e: Error) => {
+        assert.ok(e instanceof TextError);
+        assert.equal(
+          e.message,
+          `Cannot read ${path}: 2147483648 bytes is more than one string can hold (about ` +
+            "512 MiB of text): train.ts streams it; in code use openCorpus(path)",
+        );
+        return true;
+      },
+    );
+  });
+});
