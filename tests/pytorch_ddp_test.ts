@@ -8,7 +8,7 @@
 // decoupled decay, SGD's L2) carries over as the checkpoint's `weightDecay`.
 
 import assert from "node:assert/strict";
-import { createModel, evaluate, load, save, toBytes, train } from "../mod.ts";
+import { createModel, evaluate, load, openCorpus, save, toBytes, train } from "../mod.ts";
 
 /** A model, named by what the stable API returns (not by an internal type's name). */
 type CharModel = ReturnType<typeof createModel>;
@@ -358,36 +358,26 @@ for (const c of CASES) {
 }
 
 /**
- * A token file of `text` in issue #22's format (version 1): `CHLTOK01`, the header's length (u64),
- * the JSON header padded with spaces to a multiple of 8, then every code point's index in the
- * sorted vocabulary, `width` bytes each. Written here until the data module's writer is merged;
- * `header` overrides fields (the bad-file cases).
+ * The token file of the text at `path`, written by the data module (what train.ts prepares is
+ * what pytorch_ddp.py reads), copied to `to`.
  */
-async function writeTokenFileForTest(
-  path: string,
-  text: string,
-  header: Record<string, unknown> = {},
-): Promise<void> {
-  const norm = [...text.replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n")]; // as decodeText
-  const chars = [...new Set(norm)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-  const id = new Map(chars.map((c, i) => [c, i]));
-  const width = chars.length <= 256 ? 1 : chars.length <= 65536 ? 2 : 4;
-  const source = { size: new TextEncoder().encode(text).length, mtimeMs: 0, hash: "" };
-  const fields = { version: 1, width, count: norm.length, vocab: chars.join(""), source };
-  const json = new TextEncoder().encode(JSON.stringify({ ...fields, lowercase: false, ...header }));
-  const n = json.length + (8 - (16 + json.length) % 8) % 8; // spaces pad 16 + n to a multiple of 8
-  const out = new Uint8Array(16 + n + norm.length * width).fill(0x20, 16, 16 + n);
-  const view = new DataView(out.buffer);
-  out.set(new TextEncoder().encode("CHLTOK01"));
-  view.setBigUint64(8, BigInt(n), true);
+async function tokenFile(path: string, to: string): Promise<void> {
+  const corpus = await openCorpus(path, { cacheDir: `${dir}/tokens` });
+  await Deno.copyFile(corpus.tokenPath, to);
+}
+
+/** A token file's bytes with fields of its JSON header replaced (the header padded again). */
+function withHeader(bytes: Uint8Array, fields: Record<string, unknown>): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(8, true));
+  const header = JSON.parse(decoder.decode(bytes.subarray(16, 16 + n)));
+  const json = new TextEncoder().encode(JSON.stringify({ ...header, ...fields }));
+  const padded = json.length + (8 - (16 + json.length) % 8) % 8;
+  const out = new Uint8Array(16 + padded + bytes.length - 16 - n).fill(0x20, 16, 16 + padded);
+  out.set(bytes.subarray(0, 8));
+  new DataView(out.buffer).setBigUint64(8, BigInt(padded), true);
   out.set(json, 16);
-  for (let i = 0, at = 16 + n; i < norm.length; i++, at += width) {
-    const v = id.get(norm[i])!;
-    if (width === 1) out[at] = v;
-    else if (width === 2) view.setUint16(at, v, true);
-    else view.setUint32(at, v, true);
-  }
-  await Deno.writeFile(path, out);
+  out.set(bytes.subarray(16 + n), 16 + padded);
+  return out;
 }
 
 /** Safetensors bytes without the tensors whose names start with `prefix`. */
@@ -564,7 +554,7 @@ Deno.test({
     const files = new Map<string, string>();
     for (const [name, text] of [["uni", UNI], ["uni_val", UNI_VAL]]) {
       await Deno.writeTextFile(`${dir}/${name}.txt`, onDisk(text));
-      await writeTokenFileForTest(`${dir}/${name}.tok`, onDisk(text));
+      await tokenFile(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
       files.set(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
     }
     const model = createModel(UNI + "ZΩ", { hidden: 16, layers: 2, dropout: 0.1, seed: 4 });
@@ -622,7 +612,7 @@ Deno.test({
     const val = LINES.split("\n").slice(0, 12).join("\n") + "\n\n";
     for (const [name, text] of [["lines", LINES], ["lines_val", val]]) {
       await Deno.writeTextFile(`${dir}/${name}.txt`, text);
-      await writeTokenFileForTest(`${dir}/${name}.tok`, text);
+      await tokenFile(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
       files.set(`${dir}/${name}.txt`, `${dir}/${name}.tok`);
     }
     const model = createModel(LINES + "Q", { hidden: 16, layers: 1, cell: "rnn", seed: 2 });
@@ -648,7 +638,8 @@ Deno.test({
     const ckpt = `${dir}/tok_bad.safetensors`;
     await save(model, ckpt);
     const good = `${dir}/tok_good.tok`;
-    await writeTokenFileForTest(good, TEXT);
+    await Deno.writeTextFile(`${dir}/tok_good.txt`, TEXT);
+    await tokenFile(`${dir}/tok_good.txt`, good);
     const bytes = await Deno.readFile(good);
     const bad = async (name: string, change: (b: Uint8Array) => Uint8Array) => {
       await Deno.writeFile(`${dir}/${name}`, change(bytes.slice()));
@@ -658,9 +649,9 @@ Deno.test({
     const short = await bad("short.tok", (b) => b.subarray(0, b.length - 1));
     // Token 16: the first one read (the checkpoint is at batch 2 of its epoch, seq 8).
     const damaged = await bad("damaged.tok", (b) => (b[b.length - TEXT.length + 16] = 200, b));
-    await writeTokenFileForTest(`${dir}/width3.tok`, TEXT, { width: 3 });
-    await writeTokenFileForTest(`${dir}/uni_bad.tok`, UNI);
+    await bad("width3.tok", (b) => withHeader(b, { width: 3 }));
     await Deno.writeTextFile(`${dir}/uni_bad.txt`, UNI);
+    await tokenFile(`${dir}/uni_bad.txt`, `${dir}/uni_bad.tok`);
     const common = ["--resume", ckpt, "--out", `${dir}/tok_bad_out`, "--steps", "3"];
     const cases: [string, string[], RegExp][] = [
       [
