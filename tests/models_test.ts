@@ -326,7 +326,7 @@ Deno.test("prepareFineTune: widened copy, no state, the fine-tuning rule's lr an
     ft.added,
     [...new Set("The QUICK fox!\n")].filter((c) => base.vocab.indexOf(c) < 0).sort(),
   );
-  assert.equal(ft.train.lr, 1e-3);
+  assert.equal(ft.train.lr, 1e-4);
   assert.equal(ft.train.timeBudget, 60);
   assert.equal(ft.model.trainState, null);
   assert.notEqual(ft.model.params, base.params);
