@@ -60,6 +60,6 @@ export type { WidenOptions } from "./src/model/widen.ts";
 export { type FineTune, type FineTuneOptions, prepareFineTune } from "./src/train/fine_tune.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "./src/data/vocab.ts";
 export { readText, TextError } from "./src/data/text.ts";
-export { Corpus, type CorpusOptions, CorpusReader, openCorpus } from "./src/data/corpus.ts";
+export { type Corpus, type CorpusOptions, openCorpus } from "./src/data/corpus.ts";
 export type { BackendChoice } from "./src/engine/engine.ts";
 export { WebGpuUnavailableError } from "./src/engine/webgpu_engine.ts";

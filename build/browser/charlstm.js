@@ -4753,15 +4753,18 @@ function getBatch(arr, batch, seq, index, x, y) {
   if (x.length !== size || y.length !== size) {
     throw new RangeError(`Invalid batch buffers: x and y must hold ${batch}\xD7${seq} = ${size} ids, got ${x.length} and ${y.length}`);
   }
-  const row = count * seq;
+  readBatch(arr.length, batch, seq, index, (from, out, at, n) => out.set(arr.subarray(from, from + n), at), x, y);
+}
+function readBatch(length, batch, seq, index, read2, x, y) {
+  const row = batchCount(length, batch, seq) * seq;
   const start = index * seq;
   const wrap = start + seq === row;
   for (let r = 0; r < batch; r++) {
     const base = r * row + start;
     const out = r * seq;
-    x.set(arr.subarray(base, base + seq), out);
-    y.set(arr.subarray(base + 1, base + seq), out);
-    y[out + seq - 1] = wrap ? arr[r * row] : arr[base + seq];
+    read2(base, x, out, seq);
+    y.set(x.subarray(out + 1, out + seq), out);
+    read2(wrap ? r * row : base + seq, y, out + seq - 1, 1);
   }
 }
 
@@ -4798,12 +4801,13 @@ function getLineBatch(lines, order, batch, seq, index, newline, x, y) {
 
 // src/data/sources.ts
 function streamSource(vocab, text, batch, seq, valFraction, valText) {
-  if (typeof text !== "string" || valText !== void 0 && typeof valText !== "string") {
-    return tokenStreamSource(vocab, text, batch, seq, valFraction, valText);
-  }
-  const { train: train2, val } = valText === void 0 ? splitValidation(vocab.encode(text), valFraction) : {
-    train: vocab.encode(text),
-    val: vocab.encode(valText)
+  const { train: train2, val } = streamParts(vocab, text, valFraction, valText);
+  const fill = (t, index, x, y) => {
+    const count = batchCount(t.length, batch, seq);
+    if (!(Number.isInteger(index) && index >= 0 && index < count)) {
+      throw new RangeError(`Invalid batch index ${index}: ${t.length} characters make ${count} batches of ${batch}\xD7${seq}`);
+    }
+    readBatch(t.length, batch, seq, index, t.read, x, y);
   };
   return {
     kind: "stream",
@@ -4814,8 +4818,12 @@ function streamSource(vocab, text, batch, seq, valFraction, valText) {
     trainCount: train2.length,
     trainChars: train2.length,
     valChars: val.length,
-    fill: (_epoch, index, x, y) => getBatch(train2, batch, seq, index, x, y),
-    fillVal: (index, x, y) => getBatch(val, batch, seq, index, x, y)
+    fill: (_epoch, index, x, y) => fill(train2, index, x, y),
+    fillVal: (index, x, y) => fill(val, index, x, y),
+    close: () => {
+      train2.close();
+      val.close();
+    }
   };
 }
 function lineSource(vocab, text, batch, seq, valFraction, seed, valText) {
@@ -4854,21 +4862,49 @@ function lineSource(vocab, text, batch, seq, valFraction, seed, valText) {
     fillVal: (index, x, y) => getLineBatch(val, valOrder, batch, width, index, newline, x, y)
   };
 }
-function tokensOf(vocab, text, start = 0, end) {
-  if (typeof text === "string") {
-    const ids = vocab.encode(text).subarray(start, end);
+function streamParts(vocab, text, valFraction, valText) {
+  if (valText === void 0) {
+    if (typeof text === "string") {
+      const { train: train3, val } = splitValidation(vocab.encode(text), valFraction);
+      return {
+        train: idsOf(train3),
+        val: idsOf(val)
+      };
+    }
+    if (!(valFraction >= 0 && valFraction < 1)) {
+      throw new RangeError(`Invalid validation fraction: must be in [0, 1), got ${valFraction}`);
+    }
+    const valIdx = Math.trunc(text.length * (1 - valFraction));
     return {
-      length: ids.length,
-      read: (from, out, at, count) => out.set(ids.subarray(from, from + count), at),
-      close: () => {
-      }
+      train: corpusPart(vocab, text, 0, valIdx),
+      val: corpusPart(vocab, text, valIdx)
     };
   }
-  const reader = text.reader(corpusMap(vocab, text));
-  const offset = start;
+  const train2 = typeof text === "string" ? idsOf(vocab.encode(text)) : corpusPart(vocab, text);
+  try {
+    const val = typeof valText === "string" ? idsOf(vocab.encode(valText)) : corpusPart(vocab, valText);
+    return {
+      train: train2,
+      val
+    };
+  } catch (e) {
+    train2.close();
+    throw e;
+  }
+}
+function idsOf(ids) {
   return {
-    length: (end ?? text.length) - start,
-    read: (from, out, at, count) => reader.read(offset + from, out, at, count),
+    length: ids.length,
+    read: (from, out, at, count) => out.set(ids.subarray(from, from + count), at),
+    close: () => {
+    }
+  };
+}
+function corpusPart(vocab, corpus, start = 0, end = corpus.length) {
+  const reader = corpus.reader(corpusMap(vocab, corpus));
+  return {
+    length: end - start,
+    read: (from, out, at, count) => reader.read(start + from, out, at, count),
     close: () => reader.close()
   };
 }
@@ -4886,60 +4922,6 @@ function corpusMap(vocab, corpus) {
   }
   if (map.includes(-1)) vocab.encode(chars.filter((_, i) => map[i] < 0).join(""));
   return map;
-}
-function tokenStreamSource(vocab, text, batch, seq, valFraction, valText) {
-  let train2, val;
-  if (valText === void 0) {
-    if (!(valFraction >= 0 && valFraction < 1)) {
-      throw new RangeError(`Invalid validation fraction: must be in [0, 1), got ${valFraction}`);
-    }
-    const length = typeof text === "string" ? vocab.encode(text).length : text.length;
-    const valIdx = Math.trunc(length * (1 - valFraction));
-    train2 = tokensOf(vocab, text, 0, valIdx);
-    val = tokensOf(vocab, text, valIdx, length);
-  } else {
-    train2 = tokensOf(vocab, text);
-    try {
-      val = tokensOf(vocab, valText);
-    } catch (e) {
-      train2.close();
-      throw e;
-    }
-  }
-  const scratch = new Int32Array(seq + 1);
-  const fill = (t, index, x, y) => {
-    const count = batchCount(t.length, batch, seq);
-    if (!(index >= 0 && index < count && Number.isInteger(index))) {
-      throw new RangeError(`Invalid batch index ${index}: ${t.length} characters make ${count} batches of ${batch}\xD7${seq}`);
-    }
-    const row = count * seq;
-    const start = index * seq;
-    const wrap = start + seq === row;
-    for (let r = 0; r < batch; r++) {
-      const base = r * row + start;
-      const out = r * seq;
-      t.read(base, scratch, 0, wrap ? seq : seq + 1);
-      if (wrap) t.read(r * row, scratch, seq, 1);
-      x.set(scratch.subarray(0, seq), out);
-      y.set(scratch.subarray(1, seq + 1), out);
-    }
-  };
-  return {
-    kind: "stream",
-    seq,
-    batchesPerEpoch: batchCount(train2.length, batch, seq),
-    valBatches: batchCount(val.length, batch, seq),
-    independentRows: false,
-    trainCount: train2.length,
-    trainChars: train2.length,
-    valChars: val.length,
-    fill: (_epoch, index, x, y) => fill(train2, index, x, y),
-    fillVal: (index, x, y) => fill(val, index, x, y),
-    close: () => {
-      train2.close();
-      val.close();
-    }
-  };
 }
 
 // src/data/text_stats.ts

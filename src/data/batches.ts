@@ -167,15 +167,52 @@ export function getBatch(
         `${x.length} and ${y.length}`,
     );
   }
-  const row = count * seq; // arr.reshape((batch, -1)).shape[1]
+  readBatch(
+    arr.length,
+    batch,
+    seq,
+    index,
+    (from, out, at, n) => out.set(arr.subarray(from, from + n), at),
+    x,
+    y,
+  );
+}
+
+/**
+ * The rows of batch `index` (checked by the caller) read through `read`, which copies `count`
+ * ids from position `from` of a text of `length` ids into `out` at `at`: {@linkcode getBatch}'s
+ * arithmetic for any store of ids (an array, a token file), so both give the same batches.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readBatch } from "./batches.ts";
+ *
+ * const arr = Int32Array.from({ length: 13 }, (_, i) => i);
+ * const x = new Int32Array(6), y = new Int32Array(6);
+ * readBatch(13, 2, 3, 1, (from, out, at, n) => out.set(arr.subarray(from, from + n), at), x, y);
+ * assert.deepEqual([...y], [4, 5, 0, 10, 11, 6]);
+ * ```
+ */
+export function readBatch(
+  length: number,
+  batch: number,
+  seq: number,
+  index: number,
+  read: (from: number, out: Int32Array, at: number, count: number) => void,
+  x: Int32Array,
+  y: Int32Array,
+): void {
+  const row = batchCount(length, batch, seq) * seq; // arr.reshape((batch, -1)).shape[1]
   const start = index * seq;
   const wrap = start + seq === row;
   for (let r = 0; r < batch; r++) {
     const base = r * row + start;
     const out = r * seq;
-    x.set(arr.subarray(base, base + seq), out);
-    y.set(arr.subarray(base + 1, base + seq), out);
-    y[out + seq - 1] = wrap ? arr[r * row] : arr[base + seq];
+    read(base, x, out, seq);
+    y.set(x.subarray(out + 1, out + seq), out);
+    // The last target: the next window's first id, or for the last window the row's first.
+    read(wrap ? r * row : base + seq, y, out + seq - 1, 1);
   }
 }
 

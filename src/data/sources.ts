@@ -3,7 +3,7 @@
 // caller-provided input and target arrays by index, so a training loop allocates nothing per
 // step.
 
-import { batchCount, getBatch, splitValidation } from "./batches.ts";
+import { batchCount, readBatch, splitValidation } from "./batches.ts";
 import type { Corpus } from "./corpus.ts";
 import { getLineBatch, linePermutation, splitLines } from "./lines.ts";
 import type { Vocab } from "./vocab.ts";
@@ -47,12 +47,17 @@ export function streamSource(
   valFraction: number,
   valText?: string | Corpus,
 ): BatchSource {
-  if (typeof text !== "string" || (valText !== undefined && typeof valText !== "string")) {
-    return tokenStreamSource(vocab, text, batch, seq, valFraction, valText);
-  }
-  const { train, val } = valText === undefined
-    ? splitValidation(vocab.encode(text), valFraction)
-    : { train: vocab.encode(text), val: vocab.encode(valText) };
+  const { train, val } = streamParts(vocab, text, valFraction, valText);
+  const fill = (t: Tokens, index: number, x: Int32Array, y: Int32Array) => {
+    const count = batchCount(t.length, batch, seq);
+    if (!(Number.isInteger(index) && index >= 0 && index < count)) {
+      throw new RangeError(
+        `Invalid batch index ${index}: ${t.length} characters make ${count} batches of ` +
+          `${batch}×${seq}`,
+      );
+    }
+    readBatch(t.length, batch, seq, index, t.read, x, y);
+  };
   return {
     kind: "stream",
     seq,
@@ -62,8 +67,12 @@ export function streamSource(
     trainCount: train.length,
     trainChars: train.length,
     valChars: val.length,
-    fill: (_epoch, index, x, y) => getBatch(train, batch, seq, index, x, y),
-    fillVal: (index, x, y) => getBatch(val, batch, seq, index, x, y),
+    fill: (_epoch, index, x, y) => fill(train, index, x, y),
+    fillVal: (index, x, y) => fill(val, index, x, y),
+    close: () => {
+      train.close();
+      val.close();
+    },
   };
 }
 
@@ -128,21 +137,51 @@ interface Tokens {
   close(): void;
 }
 
-// A stretch of `text` in `vocab`'s ids.
-function tokensOf(vocab: Vocab, text: string | Corpus, start = 0, end?: number): Tokens {
-  if (typeof text === "string") {
-    const ids = vocab.encode(text).subarray(start, end);
-    return {
-      length: ids.length,
-      read: (from, out, at, count) => out.set(ids.subarray(from, from + count), at),
-      close: () => {},
-    };
+// The training and validation ids: the tutorial's split of `text` (splitValidation's cut), or
+// all of `text` and all of `valText`. A string is encoded once; a corpus is read by position.
+function streamParts(
+  vocab: Vocab,
+  text: string | Corpus,
+  valFraction: number,
+  valText?: string | Corpus,
+): { train: Tokens; val: Tokens } {
+  if (valText === undefined) {
+    if (typeof text === "string") {
+      const { train, val } = splitValidation(vocab.encode(text), valFraction);
+      return { train: idsOf(train), val: idsOf(val) };
+    }
+    if (!(valFraction >= 0 && valFraction < 1)) {
+      throw new RangeError(`Invalid validation fraction: must be in [0, 1), got ${valFraction}`);
+    }
+    const valIdx = Math.trunc(text.length * (1 - valFraction)); // splitValidation's cut
+    return { train: corpusPart(vocab, text, 0, valIdx), val: corpusPart(vocab, text, valIdx) };
   }
-  const reader = text.reader(corpusMap(vocab, text));
-  const offset = start;
+  const train = typeof text === "string" ? idsOf(vocab.encode(text)) : corpusPart(vocab, text);
+  try {
+    const val = typeof valText === "string"
+      ? idsOf(vocab.encode(valText))
+      : corpusPart(vocab, valText);
+    return { train, val };
+  } catch (e) {
+    train.close();
+    throw e;
+  }
+}
+
+function idsOf(ids: Int32Array): Tokens {
   return {
-    length: (end ?? text.length) - start,
-    read: (from, out, at, count) => reader.read(offset + from, out, at, count),
+    length: ids.length,
+    read: (from, out, at, count) => out.set(ids.subarray(from, from + count), at),
+    close: () => {},
+  };
+}
+
+// Positions `start` to `end` of a corpus, in `vocab`'s ids.
+function corpusPart(vocab: Vocab, corpus: Corpus, start = 0, end = corpus.length): Tokens {
+  const reader = corpus.reader(corpusMap(vocab, corpus));
+  return {
+    length: end - start,
+    read: (from, out, at, count) => reader.read(start + from, out, at, count),
     close: () => reader.close(),
   };
 }
@@ -175,71 +214,4 @@ export function corpusMap(vocab: Vocab, corpus: Corpus): Int32Array {
   // The error encoding the text would throw, listing every character the vocabulary lacks.
   if (map.includes(-1)) vocab.encode(chars.filter((_, i) => map[i] < 0).join(""));
   return map;
-}
-
-// streamSource over any Tokens: the same split and the same batches as getBatch, each row's
-// `seq` (+1) ids read by position.
-function tokenStreamSource(
-  vocab: Vocab,
-  text: string | Corpus,
-  batch: number,
-  seq: number,
-  valFraction: number,
-  valText?: string | Corpus,
-): BatchSource {
-  let train: Tokens, val: Tokens;
-  if (valText === undefined) {
-    if (!(valFraction >= 0 && valFraction < 1)) {
-      throw new RangeError(`Invalid validation fraction: must be in [0, 1), got ${valFraction}`);
-    }
-    const length = typeof text === "string" ? vocab.encode(text).length : text.length;
-    const valIdx = Math.trunc(length * (1 - valFraction)); // splitValidation's cut
-    train = tokensOf(vocab, text, 0, valIdx);
-    val = tokensOf(vocab, text, valIdx, length);
-  } else {
-    train = tokensOf(vocab, text);
-    try {
-      val = tokensOf(vocab, valText);
-    } catch (e) {
-      train.close();
-      throw e;
-    }
-  }
-  const scratch = new Int32Array(seq + 1);
-  const fill = (t: Tokens, index: number, x: Int32Array, y: Int32Array) => {
-    const count = batchCount(t.length, batch, seq);
-    if (!(index >= 0 && index < count && Number.isInteger(index))) {
-      throw new RangeError(
-        `Invalid batch index ${index}: ${t.length} characters make ${count} batches of ` +
-          `${batch}×${seq}`,
-      );
-    }
-    const row = count * seq; // arr.reshape((batch, -1)).shape[1]
-    const start = index * seq;
-    const wrap = start + seq === row;
-    for (let r = 0; r < batch; r++) {
-      const base = r * row + start;
-      const out = r * seq;
-      t.read(base, scratch, 0, wrap ? seq : seq + 1);
-      if (wrap) t.read(r * row, scratch, seq, 1);
-      x.set(scratch.subarray(0, seq), out);
-      y.set(scratch.subarray(1, seq + 1), out);
-    }
-  };
-  return {
-    kind: "stream",
-    seq,
-    batchesPerEpoch: batchCount(train.length, batch, seq),
-    valBatches: batchCount(val.length, batch, seq),
-    independentRows: false,
-    trainCount: train.length,
-    trainChars: train.length,
-    valChars: val.length,
-    fill: (_epoch, index, x, y) => fill(train, index, x, y),
-    fillVal: (index, x, y) => fill(val, index, x, y),
-    close: () => {
-      train.close();
-      val.close();
-    },
-  };
 }
