@@ -131,7 +131,7 @@ if (values.recipe === "none") {
 }
 if (speed !== undefined) {
   // The steps the speed buys, less the validations' share; one cosine cycle over them.
-  const batch = train0.batch ?? 32, seq = train0.seq ?? 100;
+  const batch = train0.batch ?? RECIPE_RULE.batch, seq = train0.seq ?? RECIPE_RULE.seq;
   const steps = Math.max(
     1,
     Math.round(seconds * speed * (1 - RECIPE_RULE.valShare) / (batch * seq)),
@@ -188,7 +188,8 @@ for (let r = 0; r < runs; r++) {
     bestBatchedVal: curve.reduce((b, c) => (c[1] < b[1] ? c : b), [0, Infinity]),
     curve,
     model: { ...model.config, inputScale: model0.inputScale, forgetBias: model0.forgetBias },
-    train: train0,
+    // The options, less the held-out text (the row names its file).
+    train: { ...train0, valText: undefined },
   };
   console.log(
     `  run ${r}: ${steps} steps, ${row.charsPerSec} chars/s, ${row.wall} s, ` +

@@ -5,6 +5,7 @@
 import { corpus } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { load } from "../mod.ts";
+import { RECIPE_RULE } from "../src/train/recipe.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -203,9 +204,9 @@ Deno.test("train.ts --time, --sample-every, --val-data: the run a person watches
   assert.ok(samples.every((e) => e.text.startsWith("alpha") && [...e.text].length === 25));
   const lastStep = steps.at(-1);
   assert.ok(lastStep.trainTime <= 2.3, `trained ${lastStep.trainTime} s`);
-  // The cosine follows the budget: most of the way down to its floor, a tenth of lr 0.003, by
-  // the last step (which leaves the final validation and a step's margin in the budget).
-  assert.ok(lastStep.lr < 0.003 * (0.1 + 0.9 * 0.25), `last lr ${lastStep.lr}`);
+  // The cosine follows the budget: most of the way down to its floor, a tenth of the recipe's
+  // lr, by the last step (which leaves the final validation and a step's margin in the budget).
+  assert.ok(lastStep.lr < RECIPE_RULE.lr * (0.1 + 0.9 * 0.25), `last lr ${lastStep.lr}`);
   assert.equal(events.filter((e) => e.type === "cycle").length, 1);
   const model = await load(`${out}/last.safetensors`);
   assert.equal(model.trainState!.timeBudget, 2);

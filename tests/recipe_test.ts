@@ -164,26 +164,35 @@ Deno.test("LSTM forget-gate bias: b_ih's forget slice set, b_hh's zero; 0 keeps 
 });
 
 Deno.test("recipe: a run stops at its best, validating at least every few passes", async () => {
-  // 180k characters train: 56 batches a pass; the time's share validates every 90 steps.
+  // 180k characters train, 112 batches of 16 × 100 a pass; 20k validate, 12 batches: the
+  // time's share validates every 12 × 0.4 / 0.03 = 160 steps, rounded up to 200.
   const big = await recipe(TEXT, { timeBudget: 600, charsPerSec: speed });
+  assert.equal(R.batch * R.seq, 1600);
   assert.equal(big.train.patience, R.patience);
-  assert.equal(big.train.valEvery, 90);
-  assert.match(big.summary, /validation every 90 steps \(patience 3\)/);
-  // 40k characters held out beside 40k training: 11 batches a pass, validated every 3 passes
-  // (33, the 50 steps that are the least) though the time's share would allow every 140.
+  assert.equal(big.train.valEvery, 200);
+  assert.match(big.summary, /validation every 200 steps \(patience 3\)/);
+  // 40k characters held out beside 40k training: 25 batches a pass, validated every 3 passes
+  // (75, rounded up to 80) though the time's share would allow every 340.
   const small = corpus(40_000);
   const r = await recipe(small, {
     timeBudget: 600,
     charsPerSec: speed,
     train: { valText: corpus(40_000) },
   });
-  assert.equal(r.train.valEvery, R.minValEvery);
+  assert.equal(r.train.valEvery, 80);
+  // 10k beside 10k: 6 batches a pass, 3 passes are 18 steps, and 50 are the least.
+  const tiny = await recipe(corpus(10_000), {
+    timeBudget: 600,
+    charsPerSec: speed,
+    train: { valText: corpus(10_000) },
+  });
+  assert.equal(tiny.train.valEvery, R.minValEvery);
   const r2 = await recipe(corpus(300_000), {
     timeBudget: 600,
     charsPerSec: speed,
     train: { valText: corpus(300_000), patience: 0 },
   });
-  // 93 batches a pass: every 3 passes is 279, rounded up to 300.
-  assert.equal(r2.train.valEvery, 300);
+  // 187 batches a pass: every 3 passes is 561, rounded up to 600.
+  assert.equal(r2.train.valEvery, 600);
   assert.equal(r2.train.patience, 0);
 });

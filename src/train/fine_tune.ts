@@ -9,7 +9,7 @@ import { recipe, type RecipeOptions } from "./recipe.ts";
 import type { TrainOptions } from "./train.ts";
 
 /**
- * The fine-tuning rule's own numbers; the rest (batch, seq, warm-up, cosine floor, dropout by
+ * The fine-tuning rule's own numbers; the rest (seq, warm-up, cosine floor, dropout by
  * the epochs the run reads, validation cadence) is the recipe's (`RECIPE_RULE`).
  *
  * @example The budget and learning rate of a fine-tuning run
@@ -25,7 +25,7 @@ export const FINE_TUNE_RULE = {
    */
   timeBudget: 60,
   /**
-   * A thirtieth of the recipe's 3e-3: Adam's first steps move every weight by about the lr
+   * A thirtieth of the recipe's 3e-3 of the time it was measured: Adam's first steps move every weight by about the lr
    * whatever its gradient, and a trained model is already near a good point. Measured
    * (`bench/finetune.ts --finetune-steps 98`, bench/README.md) on the unseen tenth of each
    * bundled model's text: shakespeare 1.5420 as it is, 1.5443 / 1.5249 / 1.5252 at lr 1e-3 /
@@ -33,6 +33,11 @@ export const FINE_TUNE_RULE = {
    * the only one that never made a model worse.
    */
   lr: 1e-4,
+  /**
+   * The batch the learning rate was measured at (the recipe's batch then; the recipe's own
+   * became 16 with its higher lr).
+   */
+  batch: 32,
 } as const;
 
 /** Options for {@linkcode prepareFineTune}. */
@@ -94,7 +99,12 @@ export async function prepareFineTune(
     ...rest,
     timeBudget,
     model: { cell, hidden, layers, embedding, dropout },
-    train: { ...given, lr: given.lr ?? FINE_TUNE_RULE.lr, valText: valText ?? given.valText },
+    train: {
+      ...given,
+      lr: given.lr ?? FINE_TUNE_RULE.lr,
+      batch: given.batch ?? FINE_TUNE_RULE.batch,
+      valText: valText ?? given.valText,
+    },
   });
   const model: CharModel = {
     ...wider,

@@ -57,7 +57,7 @@ export interface TrainOptions extends ScheduleOptions {
    * pauses a run between steps stops its clock while paused, so the pause is not trained time.
    */
   clock?: () => number;
-  /** Sequences per batch (default 32). */
+  /** Sequences per batch (default 16, the recipe's). */
   batch?: number;
   /** Characters per sequence (default 100; in line mode, the longest line plus one). */
   seq?: number;
@@ -66,7 +66,7 @@ export interface TrainOptions extends ScheduleOptions {
    * last tenth of the lines (valFraction) held out (default false).
    */
   lines?: boolean;
-  /** Adam learning rate (default 3e-3, the recipe's). */
+  /** Adam learning rate (default 5e-3, the recipe's). */
   lr?: number;
   /** Clip gradients to this global L2 norm (default 5; 0 disables). */
   clip?: number;
