@@ -7,8 +7,10 @@ import assert from "node:assert/strict";
 import { createModel, evaluate, fromBytes, readText, TextError, toBytes, train } from "../mod.ts";
 import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, FAIL_WRITE_AFTER, openCorpus } from "../src/data/corpus.ts";
-import { MAGIC } from "../src/data/_token_file.ts";
+import { encodeHeader, MAGIC, readHeader } from "../src/data/_token_file.ts";
+import { corpusVocab } from "../src/data/corpus_vocab.ts";
 import { streamSource } from "../src/data/sources.ts";
+import { prepareFineTune } from "../src/train/fine_tune.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
 import { rng } from "./_helpers.ts";
@@ -278,6 +280,58 @@ Deno.test("training on a corpus is bit-identical to training on its string: held
       assert.deepEqual(resumed.trainState!.h, fromString.trainState!.h);
     }
     // No file is left open: the sanitizer would fail this test otherwise.
+  });
+});
+
+Deno.test("--lowercase, --min-freq and --from on a corpus are bit-identical to the string path", async () => {
+  await withDir(async (dir) => {
+    // Capitals to lowercase, and characters rare enough for minFreq 3 ("É", "q", "Z").
+    const text = TEXT.replaceAll("cat", "Cat").replaceAll("ran", "RAN").replace("mat", "Émat") +
+      "q q Z\n";
+    const c = await corpusOf(dir, "m.txt", new TextEncoder().encode(text));
+    const options = { ...RUN, steps: 8, valEvery: 4, valFraction: 0.1 };
+    for (const flags of [{ lowercase: true }, { minFreq: 3 }, { lowercase: true, minFreq: 3 }]) {
+      const a = createModel(text, { ...SMALL, ...flags });
+      const vocab = corpusVocab(c, flags);
+      assert.deepEqual(
+        [vocab.chars, vocab.lowercase, vocab.unknown],
+        [a.vocab.chars, a.vocab.lowercase, a.vocab.unknown],
+        JSON.stringify(flags),
+      );
+      const b = createModel(vocab, SMALL);
+      const lossesA = await run(a, text, options);
+      const lossesB = await run(b, c, options);
+      assert.ok(lossesA.length > 8, "validations ran");
+      assert.deepEqual(lossesB, lossesA, JSON.stringify(flags));
+      assert.deepEqual(b.params, a.params);
+    }
+    assert.ok(corpusVocab(c, { minFreq: 3 }).chars.includes("\uFFFD"), "rare characters exist");
+    assert.throws(() => corpusVocab(c, { minFreq: 0 }), /minFreq must be a positive integer/);
+    const sigma = await corpusOf(dir, "s.txt", new TextEncoder().encode("ΣΟΦΟΣ σοφός\n"));
+    assert.throws(() => corpusVocab(sigma, { lowercase: true }), /read the text as a string/);
+
+    // --from: the base model widened by the text's new characters ("C", "É", …), fine-tuned.
+    for (const lowercase of [false, true]) {
+      const base = createModel("the cat sat on a mat and ran far.\n", { ...SMALL, lowercase });
+      const plan = { steps: 6, charsPerSec: () => 1e5, dropout: 0.1 };
+      const fa = await prepareFineTune(base, text, { ...plan, train: { ...RUN, valEvery: 3 } });
+      const fb = await prepareFineTune(base, c, { ...plan, train: { ...RUN, valEvery: 3 } });
+      assert.deepEqual(fb.added, fa.added);
+      assert.ok(fa.added.length > 3);
+      assert.deepEqual(fb.model.params, fa.model.params);
+      const lossesA = await run(fa.model, text, { ...fa.train, threads: 2 });
+      const lossesB = await run(fb.model, c, { ...fa.train, threads: 2 });
+      assert.deepEqual(lossesB, lossesA, `lowercase ${lowercase}`);
+      assert.deepEqual(fb.model.params, fa.model.params);
+    }
+    // A token file written before counts were kept: they are counted from it.
+    const found = readHeader(c.tokenPath)!;
+    const tokens = (await Deno.readFile(c.tokenPath)).subarray(found.dataOffset);
+    const head = encodeHeader({ ...found.header, counts: undefined });
+    await Deno.writeFile(c.tokenPath, new Uint8Array([...head, ...tokens]));
+    const old = await openCorpus(`${dir}/m.txt`, { cacheDir: `${dir}/cache` });
+    assert.equal(old.counts, undefined);
+    assert.deepEqual(corpusVocab(old, { minFreq: 3 }).chars, corpusVocab(c, { minFreq: 3 }).chars);
   });
 });
 

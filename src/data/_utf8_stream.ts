@@ -23,6 +23,8 @@ export interface TextScan {
   count: number;
   /** The distinct code points, ascending. */
   codePoints: Int32Array;
+  /** How many times each of `codePoints` occurs, in the same order. */
+  counts: number[];
 }
 
 // Code points the last call of countChunk / encodeChunk produced (a module variable keeps the
@@ -248,6 +250,7 @@ export async function scanText(
     hash: hash.digest("hex"),
     count,
     codePoints: Int32Array.from(codePoints),
+    counts: codePoints.map((cp) => counts[cp]),
   };
 }
 
