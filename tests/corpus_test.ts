@@ -9,7 +9,7 @@ import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, FAIL_WRITE_AFTER, openCorpus } from "../src/data/corpus.ts";
 import { encodeHeader, MAGIC, readHeader } from "../src/data/_token_file.ts";
 import { corpusVocab } from "../src/data/corpus_vocab.ts";
-import { streamSource } from "../src/data/sources.ts";
+import { lineSource, streamSource } from "../src/data/sources.ts";
 import { prepareFineTune } from "../src/train/fine_tune.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
@@ -335,6 +335,60 @@ Deno.test("--lowercase, --min-freq and --from on a corpus are bit-identical to t
   });
 });
 
+Deno.test("lineSource: a corpus's lines give the string's rows, shuffles and training, bit for bit", async () => {
+  await withDir(async (dir) => {
+    // Empty lines, a CRLF, a last line with no newline, and capitals for a lowercasing vocabulary.
+    const text = "\n\n" + decodeText(TEXT_BYTES.subarray(0, 2500)).replaceAll("cat", "Cat") +
+      "\n\nlast line";
+    const c = await corpusOf(dir, "l.txt", new TextEncoder().encode(text), 64);
+    const valString = VAL.slice(0, 600).replaceAll("cat", "Cat");
+    const v = await corpusOf(dir, "lv.txt", new TextEncoder().encode(valString));
+    for (const lowercase of [false, true]) {
+      const vocab = Vocab.fromText(text, { lowercase });
+      for (const [seq, val] of [[undefined, 0.2], [12, 0.2], [undefined, "val"]] as const) {
+        const valText = val === "val" ? valString : undefined;
+        const fraction = val === "val" ? 0 : val;
+        const a = lineSource(vocab, text, 5, seq, fraction, 9, valText);
+        const b = lineSource(vocab, c, 5, seq, fraction, 9, valText && v);
+        const shape = (s: typeof a) => [
+          s.seq,
+          s.batchesPerEpoch,
+          s.valBatches,
+          s.trainCount,
+          s.trainChars,
+          s.valChars,
+        ];
+        assert.deepEqual(shape(b), shape(a));
+        assert.ok(a.batchesPerEpoch > 3 && a.valBatches > 0);
+        const xa = new Int32Array(5 * a.seq), ya = new Int32Array(5 * a.seq);
+        const xb = new Int32Array(5 * a.seq), yb = new Int32Array(5 * a.seq);
+        for (let epoch = 0; epoch < 3; epoch++) {
+          for (let i = 0; i < a.batchesPerEpoch; i++) {
+            a.fill(epoch, i, xa, ya);
+            b.fill(epoch, i, xb, yb);
+            assert.deepEqual([xb, yb], [xa, ya], `epoch ${epoch} batch ${i}`);
+          }
+        }
+        for (let i = 0; i < a.valBatches; i++) {
+          a.fillVal(i, xa, ya);
+          b.fillVal(i, xb, yb);
+          assert.deepEqual([xb, yb], [xa, ya], `validation batch ${i}`);
+        }
+        b.close?.();
+      }
+    }
+    // Training in line mode across epochs, with validation: the same numbers.
+    const options = { ...RUN, lines: true, steps: 20, valEvery: 6, valFraction: 0.2 };
+    const a = createModel(text, SMALL);
+    const b = createModel(c, SMALL);
+    const lossesA = await run(a, text, options);
+    const lossesB = await run(b, c, options);
+    assert.ok(lossesA.length > 20);
+    assert.deepEqual(lossesB, lossesA);
+    assert.deepEqual(b.params, a.params);
+  });
+});
+
 Deno.test("evaluate on a corpus gives the string's figure in every mode", async () => {
   await withDir(async (dir) => {
     const c = await corpusOf(dir, "t.txt", TEXT_BYTES.subarray(0, 3000));
@@ -368,7 +422,7 @@ Deno.test("a corpus checks the model's characters as a string does", async () =>
       /Cannot encode the text: "x", "y", "z" are not in the model's vocabulary/,
     );
     assert.throws(() => createModel(c, { lowercase: true }), /lowercase and minFreq need the text/);
-    // Line mode reads a corpus as its string.
+    // Line mode reads a corpus's lines by position: the same training as its string's.
     const a = createModel(TEXT, { ...SMALL, dropout: 0 });
     const b = createModel(c, { ...SMALL, dropout: 0 });
     await train(a, TEXT, { ...RUN, lines: true, steps: 3, seq: 30 });

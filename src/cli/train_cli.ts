@@ -60,10 +60,9 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.plot) return await redraw(args);
-  // The text streams into a token file and trains from it by position (bounded memory), but
-  // for line mode, which keeps its lines in memory.
-  let streams = !args.train.lines;
-  let text = streams ? await openLarge(args.data) : await readText(args.data);
+  // The text streams into a token file and trains from it by position (bounded memory).
+  let streams = true;
+  let text: string | Corpus = await openLarge(args.data);
   let valText = args.valData === undefined ? undefined : await readValData(args.valData, streams);
   const resumed = args.resume ? await load(args.resume) : undefined;
   const base = args.from ? await load(args.from) : undefined;
