@@ -11,6 +11,9 @@ import { encodeHeader, MAGIC, readHeader } from "../src/data/_token_file.ts";
 import { corpusVocab } from "../src/data/corpus_vocab.ts";
 import { lineSource, streamSource } from "../src/data/sources.ts";
 import { prepareFineTune } from "../src/train/fine_tune.ts";
+import { CellCorrelator } from "../src/inspect/cells.ts";
+import { textFeatures, TextFeatureStream } from "../src/inspect/features.ts";
+import { traceChunks } from "../src/inspect/trace.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
 import { rng } from "./_helpers.ts";
@@ -386,6 +389,35 @@ Deno.test("lineSource: a corpus's lines give the string's rows, shuffles and tra
     assert.ok(lossesA.length > 20);
     assert.deepEqual(lossesB, lossesA);
     assert.deepEqual(b.params, a.params);
+  });
+});
+
+Deno.test("inspect's ranking streamed from a corpus is the string's, bit for bit", async () => {
+  await withDir(async (dir) => {
+    const text = decodeText(TEXT_BYTES.subarray(0, 4000)).replaceAll("cat", '"cat" (a)');
+    const c = await corpusOf(dir, "i.txt", new TextEncoder().encode(text));
+    const model = createModel(text, { ...SMALL, cell: "lstm" });
+    const whole = new CellCorrelator(textFeatures([...text]));
+    let lossA = NaN;
+    for await (const chunk of traceChunks(model, text, { threads: 2, topK: 0 })) {
+      whole.add(chunk);
+      lossA = chunk.meanLoss;
+    }
+    const stream = new TextFeatureStream();
+    const streamed = new CellCorrelator(stream.next([]));
+    let lossB = NaN, windows = 0;
+    for await (const chunk of traceChunks(model, c, { threads: 2, topK: 0 })) {
+      const chars = Array.from(c.read(chunk.start, chunk.length), (id) => c.vocab.chars[id]);
+      streamed.add(chunk, stream.next(chars));
+      lossB = chunk.meanLoss;
+      windows++;
+    }
+    assert.ok(windows > 5);
+    assert.equal(lossB, lossA);
+    assert.equal(lossA, await evaluate(model, text, { threads: 2 }));
+    const ranked = whole.rank({ top: 1000, onePerCell: false });
+    assert.ok(ranked.length > 100);
+    assert.deepEqual(streamed.rank({ top: 1000, onePerCell: false }), ranked);
   });
 });
 
