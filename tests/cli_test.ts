@@ -159,46 +159,6 @@ Deno.test("train.ts: a GRU with an embedding, lowercase, min-freq and cycle save
   assert.match(r.stdout, /^ALPHA/);
 });
 
-Deno.test("train.ts --lowercase and --from on a text read from its token file", async () => {
-  // A capital sigma lowercases by context (σ or ς): such a text is read as one string.
-  const greek = `${dir}/greek.txt`;
-  await Deno.writeTextFile(greek, "ΟΔΟΣ ΣΟΦΟΣ σοφός.\n".repeat(200));
-  const common = ["--hidden", "8", "--layers", "1", "--batch", "4", "--seq", "16", "--steps", "3"];
-  const args = [...common, "--val-every", "0", "--sample-length", "0"];
-  let r = await run("train.ts", ["--data", greek, "--lowercase", ...args, "--out", `${dir}/gr`]);
-  assert.equal(r.code, 0, r.stderr);
-  const lowered = await load(`${dir}/gr/last.safetensors`);
-  assert.ok(lowered.vocab.lowercase);
-  assert.ok(lowered.vocab.chars.includes("ς") && !lowered.vocab.chars.includes("Σ"));
-  // --from: the trained model widened by the corpus's new characters, fine-tuned from the
-  // token file.
-  const mine = `${dir}/mine.txt`;
-  await Deno.writeTextFile(mine, "Ζ! ".repeat(300) + corpus(3000));
-  r = await run("train.ts", [
-    "--data",
-    mine,
-    "--from",
-    `${dir}/gr/last.safetensors`,
-    "--steps",
-    "3",
-    "--batch",
-    "4",
-    "--seq",
-    "16",
-    "--val-every",
-    "0",
-    "--sample-length",
-    "0",
-    "--out",
-    `${dir}/ft`,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /fine-tuning: .*new characters/);
-  const tuned = await load(`${dir}/ft/last.safetensors`);
-  assert.ok(tuned.vocab.chars.includes("ζ") && tuned.vocab.chars.includes("!"));
-  assert.equal(tuned.vocab.size > lowered.vocab.size, true);
-});
-
 Deno.test("train.ts --time, --sample-every, --val-data: the run a person watches; --plot", async () => {
   const out = `${dir}/watched`;
   const log = `${dir}/watched.jsonl`;
