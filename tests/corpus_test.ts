@@ -7,8 +7,13 @@ import assert from "node:assert/strict";
 import { createModel, evaluate, fromBytes, readText, TextError, toBytes, train } from "../mod.ts";
 import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, FAIL_WRITE_AFTER, openCorpus } from "../src/data/corpus.ts";
-import { MAGIC } from "../src/data/_token_file.ts";
-import { streamSource } from "../src/data/sources.ts";
+import { encodeHeader, MAGIC, readHeader } from "../src/data/_token_file.ts";
+import { corpusVocab } from "../src/data/corpus_vocab.ts";
+import { lineSource, streamSource } from "../src/data/sources.ts";
+import { prepareFineTune } from "../src/train/fine_tune.ts";
+import { CellCorrelator } from "../src/inspect/cells.ts";
+import { textFeatures, TextFeatureStream } from "../src/inspect/features.ts";
+import { traceChunks } from "../src/inspect/trace.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
 import { rng } from "./_helpers.ts";
@@ -281,6 +286,141 @@ Deno.test("training on a corpus is bit-identical to training on its string: held
   });
 });
 
+Deno.test("--lowercase, --min-freq and --from on a corpus are bit-identical to the string path", async () => {
+  await withDir(async (dir) => {
+    // Capitals to lowercase, and characters rare enough for minFreq 3 ("É", "q", "Z").
+    const text = TEXT.replaceAll("cat", "Cat").replaceAll("ran", "RAN").replace("mat", "Émat") +
+      "q q Z\n";
+    const c = await corpusOf(dir, "m.txt", new TextEncoder().encode(text));
+    const options = { ...RUN, steps: 8, valEvery: 4, valFraction: 0.1 };
+    for (const flags of [{ lowercase: true }, { minFreq: 3 }, { lowercase: true, minFreq: 3 }]) {
+      const a = createModel(text, { ...SMALL, ...flags });
+      const vocab = corpusVocab(c, flags);
+      assert.deepEqual(
+        [vocab.chars, vocab.lowercase, vocab.unknown],
+        [a.vocab.chars, a.vocab.lowercase, a.vocab.unknown],
+        JSON.stringify(flags),
+      );
+      const b = createModel(vocab, SMALL);
+      const lossesA = await run(a, text, options);
+      const lossesB = await run(b, c, options);
+      assert.ok(lossesA.length > 8, "validations ran");
+      assert.deepEqual(lossesB, lossesA, JSON.stringify(flags));
+      assert.deepEqual(b.params, a.params);
+    }
+    assert.ok(corpusVocab(c, { minFreq: 3 }).chars.includes("\uFFFD"), "rare characters exist");
+    assert.throws(() => corpusVocab(c, { minFreq: 0 }), /minFreq must be a positive integer/);
+    const sigma = await corpusOf(dir, "s.txt", new TextEncoder().encode("ΣΟΦΟΣ σοφός\n"));
+    assert.throws(() => corpusVocab(sigma, { lowercase: true }), /read the text as a string/);
+
+    // --from: the base model widened by the text's new characters ("C", "É", …), fine-tuned.
+    for (const lowercase of [false, true]) {
+      const base = createModel("the cat sat on a mat and ran far.\n", { ...SMALL, lowercase });
+      const plan = { steps: 6, charsPerSec: () => 1e5, dropout: 0.1 };
+      const fa = await prepareFineTune(base, text, { ...plan, train: { ...RUN, valEvery: 3 } });
+      const fb = await prepareFineTune(base, c, { ...plan, train: { ...RUN, valEvery: 3 } });
+      assert.deepEqual(fb.added, fa.added);
+      assert.ok(fa.added.length > 3);
+      assert.deepEqual(fb.model.params, fa.model.params);
+      const lossesA = await run(fa.model, text, { ...fa.train, threads: 2 });
+      const lossesB = await run(fb.model, c, { ...fa.train, threads: 2 });
+      assert.deepEqual(lossesB, lossesA, `lowercase ${lowercase}`);
+      assert.deepEqual(fb.model.params, fa.model.params);
+    }
+    // A token file written before counts were kept: they are counted from it.
+    const found = readHeader(c.tokenPath)!;
+    const tokens = (await Deno.readFile(c.tokenPath)).subarray(found.dataOffset);
+    const head = encodeHeader({ ...found.header, counts: undefined });
+    await Deno.writeFile(c.tokenPath, new Uint8Array([...head, ...tokens]));
+    const old = await openCorpus(`${dir}/m.txt`, { cacheDir: `${dir}/cache` });
+    assert.equal(old.counts, undefined);
+    assert.deepEqual(corpusVocab(old, { minFreq: 3 }).chars, corpusVocab(c, { minFreq: 3 }).chars);
+  });
+});
+
+Deno.test("lineSource: a corpus's lines give the string's rows, shuffles and training, bit for bit", async () => {
+  await withDir(async (dir) => {
+    // Empty lines, a CRLF, a last line with no newline, and capitals for a lowercasing vocabulary.
+    const text = "\n\n" + decodeText(TEXT_BYTES.subarray(0, 2500)).replaceAll("cat", "Cat") +
+      "\n\nlast line";
+    const c = await corpusOf(dir, "l.txt", new TextEncoder().encode(text), 64);
+    const valString = VAL.slice(0, 600).replaceAll("cat", "Cat");
+    const v = await corpusOf(dir, "lv.txt", new TextEncoder().encode(valString));
+    for (const lowercase of [false, true]) {
+      const vocab = Vocab.fromText(text, { lowercase });
+      for (const [seq, val] of [[undefined, 0.2], [12, 0.2], [undefined, "val"]] as const) {
+        const valText = val === "val" ? valString : undefined;
+        const fraction = val === "val" ? 0 : val;
+        const a = lineSource(vocab, text, 5, seq, fraction, 9, valText);
+        const b = lineSource(vocab, c, 5, seq, fraction, 9, valText && v);
+        const shape = (s: typeof a) => [
+          s.seq,
+          s.batchesPerEpoch,
+          s.valBatches,
+          s.trainCount,
+          s.trainChars,
+          s.valChars,
+        ];
+        assert.deepEqual(shape(b), shape(a));
+        assert.ok(a.batchesPerEpoch > 3 && a.valBatches > 0);
+        const xa = new Int32Array(5 * a.seq), ya = new Int32Array(5 * a.seq);
+        const xb = new Int32Array(5 * a.seq), yb = new Int32Array(5 * a.seq);
+        for (let epoch = 0; epoch < 3; epoch++) {
+          for (let i = 0; i < a.batchesPerEpoch; i++) {
+            a.fill(epoch, i, xa, ya);
+            b.fill(epoch, i, xb, yb);
+            assert.deepEqual([xb, yb], [xa, ya], `epoch ${epoch} batch ${i}`);
+          }
+        }
+        for (let i = 0; i < a.valBatches; i++) {
+          a.fillVal(i, xa, ya);
+          b.fillVal(i, xb, yb);
+          assert.deepEqual([xb, yb], [xa, ya], `validation batch ${i}`);
+        }
+        b.close?.();
+      }
+    }
+    // Training in line mode across epochs, with validation: the same numbers.
+    const options = { ...RUN, lines: true, steps: 20, valEvery: 6, valFraction: 0.2 };
+    const a = createModel(text, SMALL);
+    const b = createModel(c, SMALL);
+    const lossesA = await run(a, text, options);
+    const lossesB = await run(b, c, options);
+    assert.ok(lossesA.length > 20);
+    assert.deepEqual(lossesB, lossesA);
+    assert.deepEqual(b.params, a.params);
+  });
+});
+
+Deno.test("inspect's ranking streamed from a corpus is the string's, bit for bit", async () => {
+  await withDir(async (dir) => {
+    const text = decodeText(TEXT_BYTES.subarray(0, 4000)).replaceAll("cat", '"cat" (a)');
+    const c = await corpusOf(dir, "i.txt", new TextEncoder().encode(text));
+    const model = createModel(text, { ...SMALL, cell: "lstm" });
+    const whole = new CellCorrelator(textFeatures([...text]));
+    let lossA = NaN;
+    for await (const chunk of traceChunks(model, text, { threads: 2, topK: 0 })) {
+      whole.add(chunk);
+      lossA = chunk.meanLoss;
+    }
+    const stream = new TextFeatureStream();
+    const streamed = new CellCorrelator(stream.next([]));
+    let lossB = NaN, windows = 0;
+    for await (const chunk of traceChunks(model, c, { threads: 2, topK: 0 })) {
+      const chars = Array.from(c.read(chunk.start, chunk.length), (id) => c.vocab.chars[id]);
+      streamed.add(chunk, stream.next(chars));
+      lossB = chunk.meanLoss;
+      windows++;
+    }
+    assert.ok(windows > 5);
+    assert.equal(lossB, lossA);
+    assert.equal(lossA, await evaluate(model, text, { threads: 2 }));
+    const ranked = whole.rank({ top: 1000, onePerCell: false });
+    assert.ok(ranked.length > 100);
+    assert.deepEqual(streamed.rank({ top: 1000, onePerCell: false }), ranked);
+  });
+});
+
 Deno.test("evaluate on a corpus gives the string's figure in every mode", async () => {
   await withDir(async (dir) => {
     const c = await corpusOf(dir, "t.txt", TEXT_BYTES.subarray(0, 3000));
@@ -314,7 +454,7 @@ Deno.test("a corpus checks the model's characters as a string does", async () =>
       /Cannot encode the text: "x", "y", "z" are not in the model's vocabulary/,
     );
     assert.throws(() => createModel(c, { lowercase: true }), /lowercase and minFreq need the text/);
-    // Line mode reads a corpus as its string.
+    // Line mode reads a corpus's lines by position: the same training as its string's.
     const a = createModel(TEXT, { ...SMALL, dropout: 0 });
     const b = createModel(c, { ...SMALL, dropout: 0 });
     await train(a, TEXT, { ...RUN, lines: true, steps: 3, seq: 30 });

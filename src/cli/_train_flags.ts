@@ -357,10 +357,6 @@ export async function runOptions(
 ): Promise<RunOptions> {
   const given = { ...args.train, valText: options.valText };
   if (options.base) {
-    // --from widens the model by the text's characters: train.ts reads that text as a string.
-    if (typeof text !== "string" || typeof options.valText === "object") {
-      throw new TypeError("runOptions: --from needs the text and --val-data as strings");
-    }
     checkShape(args, options.base, `--from ${args.from}`);
     const fineTune = await prepareFineTune(options.base, text, {
       dropout: args.model.dropout,

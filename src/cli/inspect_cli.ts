@@ -1,15 +1,16 @@
 // `deno run -A inspect.ts CHECKPOINT --text FILE`: which cells follow the text's features (the
 // ranked table on stdout), and with --out, one self-contained HTML page with each top cell as
 // a strip of coloured text and the surprise view. The whole text is ranked window by window
-// (traceChunks, so its states are never all in memory); the strips show its first --show
+// (traceChunks over its token file, with its features made as it is read: neither its states
+// nor its string are ever all in memory, whatever its size); the strips show its first --show
 // characters.
 
 import { load } from "../io/checkpoint.ts";
-import { readText } from "../data/text.ts";
+import { openCorpus } from "../data/corpus.ts";
 import type { CharModel } from "../model/model.ts";
 import { CellCorrelator, cellValues, describeScore, parseCell } from "../inspect/cells.ts";
 import type { CellRef } from "../inspect/cells.ts";
-import { textFeatures } from "../inspect/features.ts";
+import { TextFeatureStream } from "../inspect/features.ts";
 import { trace, traceChunks, type TracedLayer } from "../inspect/trace.ts";
 import { type FlagSpec, HELP_FLAG, numberFlag, parseFlags, usage, UsageError } from "./args.ts";
 import { runCli } from "./_errors.ts";
@@ -68,15 +69,29 @@ async function run(argv: string[]): Promise<number> {
   const threads = numberFlag("threads", values.threads, { integer: true, min: 1 });
   const model = await load(positionals[0]);
   const cells = parseCells(values.cell as string | undefined, model);
-  const text = await readText(values.text);
-  const chars = [...text];
+  // The text streams into a token file (openCorpus): the ranking reads it a window at a time,
+  // so a text too large for one string is inspected in bounded memory.
+  const large = await Deno.stat(values.text).then((s) => s.size >= 64 << 20, () => false);
+  const corpus = await openCorpus(values.text, {
+    onNote: large ? (m) => console.error(m) : undefined, // says so when reading takes a while
+  });
+  const chars = { length: corpus.length };
 
-  // The whole text, window by window: the ranking and evaluate's mean loss.
-  const correlator = new CellCorrelator(textFeatures(chars));
+  // The whole text, window by window: the ranking and evaluate's mean loss; the features are
+  // made window by window too, from the text's own characters.
+  const features = new TextFeatureStream();
+  const correlator = new CellCorrelator(features.next([]));
   let meanLoss = NaN;
-  for await (const chunk of traceChunks(model, text, { threads, topK: 0 })) {
-    correlator.add(chunk);
-    meanLoss = chunk.meanLoss;
+  {
+    using reader = corpus.reader();
+    let ids = new Int32Array(0);
+    for await (const chunk of traceChunks(model, corpus, { threads, topK: 0 })) {
+      if (ids.length < chunk.length) ids = new Int32Array(chunk.length);
+      reader.read(chunk.start, ids, 0, chunk.length);
+      const read = Array.from(ids.subarray(0, chunk.length), (id) => corpus.vocab.chars[id]);
+      correlator.add(chunk, features.next(read));
+      meanLoss = chunk.meanLoss;
+    }
   }
   const table = correlator.rank({ top, perFeature: PER_FEATURE });
   const { cell, layers, hidden } = model.config;
@@ -88,8 +103,7 @@ async function run(argv: string[]): Promise<number> {
   if (typeof values.out !== "string") return 0;
 
   // The shown part, traced whole: the strips, the surprise view and the guesses.
-  const shown = chars.slice(0, show + 1);
-  const t = await trace(model, shown.join(""), { threads, topK: 5 });
+  const t = await trace(model, corpus.text(0, show + 1), { threads, topK: 5 });
   const strips: ReportStrip[] = [
     ...table.map((s) => ({
       heading: describeScore(s),

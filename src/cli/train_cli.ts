@@ -5,11 +5,12 @@
 // training) before anything is written.
 
 import { type Corpus, openCorpus } from "../data/corpus.ts";
+import { corpusVocab } from "../data/corpus_vocab.ts";
 import { readText, TextError } from "../data/text.ts";
 import { defaultThreads } from "../engine/threads.ts";
 import { isSaveTemporary, load, save } from "../io/checkpoint.ts";
 import { exportTfjs, tfjsArtifacts } from "../io/tfjs.ts";
-import { type CharModel, createModel } from "../model/model.ts";
+import { type CharModel, createModel, type ModelOptions } from "../model/model.ts";
 import { checkSampleOptions, sample, type SampleOptions } from "../sample/sample.ts";
 import { type TrainEvent, trainEvents, type TrainOptions } from "../train/train.ts";
 import { usage, UsageError } from "./args.ts";
@@ -59,17 +60,23 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.plot) return await redraw(args);
-  // The text streams into a token file and trains from it by position (bounded memory), but
-  // for what needs it whole: line mode, lowercasing, --min-freq's counts and --from's widening.
-  const streams = !args.train.lines && !args.model.lowercase && (args.model.minFreq ?? 1) === 1 &&
-    !args.from;
-  const text = streams ? await openLarge(args.data) : await readText(args.data);
-  const valText = args.valData === undefined ? undefined : await readValData(args.valData, streams);
+  // The text streams into a token file and trains from it by position (bounded memory).
+  let streams = true;
+  let text: string | Corpus = await openLarge(args.data);
+  let valText = args.valData === undefined ? undefined : await readValData(args.valData, streams);
   const resumed = args.resume ? await load(args.resume) : undefined;
   const base = args.from ? await load(args.from) : undefined;
+  // Lowercasing maps ids character by character; a text whose lowercase depends on context
+  // (a capital sigma) or changes a character's length is read as a string instead.
+  const lowercase = args.model.lowercase || resumed?.vocab.lowercase || base?.vocab.lowercase;
+  if (streams && lowercase && !lowercasesByChar(text, valText)) {
+    streams = false;
+    text = await readText(args.data);
+    valText = args.valData === undefined ? undefined : await readValData(args.valData, false);
+  }
   // The recipe (or the named preset, or fine-tuning's rule) completes what the flags give.
   const chosen = await runOptions(args, text, { valText, resumed, base });
-  const model = resumed ?? chosen.fineTune?.model ?? createModel(text, chosen.model);
+  const model = resumed ?? chosen.fineTune?.model ?? newModel(text, chosen.model);
   const options = chosen.train;
   // The first word: 20 characters are all a match can take.
   const head = typeof text === "string" ? text : text.text(0, 20);
@@ -215,6 +222,29 @@ async function checkOutputs(
 async function openLarge(path: string | URL): Promise<Corpus> {
   const large = await Deno.stat(path).then((s) => s.size >= 64 << 20, () => false);
   return await openCorpus(path, { onNote: large ? (m) => console.error(m) : undefined });
+}
+
+// Whether every character of the text (and of the validation text) lowercases to one character
+// whatever its neighbours.
+function lowercasesByChar(...texts: (string | Corpus | undefined)[]): boolean {
+  try {
+    for (const t of texts) if (t !== undefined && typeof t !== "string") corpusVocab(t, LOWER);
+    return true;
+  } catch (e) {
+    if (e instanceof RangeError) return false;
+    throw e;
+  }
+}
+const LOWER = { lowercase: true } as const;
+
+// A new model for the text: a corpus's vocabulary is lowercased and its rare characters made
+// unknown from its counts, as Vocab.fromText does for a string.
+function newModel(text: string | Corpus, options: ModelOptions): CharModel {
+  const { lowercase, minFreq, ...rest } = options;
+  if (typeof text === "string" || (!lowercase && (minFreq ?? 1) === 1)) {
+    return createModel(text, options);
+  }
+  return createModel(corpusVocab(text, { lowercase, minFreq }), rest);
 }
 
 // --val-data: the validation text, or one line naming the flag and what is wrong with the file.

@@ -15,6 +15,11 @@ export interface TokenHeader {
   vocab: string;
   source: { size: number; mtimeMs: number; hash: string };
   lowercase: false;
+  /**
+   * How many times each character occurs, in id order (what `--min-freq` needs); absent from
+   * files written before it was kept.
+   */
+  counts?: number[];
 }
 
 /** The integer width a vocabulary of `size` characters needs. */

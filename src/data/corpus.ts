@@ -67,6 +67,11 @@ export class Corpus {
   readonly width: 1 | 2 | 4;
   /** The text's size, modification time and SHA-256 when the token file was written. */
   readonly source: { readonly size: number; readonly mtimeMs: number; readonly hash: string };
+  /**
+   * How many times each character occurs, in id order; undefined for a token file written
+   * before counts were kept (`corpusVocab` then counts them by reading it).
+   */
+  readonly counts: readonly number[] | undefined;
   readonly #dataOffset: number;
 
   /**
@@ -84,6 +89,7 @@ export class Corpus {
     this.length = header.count;
     this.width = header.width;
     this.source = Object.freeze({ ...header.source });
+    this.counts = header.counts ? Object.freeze([...header.counts]) : undefined;
     this.#dataOffset = dataOffset;
   }
 
@@ -379,6 +385,7 @@ async function prepare(
       vocab: Array.from(scan.codePoints, (cp) => String.fromCodePoint(cp)).join(""),
       source: { size: scan.size, mtimeMs: scan.mtimeMs, hash: scan.hash },
       lowercase: false,
+      counts: scan.counts,
     };
     const head = encodeHeader(header);
     let out: Deno.FsFile;

@@ -5,7 +5,15 @@
 
 import { batchCount, readBatch, splitValidation } from "./batches.ts";
 import type { Corpus } from "./corpus.ts";
-import { getLineBatch, linePermutation, splitLines } from "./lines.ts";
+import {
+  arrayLines,
+  corpusLines,
+  fillLineBatch,
+  linePermutation,
+  type LineTable,
+  sliceLines,
+  splitLines,
+} from "./lines.ts";
 import type { Vocab } from "./vocab.ts";
 
 /** Training and validation batches of one text, for one batch geometry. */
@@ -80,18 +88,19 @@ export function streamSource(
  * The non-empty lines of the text, one per row, shuffled each epoch by `seed`; the last
  * `valFraction` of the lines held out (with `valText`: every line trains, and the lines of
  * `valText` validate). `seq` defaults to the longest line plus one (the newline each row starts
- * with).
+ * with). A corpus's lines are read by position from its token file (an index of 8 bytes a
+ * line in memory): the same rows as its string's.
  *
  * @throws {RangeError} If the vocabulary has no newline.
  */
 export function lineSource(
   vocab: Vocab,
-  text: string,
+  text: string | Corpus,
   batch: number,
   seq: number | undefined,
   valFraction: number,
   seed: number,
-  valText?: string,
+  valText?: string | Corpus,
 ): BatchSource {
   const newline = vocab.indexOf("\n");
   if (newline < 0) {
@@ -99,34 +108,56 @@ export function lineSource(
       'Cannot use line mode: the vocabulary has no "\\n": train on a text of lines',
     );
   }
-  const all = splitLines(text).map((line) => vocab.encode(line));
-  const cut = valText === undefined ? Math.floor(all.length * (1 - valFraction)) : all.length;
-  const train = all.slice(0, cut);
-  const val = valText === undefined
-    ? all.slice(cut)
-    : splitLines(valText).map((line) => vocab.encode(line));
-  const width = seq ?? [...train, ...val].reduce((m, l) => Math.max(m, l.length), 0) + 1;
-  const valOrder = Uint32Array.from(val.keys());
+  const table = (t: string | Corpus): LineTable =>
+    typeof t === "string"
+      ? arrayLines(splitLines(t).map((line) => vocab.encode(line)))
+      : corpusLines(t, corpusMap(vocab, t));
+  const all = table(text);
+  let val: LineTable;
+  let train: LineTable;
+  try {
+    const cut = valText === undefined ? Math.floor(all.count * (1 - valFraction)) : all.count;
+    train = sliceLines(all, 0, cut);
+    val = valText === undefined ? sliceLines(all, cut, all.count) : table(valText);
+  } catch (e) {
+    all.close();
+    throw e;
+  }
+  const stats = (lines: LineTable) => {
+    let longest = 0, chars = 0;
+    for (let k = 0; k < lines.count; k++) {
+      const n = lines.length(k);
+      longest = Math.max(longest, n);
+      chars += n + 1;
+    }
+    return { longest, chars };
+  };
+  const trainStats = stats(train), valStats = stats(val);
+  const width = seq ?? Math.max(trainStats.longest, valStats.longest) + 1;
+  const valOrder = Uint32Array.from({ length: val.count }, (_, k) => k);
   let orderEpoch = -1;
   let order: Uint32Array = new Uint32Array();
-  const count = (lines: Int32Array[]) => lines.reduce((n, l) => n + l.length + 1, 0);
   return {
     kind: "lines",
     seq: width,
-    batchesPerEpoch: Math.ceil(train.length / batch),
-    valBatches: Math.ceil(val.length / batch),
+    batchesPerEpoch: Math.ceil(train.count / batch),
+    valBatches: Math.ceil(val.count / batch),
     independentRows: true,
-    trainCount: train.length,
-    trainChars: count(train),
-    valChars: count(val),
+    trainCount: train.count,
+    trainChars: trainStats.chars,
+    valChars: valStats.chars,
     fill: (epoch, index, x, y) => {
       if (epoch !== orderEpoch) {
-        order = linePermutation(train.length, seed, epoch);
+        order = linePermutation(train.count, seed, epoch);
         orderEpoch = epoch;
       }
-      getLineBatch(train, order, batch, width, index, newline, x, y);
+      fillLineBatch(train, order, batch, width, index, newline, x, y);
     },
-    fillVal: (index, x, y) => getLineBatch(val, valOrder, batch, width, index, newline, x, y),
+    fillVal: (index, x, y) => fillLineBatch(val, valOrder, batch, width, index, newline, x, y),
+    close: () => {
+      all.close();
+      val.close();
+    },
   };
 }
 

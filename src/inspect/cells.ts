@@ -75,14 +75,42 @@ export class CellCorrelator {
     sxy: Float64Array;
   }[] = [];
 
-  /** Prepares the sums for `features` (each with a value per position of the trace). */
+  // Each feature's sum and sum of squares over the positions added.
+  readonly #sf: Float64Array;
+  readonly #sff: Float64Array;
+
+  /**
+   * Prepares the sums for `features` (each with a value per position of the trace, or, when
+   * every {@linkcode CellCorrelator.add} gives the chunk's own values, any values: only their
+   * names and labels are used).
+   */
   constructor(features: Feature[]) {
     this.#features = features;
+    this.#sf = new Float64Array(features.length);
+    this.#sff = new Float64Array(features.length);
   }
 
-  /** Adds positions `[chunk.start, chunk.start + chunk.length)` of every kept layer. */
-  add(chunk: Pick<TraceChunk, "start" | "length" | "layers">): void {
+  /**
+   * Adds positions `[chunk.start, chunk.start + chunk.length)` of every kept layer, in order
+   * from position 0. With `values` (the features in the constructor's order, each with a value
+   * per position of this chunk, e.g. from a `TextFeatureStream`), the features' values come
+   * from them: a text too long to hold its features whole is ranked a chunk at a time.
+   */
+  add(chunk: Pick<TraceChunk, "start" | "length" | "layers">, values?: Feature[]): void {
     const F = this.#features.length;
+    const features = values ?? this.#features;
+    const offset = values ? 0 : chunk.start;
+    for (let f = 0; f < F; f++) {
+      const v = features[f].values;
+      let sf = this.#sf[f], sff = this.#sff[f];
+      for (let t = 0; t < chunk.length; t++) {
+        const x = v[offset + t];
+        sf += x;
+        sff += x * x;
+      }
+      this.#sf[f] = sf;
+      this.#sff[f] = sff;
+    }
     if (this.#groups.length === 0) {
       for (const l of chunk.layers) {
         for (const state of ["h", "c"] as const) {
@@ -105,8 +133,8 @@ export class CellCorrelator {
       const X = g.state === "h" ? l.h : l.c!;
       const U = g.units.length;
       for (let t = 0; t < chunk.length; t++) {
-        const p = chunk.start + t, row = t * U;
-        for (let f = 0; f < F; f++) fv[f] = this.#features[f].values[p];
+        const p = offset + t, row = t * U;
+        for (let f = 0; f < F; f++) fv[f] = features[f].values[p];
         for (let u = 0; u < U; u++) {
           const x = X[row + u];
           g.sx[u] += x;
@@ -128,12 +156,7 @@ export class CellCorrelator {
     const n = this.#n;
     const all: CellScore[] = [];
     this.#features.forEach((feature, f) => {
-      let sf = 0, sff = 0;
-      for (let p = 0; p < n; p++) {
-        const v = feature.values[p];
-        sf += v;
-        sff += v * v;
-      }
+      const sf = this.#sf[f], sff = this.#sff[f];
       const vf = n * sff - sf * sf;
       if (!(vf > 0)) return; // a constant feature follows nothing
       for (const g of this.#groups) {

@@ -44,31 +44,74 @@ const WORD = /^[\p{L}\p{N}_']$/u;
  */
 export function textFeatures(chars: readonly string[], positions = chars.length - 1): Feature[] {
   const n = Math.max(0, Math.min(positions, chars.length));
-  const quotes = new Float32Array(n), brackets = new Float32Array(n), line = new Float32Array(n);
-  const word = new Float32Array(n), newline = new Float32Array(n);
-  let inQuotes = false, depth = 0, column = 0, prevWord = false;
-  for (let p = 0; p < n; p++) {
-    const ch = chars[p];
-    if (ch === '"') inQuotes = !inQuotes;
-    else if (ch === "“") inQuotes = true;
-    else if (ch === "”") inQuotes = false;
-    if (OPEN.has(ch)) depth++;
-    else if (CLOSE.has(ch)) depth = Math.max(0, depth - 1);
-    column = ch === "\n" ? 0 : column + 1;
-    const isWord = WORD.test(ch);
-    quotes[p] = inQuotes ? 1 : 0;
-    brackets[p] = depth > 0 || OPEN.has(ch) ? 1 : 0;
-    line[p] = column;
-    word[p] = isWord && !prevWord ? 1 : 0;
-    newline[p] = ch === "\n" ? 1 : 0;
-    prevWord = isWord;
+  return new TextFeatureStream().next(n === chars.length ? chars : chars.slice(0, n));
+}
+
+/**
+ * {@linkcode textFeatures} a stretch at a time, for a text too long to hold whole: each call
+ * gives the features of the next characters, carrying what the reader is inside (quotes,
+ * brackets, the line, a word) from the stretch before. The stretches joined are
+ * `textFeatures` of the whole.
+ *
+ * @example Two stretches, one text
+ * ```ts
+ * import { TextFeatureStream } from "./features.ts";
+ * const stream = new TextFeatureStream();
+ * const [a] = stream.next([...'a "b']), [b] = stream.next([...'" c']);
+ * console.log(a.values.join(""), b.values.join("")); // 0011 000
+ * ```
+ */
+export class TextFeatureStream {
+  #inQuotes = false;
+  #depth = 0;
+  #column = 0;
+  #prevWord = false;
+
+  /**
+   * The built-in features of the next characters, one value per character.
+   *
+   * @example Usage
+   * ```ts
+   * import { TextFeatureStream } from "./features.ts";
+   * console.log(new TextFeatureStream().next([..."ab"]).length); // 5
+   * ```
+   *
+   * @param chars The next characters (code points).
+   * @returns The features, in {@linkcode TEXT_FEATURES}'s order.
+   */
+  next(chars: readonly string[]): Feature[] {
+    const n = chars.length;
+    const quotes = new Float32Array(n), brackets = new Float32Array(n);
+    const line = new Float32Array(n), word = new Float32Array(n), newline = new Float32Array(n);
+    let inQuotes = this.#inQuotes, depth = this.#depth, column = this.#column;
+    let prevWord = this.#prevWord;
+    for (let p = 0; p < n; p++) {
+      const ch = chars[p];
+      if (ch === '"') inQuotes = !inQuotes;
+      else if (ch === "“") inQuotes = true;
+      else if (ch === "”") inQuotes = false;
+      if (OPEN.has(ch)) depth++;
+      else if (CLOSE.has(ch)) depth = Math.max(0, depth - 1);
+      column = ch === "\n" ? 0 : column + 1;
+      const isWord = WORD.test(ch);
+      quotes[p] = inQuotes ? 1 : 0;
+      brackets[p] = depth > 0 || OPEN.has(ch) ? 1 : 0;
+      line[p] = column;
+      word[p] = isWord && !prevWord ? 1 : 0;
+      newline[p] = ch === "\n" ? 1 : 0;
+      prevWord = isWord;
+    }
+    this.#inQuotes = inQuotes;
+    this.#depth = depth;
+    this.#column = column;
+    this.#prevWord = prevWord;
+    const values = { quotes, brackets, line, word, newline };
+    return (Object.keys(TEXT_FEATURES) as (keyof typeof TEXT_FEATURES)[]).map((name) => ({
+      name,
+      label: TEXT_FEATURES[name],
+      values: values[name],
+    }));
   }
-  const values = { quotes, brackets, line, word, newline };
-  return (Object.keys(TEXT_FEATURES) as (keyof typeof TEXT_FEATURES)[]).map((name) => ({
-    name,
-    label: TEXT_FEATURES[name],
-    values: values[name],
-  }));
 }
 
 /**

@@ -40,7 +40,13 @@ export {
   type TracedLayer,
   type TraceOptions,
 } from "./trace.ts";
-export { type Feature, maskFeature, TEXT_FEATURES, textFeatures } from "./features.ts";
+export {
+  type Feature,
+  maskFeature,
+  TEXT_FEATURES,
+  textFeatures,
+  TextFeatureStream,
+} from "./features.ts";
 export {
   CellCorrelator,
   type CellRef,

@@ -6,6 +6,8 @@
 import { gateBlocks } from "../model/config.ts";
 import type { Cell } from "../model/config.ts";
 import type { CharModel } from "../model/model.ts";
+import type { Corpus } from "../data/corpus.ts";
+import { corpusMap } from "../data/sources.ts";
 import { VocabError } from "../data/vocab.ts";
 import { WasmEngine } from "../engine/wasm_engine.ts";
 import { checkThreads, defaultThreads } from "../engine/threads.ts";
@@ -107,8 +109,14 @@ export const GATE_NAMES: Record<Cell, readonly string[]> = {
 };
 
 interface Checked {
-  ids: Int32Array;
-  chars: string[];
+  /** Characters in the text. */
+  length: number;
+  /** A string's ids (a corpus is read by position). */
+  ids?: Int32Array;
+  /** Writes the ids of characters `start` to `start + n - 1` to `out`. */
+  read: (start: number, out: Int32Array, n: number) => void;
+  /** Releases a corpus's token file. */
+  close: () => void;
   layers: { layer: number; units: Int32Array; all: boolean }[];
   cellState: boolean;
   gates: boolean;
@@ -117,11 +125,13 @@ interface Checked {
   threads: number;
 }
 
-function checkTrace(model: CharModel, text: string, o: TraceOptions): Checked {
+function checkTrace(model: CharModel, text: string | Corpus, o: TraceOptions): Checked {
   const { layers: L, hidden: H, cell } = model.config;
-  let ids: Int32Array;
+  let ids: Int32Array | undefined;
+  let map: Int32Array | undefined;
   try {
-    ids = model.vocab.encode(text);
+    if (typeof text === "string") ids = model.vocab.encode(text);
+    else map = corpusMap(model.vocab, text);
   } catch (e) {
     if (!(e instanceof VocabError) || !e.message.startsWith("Cannot encode the text: ")) throw e;
     const what = e.message.slice("Cannot encode the text: ".length);
@@ -129,9 +139,10 @@ function checkTrace(model: CharModel, text: string, o: TraceOptions): Checked {
       `Cannot trace the text: ${what}: give a text written in the model's characters`,
     );
   }
-  if (ids.length < 2) {
+  const length = ids ? ids.length : text.length;
+  if (length < 2) {
     throw new RangeError(
-      `Cannot trace the text: it has ${ids.length} character${ids.length === 1 ? "" : "s"}: ` +
+      `Cannot trace the text: it has ${length} character${length === 1 ? "" : "s"}: ` +
         "give at least 2 (each position predicts the next character)",
     );
   }
@@ -161,9 +172,23 @@ function checkTrace(model: CharModel, text: string, o: TraceOptions): Checked {
   if (!Number.isInteger(window) || window < 1) {
     throw new RangeError(`Invalid option: window must be a positive integer, got ${window}`);
   }
+  // A string's ids are in memory; a corpus's are read a window at a time.
+  const source = ids
+    ? {
+      read: (start: number, out: Int32Array, n: number) => out.set(ids.subarray(start, start + n)),
+      close: () => {},
+    }
+    : (() => {
+      const reader = (text as Corpus).reader(map);
+      return {
+        read: (start: number, out: Int32Array, n: number) => reader.read(start, out, 0, n),
+        close: () => reader.close(),
+      };
+    })();
   return {
+    length,
     ids,
-    chars: Array.from(ids, (id) => model.vocab.chars[id]),
+    ...source,
     layers: [...new Set(layerList)].map((layer) => ({
       layer,
       units: Int32Array.from(unitList),
@@ -180,7 +205,9 @@ function checkTrace(model: CharModel, text: string, o: TraceOptions): Checked {
 /**
  * Reads `text` as evaluate does (one stream from a zero state, windows of `window` with the
  * state carried) and yields the kept values window by window, so a long text needs memory for
- * one window at a time. Each chunk's arrays are its own.
+ * one window at a time. Each chunk's arrays are its own. `text` may be a `Corpus`
+ * (`openCorpus`): its ids are read from its token file a window at a time, so a text too large
+ * for a string traces in bounded memory.
  *
  * @example The mean loss of a long text, one window at a time
  * ```ts
@@ -200,10 +227,15 @@ function checkTrace(model: CharModel, text: string, o: TraceOptions): Checked {
  */
 export async function* traceChunks(
   model: CharModel,
-  text: string,
+  text: string | Corpus,
   options: TraceOptions = {},
 ): AsyncGenerator<TraceChunk> {
-  yield* chunksOf(model, checkTrace(model, text, options));
+  const checked = checkTrace(model, text, options);
+  try {
+    yield* chunksOf(model, checked);
+  } finally {
+    checked.close();
+  }
 }
 
 // Whole-trace arrays that chunksOf writes into (trace's), instead of one set per chunk.
@@ -217,8 +249,7 @@ interface Sink {
 // The chunks; with `sink`, each chunk's arrays are views of the sink's at its positions.
 async function* chunksOf(model: CharModel, o: Checked, sink?: Sink): AsyncGenerator<TraceChunk> {
   const { hidden: H, cell, vocabSize: V } = { ...model.config, vocabSize: model.vocab.size };
-  const ids = o.ids;
-  const positions = ids.length - 1;
+  const positions = o.length - 1;
   const T = Math.min(o.window, positions);
   const windows = Math.ceil(positions / T);
   const G = gateBlocks(cell);
@@ -227,13 +258,15 @@ async function* chunksOf(model: CharModel, o: Checked, sink?: Sink): AsyncGenera
   });
   engine.load({ params: model.params });
   // Exactly evaluate's stream fill (src/train/evaluate.ts, scoreStreams with one stream).
+  const ids = new Int32Array(T + 1);
   const fill = (k: number, x: Int32Array, y: Int32Array) => {
     x.fill(0);
     y.fill(-1);
     const start = k * T, end = Math.min(T, positions - start);
+    o.read(start, ids, end + 1);
     for (let t = 0; t < end; t++) {
-      x[t] = ids[start + t];
-      y[t] = ids[start + t + 1];
+      x[t] = ids[t];
+      y[t] = ids[t + 1];
     }
   };
   let sum = 0, count = 0;
@@ -334,7 +367,8 @@ export async function trace(
   options: TraceOptions = {},
 ): Promise<Trace> {
   const o = checkTrace(model, text, options);
-  const P = o.ids.length - 1;
+  const ids = o.ids!;
+  const P = o.length - 1;
   const { hidden, cell } = model.config;
   const G = gateBlocks(cell);
   const layers: TracedLayer[] = o.layers.map(({ layer, units }) => ({
@@ -351,8 +385,8 @@ export async function trace(
     meanLoss = chunk.meanLoss;
   }
   return {
-    chars: o.chars,
-    ids: o.ids,
+    chars: Array.from(ids, (id) => model.vocab.chars[id]),
+    ids,
     positions: P,
     cell,
     hidden,

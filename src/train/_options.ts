@@ -152,17 +152,15 @@ export function resolveTrainOptions(
         .clock}`,
     );
   }
-  // Line mode keeps its lines in memory: a corpus becomes a string for it.
-  const asString = (t: string | Corpus) => typeof t === "string" ? t : t.text(0, t.length);
   const source = options.lines
     ? lineSource(
       model.vocab,
-      asString(text),
+      text,
       batch,
       options.seq === undefined ? undefined : positiveInt("seq", options.seq),
       valFraction,
       model.config.seed,
-      valText === undefined ? undefined : asString(valText),
+      valText,
     )
     : streamSource(
       model.vocab,

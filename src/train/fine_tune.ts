@@ -3,6 +3,7 @@
 // the recipe's rule (recipe.ts) for the model's own shape, with a lower learning rate and a
 // budget of a minute unless told otherwise.
 
+import type { Corpus } from "../data/corpus.ts";
 import type { CharModel } from "../model/model.ts";
 import { missingChars, type WidenOptions, widenVocab } from "../model/widen.ts";
 import { recipe, type RecipeOptions } from "./recipe.ts";
@@ -45,7 +46,7 @@ export interface FineTuneOptions extends Omit<RecipeOptions, "model"> {
   /** Dropout while fine-tuning (default: the recipe's rule, by the epochs the run reads). */
   dropout?: number;
   /** The validation text, when it is not the end of `text`: its characters are added too. */
-  valText?: string;
+  valText?: string | Corpus;
   /** How the new characters' weights start (see `widenVocab`). */
   widen?: WidenOptions;
 }
@@ -83,7 +84,7 @@ export interface FineTune {
  */
 export async function prepareFineTune(
   base: CharModel,
-  text: string,
+  text: string | Corpus,
   options: FineTuneOptions = {},
 ): Promise<FineTune> {
   const { dropout, valText, widen, ...rest } = options;
@@ -91,7 +92,9 @@ export async function prepareFineTune(
   const byCount = [rest.steps, rest.epochs, given.steps, given.epochs].some((n) => n !== undefined);
   const timeBudget = rest.timeBudget ?? given.timeBudget ??
     (byCount ? undefined : FINE_TUNE_RULE.timeBudget);
-  const all = valText === undefined ? text : text + valText;
+  // What is added depends only on which characters occur: a corpus's are its vocabulary's.
+  const chars = (t: string | Corpus) => typeof t === "string" ? t : t.vocab.chars.join("");
+  const all = valText === undefined ? chars(text) : chars(text) + chars(valText);
   const added = missingChars(base, all);
   const wider = widenVocab(base, all, widen);
   const { cell, hidden, layers, embedding } = wider.config;
