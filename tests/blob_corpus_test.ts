@@ -1,0 +1,199 @@
+// A corpus from a Blob or a ReadableStream (issue #22, the page's door): openCorpus reads it once
+// with the same decoder as a path, so it gives the string's vocabulary and ids at any chunk
+// size and whatever the stream's pieces, decodeText's UTF-8 errors at the same offset, line and
+// column, 2- and 4-byte ids as the vocabulary grows while it is read, and bit-identical
+// training, validation and evaluation. (The page's OPFS storage is tested in Chromium by
+// tests/studio_test.ts's dropped file and measured by bench/studio_large.ts.)
+
+import assert from "node:assert/strict";
+import { createModel, evaluate, TextError, train } from "../mod.ts";
+import type { TrainEvent } from "../mod.ts";
+import { CHUNK_SIZE, openCorpus } from "../src/data/corpus.ts";
+import { decodeText } from "../src/data/text.ts";
+import { Vocab } from "../src/data/vocab.ts";
+import { rng } from "./_helpers.ts";
+
+function corpus(chars: number, seed = 1): string {
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
+  const next = rng(seed);
+  let text = "";
+  while (text.length < chars) {
+    const n = 3 + Math.floor(next() * 6);
+    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
+    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
+  }
+  return text;
+}
+
+const TEXT_BYTES = new TextEncoder().encode("\uFEFF" + corpus(12000));
+const TEXT = decodeText(TEXT_BYTES);
+const SMALL = { hidden: 16, layers: 2, dropout: 0.1, seed: 3 };
+const RUN = { batch: 6, seq: 20, lr: 0.01, threads: 2 };
+
+// A stream of `bytes` cut into pieces of `piece` bytes.
+function streamOf(bytes: Uint8Array, piece: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at + piece));
+      at += piece;
+    },
+  });
+}
+
+Deno.test("openCorpus(Blob | ReadableStream): the string's vocabulary and ids at any chunk size", async () => {
+  const vocab = Vocab.fromText(TEXT);
+  const ids = vocab.encode(TEXT);
+  for (const chunk of [1, 2, 3, 5, 64, 4 << 20]) {
+    for (const piece of [1, 7, 1 << 16]) {
+      const c = await openCorpus(streamOf(TEXT_BYTES, piece), { [CHUNK_SIZE]: chunk });
+      assert.deepEqual(c.vocab.chars, vocab.chars, `chunk ${chunk}, piece ${piece}`);
+      assert.deepEqual(c.read(0, c.length), ids, `chunk ${chunk}, piece ${piece}`);
+      assert.equal(c.path, "the stream");
+      assert.equal(c.source.size, TEXT_BYTES.length);
+      c.close();
+    }
+    const file = new File([TEXT_BYTES], "t.txt", { lastModified: 1234 });
+    const progress: number[] = [];
+    const c = await openCorpus(file, {
+      [CHUNK_SIZE]: chunk,
+      onProgress: (bytes, total) => {
+        assert.equal(total, TEXT_BYTES.length);
+        progress.push(bytes);
+      },
+    });
+    assert.deepEqual(c.vocab.chars, vocab.chars);
+    assert.deepEqual(c.read(0, c.length), ids);
+    assert.deepEqual([c.path, c.tokenPath, c.width, c.source.mtimeMs], ["t.txt", "", 1, 1234]);
+    assert.deepEqual(progress, progress.toSorted((a, b) => a - b), "progress only grows");
+    assert.equal(progress.at(-1), TEXT_BYTES.length);
+    c.close();
+    assert.throws(() => c.read(0, 1), /^RangeError: Cannot read t\.txt: the corpus is closed$/);
+  }
+  // New characters after the first chunk renumber the ids; 2- and then 4-byte ids as the
+  // vocabulary passes 256 and 65,536 characters while the text is read.
+  const rare = Array.from({ length: 300 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join("");
+  const many = Array.from({ length: 70_000 }, (_, i) => String.fromCodePoint(0x10000 + i))
+    .join("");
+  for (const [text, width] of [["zyx" + rare, 2], ["ab\r\nc" + rare + "!" + many, 4]] as const) {
+    const bytes = new TextEncoder().encode(text + "\n" + text);
+    const expected = Vocab.fromText(decodeText(bytes));
+    for (const chunk of [64, 4 << 20]) {
+      const c = await openCorpus(new Blob([bytes]), { [CHUNK_SIZE]: chunk });
+      assert.equal(c.width, width);
+      assert.deepEqual(c.vocab.chars, expected.chars);
+      assert.deepEqual(c.read(0, c.length), expected.encode(decodeText(bytes)));
+      assert.equal(c.path, "the blob");
+    }
+  }
+});
+
+Deno.test("openCorpus(Blob | ReadableStream): decodeText's UTF-8 errors, empty texts, bad sources", async () => {
+  const enc = (s: string) => [...new TextEncoder().encode(s)];
+  const cases: number[][] = [
+    [0x80],
+    [0x61, 0x0a, 0x62, 0xc0, 0xaf],
+    [0xef, 0xbb, 0xbf, 0x61, 0x80],
+    [0xef, 0xbb, 0x61],
+    [0x61, 0x0d, 0x80],
+    [0x61, 0x0d, 0x0a, 0x62, 0xe2, 0x82],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf0, 0x9f, 0x99],
+    [...enc("ab\r\r\ncd\ré🙂x"), 0xff, 0x61],
+    [...enc("x".repeat(37) + "\r"), 0xc3],
+    [...enc("🙂🙂\n€"), 0xe2, 0x82, 0x41],
+    [...enc("\uFEFFé"), 0xfe],
+  ];
+  const next = rng(5);
+  for (let k = 0; k < 30; k++) {
+    const bytes = enc(corpus(200 + Math.floor(next() * 200), k).replaceAll("\r\n", "\r"));
+    bytes.splice(Math.floor(next() * bytes.length), 0, [0x80, 0xc0, 0xf8, 0xed][k % 4]);
+    cases.push(bytes);
+  }
+  for (const [i, bad] of cases.entries()) {
+    const bytes = new Uint8Array(bad);
+    const expected = assert.throws(() => decodeText(bytes, "bad.txt"), TextError);
+    let message = "";
+    try {
+      decodeText(bytes, "bad.txt");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    void expected;
+    for (const chunk of [1, 2, 3, 7, 4 << 20]) {
+      for (const source of [new File([bytes], "bad.txt"), streamOf(bytes, 2)]) {
+        await assert.rejects(
+          () => openCorpus(source, { name: "bad.txt", [CHUNK_SIZE]: chunk }),
+          (e: Error) => {
+            assert.ok(e instanceof TextError);
+            assert.equal(e.message, message, `case ${i}, chunk ${chunk}`);
+            return true;
+          },
+        );
+      }
+    }
+  }
+  await assert.rejects(
+    () => openCorpus(new File([new Uint8Array([0xef, 0xbb, 0xbf])], "empty.txt")),
+    /^TextError: Cannot read empty\.txt: the file has no characters: give a non-empty text$/,
+  );
+  await assert.rejects(
+    () => openCorpus(new Blob([]), { storage: "opfs" }),
+    /^TypeError: Cannot open the corpus in OPFS: this context has no synchronous OPFS access/,
+  );
+  const strings = new ReadableStream({
+    start(c) {
+      c.enqueue("text");
+      c.close();
+    },
+  }) as unknown as ReadableStream<Uint8Array>;
+  await assert.rejects(
+    () => openCorpus(strings),
+    /^TypeError: Cannot read the stream: the stream must give Uint8Array chunks$/,
+  );
+  const failing = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array([0x61]));
+      c.error(new Error("connection reset"));
+    },
+  });
+  await assert.rejects(
+    () => openCorpus(failing, { name: "net.txt" }),
+    /^TextError: Cannot read net\.txt: connection reset$/,
+  );
+});
+
+async function run(
+  model: ReturnType<typeof createModel>,
+  text: Parameters<typeof train>[1],
+  options: Parameters<typeof train>[2],
+) {
+  const losses: number[] = [];
+  const onEvent = (e: TrainEvent) => {
+    if (e.type === "step") losses.push(e.loss);
+    if (e.type === "validation") losses.push(e.valLoss);
+  };
+  await train(model, text, { ...options, onEvent });
+  return losses;
+}
+
+Deno.test("training on a Blob's corpus is bit-identical to training on its string", async () => {
+  const options = { ...RUN, steps: 16, valEvery: 5, valFraction: 0.1 };
+  const fromString = createModel(TEXT, SMALL);
+  const lossesA = await run(fromString, TEXT, options);
+  const blob = await openCorpus(new Blob([TEXT_BYTES]), { [CHUNK_SIZE]: 1000 });
+  const fromBlob = createModel(blob, SMALL);
+  assert.deepEqual(fromBlob.params, createModel(TEXT, SMALL).params);
+  const lossesB = await run(fromBlob, blob, options);
+  assert.ok(lossesA.length > 16, "validations ran");
+  assert.deepEqual(lossesB, lossesA);
+  assert.deepEqual(fromBlob.params, fromString.params);
+  assert.deepEqual(fromBlob.trainState!.adamV, fromString.trainState!.adamV);
+  for (const o of [{ seq: 64 }, { mode: "batched" as const, batch: 4, seq: 30 }]) {
+    const oo = { ...o, threads: 2 };
+    assert.equal(await evaluate(fromBlob, blob, oo), await evaluate(fromString, TEXT, oo));
+  }
+  blob.close();
+});
