@@ -3,6 +3,7 @@
 // the recipe's rule (recipe.ts) for the model's own shape, with a lower learning rate and a
 // budget of a minute unless told otherwise.
 
+import type { Corpus } from "../data/corpus.ts";
 import type { CharModel } from "../model/model.ts";
 import { missingChars, type WidenOptions, widenVocab } from "../model/widen.ts";
 import { recipe, type RecipeOptions } from "./recipe.ts";
@@ -63,6 +64,8 @@ export interface FineTune {
  * no training state (the optimizer starts afresh), and training options from the recipe's rule
  * for the model's shape with {@linkcode FINE_TUNE_RULE}'s learning rate and budget (one minute
  * unless `timeBudget`, `steps` or `epochs` says otherwise). Options given in `train` are kept.
+ * `text` may be a {@linkcode Corpus} (`openCorpus`: a page's dropped file): its characters are
+ * those of its vocabulary.
  *
  * @example Fine-tuning a model on a text of one's own
  * ```ts
@@ -78,15 +81,17 @@ export interface FineTune {
  */
 export async function prepareFineTune(
   base: CharModel,
-  text: string,
+  text: string | Corpus,
   options: FineTuneOptions = {},
 ): Promise<FineTune> {
   const { dropout, valText, widen, ...rest } = options;
+  // Each distinct character once is enough: only which characters there are counts here.
+  const chars = typeof text === "string" ? text : text.vocab.chars.join("");
   const given = rest.train ?? {};
   const byCount = [rest.steps, rest.epochs, given.steps, given.epochs].some((n) => n !== undefined);
   const timeBudget = rest.timeBudget ?? given.timeBudget ??
     (byCount ? undefined : FINE_TUNE_RULE.timeBudget);
-  const all = valText === undefined ? text : text + valText;
+  const all = valText === undefined ? chars : chars + valText;
   const added = missingChars(base, all);
   const wider = widenVocab(base, all, widen);
   const { cell, hidden, layers, embedding } = wider.config;
