@@ -2,8 +2,9 @@
 // with the same decoder as a path, so it gives the string's vocabulary and ids at any chunk
 // size and whatever the stream's pieces, decodeText's UTF-8 errors at the same offset, line and
 // column, 2- and 4-byte ids as the vocabulary grows while it is read, and bit-identical
-// training, validation and evaluation. (The page's OPFS storage is tested in Chromium by
-// tests/studio_test.ts's dropped file and measured by bench/studio_large.ts.)
+// training, validation and evaluation; in headless Chromium too, its ids in an Origin Private
+// File System file in a Worker, in memory on the main thread (bench/studio_large.ts measures a
+// 1 GB file in the studio).
 
 import assert from "node:assert/strict";
 import { createModel, evaluate, TextError, train } from "../mod.ts";
@@ -12,6 +13,7 @@ import { CHUNK_SIZE, openCorpus } from "../src/data/corpus.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
 import { rng } from "./_helpers.ts";
+import { findChromium, type Job, openBrowser } from "./_browser.ts";
 
 function corpus(chars: number, seed = 1): string {
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
@@ -196,4 +198,96 @@ Deno.test("training on a Blob's corpus is bit-identical to training on its strin
     assert.equal(await evaluate(fromBlob, blob, oo), await evaluate(fromString, TEXT, oo));
   }
   blob.close();
+});
+
+const chromium = findChromium();
+
+// In the page: the same text as a string and as a Blob's corpus (in OPFS where asked), trained
+// alike; and a bad file's message.
+const pageJob: Job<{ text: string; storage?: "opfs" | "memory" }, {
+  same: boolean;
+  losses: number[];
+  params: number[];
+  width: number;
+  bad: string;
+  closed: string;
+}> = async (lib, { text, storage }) => {
+  const bytes = new TextEncoder().encode(text);
+  const options = { batch: 6, seq: 20, lr: 0.01, threads: 1, steps: 6, valEvery: 3 };
+  const small = { hidden: 16, layers: 2, dropout: 0.1, seed: 3 };
+  const runOf = async (source: string | Awaited<ReturnType<typeof lib.openCorpus>>) => {
+    const model = lib.createModel(source, small);
+    const losses: number[] = [];
+    await lib.train(model, source, {
+      ...options,
+      onEvent: (e) => {
+        if (e.type === "step") losses.push(e.loss);
+        if (e.type === "validation") losses.push(e.valLoss);
+      },
+    });
+    return { losses, params: Array.from(model.params) };
+  };
+  const a = await runOf(lib.decodeText(bytes));
+  const corpus = await lib.openCorpus(new File([bytes], "t.txt"), { storage });
+  const b = await runOf(corpus);
+  const width = corpus.width;
+  corpus.close();
+  let closed = "";
+  try {
+    corpus.read(0, 1);
+  } catch (e) {
+    closed = (e as Error).message;
+  }
+  let bad = "";
+  try {
+    await lib.openCorpus(new File([new Uint8Array([0x61, 0x0d, 0x0a, 0x62, 0xc0])], "bad.txt"), {
+      storage,
+    });
+  } catch (e) {
+    bad = (e as Error).message;
+  }
+  const same = JSON.stringify(a) === JSON.stringify(b);
+  return { same, losses: b.losses, params: b.params, width, bad, closed };
+};
+
+Deno.test({
+  name:
+    "Chromium: a File's corpus (OPFS in a Worker, memory on the main thread) trains as its string",
+  ignore: !chromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const browser = await openBrowser(chromium!);
+    try {
+      const text = TEXT.slice(0, 4000);
+      const reference = createModel(text, SMALL);
+      const losses = await run(reference, text, { ...RUN, threads: 1, steps: 6, valEvery: 3 });
+      for (
+        const [where, storage] of [["worker", "opfs"], ["main", undefined], [
+          "worker",
+          "memory",
+        ]] as const
+      ) {
+        const r = await browser.run("iso", where, pageJob, { text, storage });
+        assert.ok(r.same, `${where} ${storage}: the corpus trains as the string`);
+        assert.deepEqual(r.losses, losses, `${where} ${storage}: Deno's losses`);
+        assert.deepEqual(r.params, Array.from(reference.params), `${where} ${storage}`);
+        assert.equal(r.width, 1);
+        assert.equal(
+          r.bad,
+          "Invalid UTF-8 in bad.txt: byte 0xC0 at offset 4 (line 2, column 2) does not start a " +
+            "valid sequence",
+        );
+        assert.equal(r.closed, "Cannot read t.txt: the corpus is closed");
+      }
+      await assert.rejects(
+        () => browser.run("iso", "main", pageJob, { text, storage: "opfs" }),
+        /Cannot open the corpus in OPFS: this context has no synchronous OPFS access/,
+      );
+      // (a 404 is the favicon, as in browser_test.ts)
+      assert.deepEqual(browser.pageErrors.filter((e) => !/404/.test(e)), []);
+    } finally {
+      await browser.close();
+    }
+  },
 });
