@@ -142,17 +142,28 @@ try {
     await input.uploadFile(path);
     const name = path.split("/").pop()!;
     await page.waitForFunction(
-      `document.querySelector("#text-status").textContent.startsWith(${JSON.stringify(name)})`,
+      `/ (ok|warn|error)/.test(document.querySelector("#text-status").className)`,
       { timeout: 3_600_000, polling: 100 },
     );
     const prepS = (performance.now() - t0) / 1000;
     const status = await page.$eval("#text-status", (e) => e.textContent!);
+    const failed = await page.$eval("#text-status", (e) => e.className.includes("error"));
     const readStall = await page.evaluate("({ raf: __bench.raf, timer: __bench.timer })") as {
       raf: number;
       timer: number;
     };
     const readPeak = peak;
     const usage = await page.evaluate("navigator.storage.estimate().then((e) => e.usage)");
+    const mb = (n: number) => (n / 1e6).toFixed(0);
+    console.error(`${name}: ${status}`);
+    if (failed) {
+      rows.push(
+        `| ${mb(size)} MB | fails after ${prepS.toFixed(1)} s: ${status} | ` +
+          `${readStall.raf.toFixed(0)} / ${readStall.timer.toFixed(0)} ms | – | ` +
+          `${mb(idle.largest)} → ${mb(readPeak.largest)} / ${mb(readPeak.total)} MB | – | – | – |`,
+      );
+      continue;
+    }
     await page.evaluate("__bench.reset(); __bench.steps.length = 0");
     peak = rss(pid);
     await page.click("#train");
@@ -167,8 +178,6 @@ try {
     const from = stepsSeen[Math.floor(stepsSeen.length / 10)];
     const to = stepsSeen.at(-1)!;
     const charsPerSec = ((to[0] - from[0]) * recipe.batch * recipe.seq) / ((to[1] - from[1]) / 1e3);
-    const mb = (n: number) => (n / 1e6).toFixed(0);
-    console.error(`${name}: ${status}`);
     rows.push(
       `| ${mb(size)} MB | ${prepS.toFixed(1)} s (${(size / 1e6 / prepS).toFixed(0)} MB/s) | ` +
         `${readStall.raf.toFixed(0)} / ${readStall.timer.toFixed(0)} ms | ` +
