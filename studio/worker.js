@@ -483,12 +483,26 @@ function corpusValidation(c) {
   };
 }
 
+/** @param {string} s */
+function codePoints(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const p = s.charCodeAt(i - 1);
+      if (p >= 0xd800 && p <= 0xdbff) n--;
+    }
+  }
+  return n;
+}
+
 function textInfo() {
   if (!text && !corpus) return null;
   const unknown = unknownChars();
   return {
     name: textName,
-    chars: corpus ? corpus.length : text.length,
+    // Characters are code points, as a corpus counts them (a string's length counts UTF-16 units).
+    chars: corpus ? corpus.length : codePoints(text),
     distinct: corpus ? corpus.vocab.size : new Set(text).size,
     preview: corpus ? corpus.text(0, 400) : text.slice(0, 400),
     unknown: unknown.slice(0, 12),

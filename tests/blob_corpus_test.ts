@@ -7,13 +7,14 @@
 // 1 GB file in the studio).
 
 import assert from "node:assert/strict";
-import { createModel, evaluate, TextError, train } from "../mod.ts";
+import { createModel, evaluate, fromBytes, TextError, train } from "../mod.ts";
 import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, openCorpus } from "../src/data/corpus.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
 import { rng } from "./_helpers.ts";
 import { findChromium, type Job, openBrowser } from "./_browser.ts";
+import { serveStudio } from "../studio/server.ts";
 
 function corpus(chars: number, seed = 1): string {
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
@@ -288,6 +289,143 @@ Deno.test({
       assert.deepEqual(browser.pageErrors.filter((e) => !/404/.test(e)), []);
     } finally {
       await browser.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "studio: a chosen file is a corpus in the Worker that trains as the same text pasted, and the Inside panel traces its tail",
+  ignore: !chromium,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const bundle = new URL("../build/browser/charlstm.js", import.meta.url);
+    try {
+      await Deno.stat(bundle);
+    } catch {
+      return console.log("skipped: no browser build: run `deno task build`");
+    }
+    const dir = await Deno.makeTempDir({ prefix: "charlstm-studio-blob-" });
+    const pasted = decodeText(TEXT_BYTES).slice(1, 6001); // LF, no BOM: what a paste gives
+    const file = `${dir}/t.txt`;
+    await Deno.writeFile(
+      file,
+      new TextEncoder().encode("\uFEFF" + pasted.replaceAll("\n", "\r\n")),
+    );
+    const { default: puppeteer } = await import("puppeteer-core");
+    const browser = await puppeteer.launch({
+      executablePath: chromium!,
+      headless: true,
+      args: ["--no-sandbox"],
+    });
+    const controller = new AbortController();
+    const { promise: listening, resolve } = Promise.withResolvers<string>();
+    const server = serveStudio({ port: 0, signal: controller.signal, onListen: resolve });
+    const errors: string[] = [];
+    try {
+      const url = await listening;
+      // A fresh page trains the text from `source` for 6 steps; returns its checkpoint's bytes.
+      const trainOn = async (source: "file" | "paste") => {
+        const page = await browser.newPage();
+        page.on("pageerror", (e) => errors.push(String(e)));
+        page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+        await page.setViewport({ width: 1280, height: 1000 });
+        await page.goto(url);
+        const waitFor = (fn: string) => page.waitForFunction(fn, { timeout: 60_000, polling: 50 });
+        await waitFor("studio.state.text !== null");
+        await page.click(`input[name="source"][value="${source}"]`);
+        if (source === "file") await (await page.$("input#file"))!.uploadFile(file);
+        else {
+          await page.$eval("#paste", (e, v) => {
+            (e as unknown as { value: string }).value = v;
+          }, pasted);
+          await page.click("#use-paste");
+        }
+        const name = source === "file" ? "t.txt" : "the pasted text";
+        await waitFor(
+          `document.querySelector("#text-status").textContent.startsWith(${JSON.stringify(name)})`,
+        );
+        const status = await page.$eval("#text-status", (e) => e.textContent!);
+        // A preset, not the recipe: the recipe measures this machine's speed, and counts a
+        // string's length in UTF-16 units but a corpus's in characters (src/data/text_stats.ts).
+        await page.select("#preset", "tiny");
+        const fields = {
+          hidden: 16,
+          layers: 1,
+          dropout: 0,
+          seed: 3,
+          batch: 4,
+          seq: 16,
+          lr: 0.01,
+          amount: 6,
+          valEvery: 3,
+          sampleEvery: 3,
+          threads: 1,
+        };
+        for (const [field, v] of Object.entries(fields)) {
+          await page.$eval(`#settings [name="${field}"]`, (e, v) => {
+            (e as unknown as { value: string }).value = String(v);
+          }, v);
+        }
+        await page.select('#settings [name="backend"]', "wasm");
+        await page.select('#settings [name="unit"]', "steps");
+        await page.click("#train");
+        await waitFor("!studio.state.training && studio.state.model?.step === 6");
+        const sampleText = await page.$eval("#sample", (e) => e.textContent!);
+        const base64 = await page.evaluate(`studio.checkpointBytes().then((b) => {
+          let s = "";
+          for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+          return btoa(s);
+        })`) as string;
+        // The Inside panel's validation text: the corpus's last 10%, read by position.
+        await page.click('input[name="inside-source"][value="validation"]');
+        await page.click("#inside-trace");
+        await waitFor(
+          `document.querySelector("#inside-status").textContent.startsWith("the validation")`,
+        );
+        const inside = await page.$eval("#inside-status", (e) => e.textContent!);
+        await page.close();
+        return { status, sampleText, base64, inside };
+      };
+      const fromFile = await trainOn("file");
+      const fromPaste = await trainOn("paste");
+      const n = [...pasted].length;
+      const distinct = new Set(pasted).size;
+      assert.equal(
+        fromFile.status,
+        `t.txt: ${n.toLocaleString("en-US")} characters, ${distinct} distinct`,
+      );
+      assert.equal(
+        fromPaste.status,
+        `the pasted text: ${n.toLocaleString("en-US")} characters, ${distinct} distinct`,
+      );
+      assert.ok(fromFile.sampleText.length > 0);
+      assert.equal(fromFile.sampleText, fromPaste.sampleText);
+      // The same checkpoint but for the clock (trainTime).
+      const [a, b] = [fromFile, fromPaste].map((r) =>
+        fromBytes(Uint8Array.from(atob(r.base64), (c) => c.charCodeAt(0)))
+      );
+      assert.equal(a.trainState?.step, 6);
+      assert.ok(a.params.every((v, i) => Object.is(v, b.params[i])), "the same weights");
+      assert.deepEqual(
+        { ...a.trainState, trainTime: 0 },
+        { ...b.trainState, trainTime: 0 },
+        "the same optimizer state",
+      );
+      const tail = n - Math.trunc(n * 0.9);
+      for (const r of [fromFile, fromPaste]) {
+        assert.match(
+          r.inside,
+          new RegExp(`^the validation text \\(the last 10% of the training text\\): ${tail} `),
+        );
+      }
+      assert.deepEqual(errors.filter((e) => !/404/.test(e)), []);
+    } finally {
+      await browser.close();
+      controller.abort();
+      await server.finished;
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
