@@ -4,7 +4,7 @@
 // wider, from the end backwards, so that no id is overwritten before it is read), and the ids,
 // numbered as their characters first came, are renumbered in code-point order at the end.
 
-import type { IdSpan, IdStore } from "./corpus.ts";
+import type { IdSpan, IdStore } from "./id_store.ts";
 import { readFullSync } from "./_token_file.ts";
 import { TextError } from "./text.ts";
 

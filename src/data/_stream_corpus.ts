@@ -6,17 +6,24 @@
 // corpus is exactly the one a path would give. A bad byte is named as decodeText names it: its
 // line and column are counted from the ids before it (each LF, CRLF or lone CR is one LF id).
 
-import type { CorpusOptions } from "./corpus.ts";
 import type { TokenHeader } from "./_token_file.ts";
 import { widthFor } from "./_token_file.ts";
 import { countChunk, encodeChunk, producedCount } from "./_utf8_stream.ts";
 import { type IdSink, memorySink, opfsOffered, opfsSink } from "./_id_store.ts";
 import { TextError } from "./text.ts";
 
+/** What streamCorpus takes of openCorpus's options (corpus.ts's CorpusOptions), and the chunk. */
+export interface StreamOptions {
+  name?: string;
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  storage?: "opfs" | "memory";
+  chunk: number;
+}
+
 /** Reads `source` into a store of ids and the header that describes them. */
 export async function streamCorpus(
   source: Blob | ReadableStream<Uint8Array>,
-  options: CorpusOptions & { chunk: number },
+  options: StreamOptions,
 ): Promise<{ header: TokenHeader; store: IdSink }> {
   const isBlob = typeof Blob !== "undefined" && source instanceof Blob;
   if (!isBlob && !(source instanceof ReadableStream)) {
@@ -61,7 +68,7 @@ async function encode(
   stream: ReadableStream<Uint8Array>,
   name: string,
   sink: IdSink,
-  options: CorpusOptions & { chunk: number },
+  options: StreamOptions,
   total: number | undefined,
 ): Promise<{ size: number; codePoints: Int32Array }> {
   const chunk = options.chunk;
