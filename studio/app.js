@@ -127,12 +127,27 @@ worker.addEventListener("message", ({ data }) => {
     case "chunk":
       if (data.id === state.writing) $("output").append(data.text);
       break;
+    case "text-progress":
+      // A chosen file is read in the Worker, in pieces: the page shows how far, nothing more.
+      setStatus("text-status", readingLine(data.bytes, data.total));
+      break;
     case "model":
       setModel(data.info);
       if (data.info.batch) state.charsPerStep = data.info.batch * data.info.seq;
       break;
   }
 });
+
+/**
+ * @param {number} bytes
+ * @param {number | undefined} total
+ */
+function readingLine(bytes, total) {
+  const mb = (/** @type {number} */ n) => fmt.format(Math.round(n / 1e6));
+  return total
+    ? `Reading… ${Math.floor((100 * bytes) / total)}% (${mb(bytes)} of ${mb(total)} MB)`
+    : `Reading… ${mb(bytes)} MB`;
+}
 
 /** @param {string} message */
 function fatal(message) {

@@ -20,7 +20,8 @@ const VAL_FRACTION = 0.1;
 /**
  * The handlers, reading the Worker's state through `get`.
  * @param {() => { lib: Promise<InsideLib>, model: import("../mod.ts").CharModel | null,
- *   text: string, busy: string | null }} get
+ *   text: string, busy: string | null,
+ *   validation: (() => { chars: string[], name: string }) | null }} get
  */
 export function insideHandlers(get) {
   /** @type {Trace | null} */
@@ -29,7 +30,7 @@ export function insideHandlers(get) {
   return {
     /** @param {{ source: "validation" | "paste", text?: string }} m */
     async "inside-trace"(m) {
-      const { lib: libPromise, model, text, busy } = get();
+      const { lib: libPromise, model, text, busy, validation } = get();
       const lib = await libPromise;
       if (!model) {
         throw new Error(
@@ -42,6 +43,9 @@ export function insideHandlers(get) {
       if (m.source === "paste") {
         chars = [...(m.text ?? "").replace(/\r\n?/g, "\n")];
         name = "the pasted text";
+      } else if (validation) {
+        // A chosen file, read as a corpus: its tail, read by position (worker.js).
+        ({ chars, name } = validation());
       } else {
         const all = [...text];
         chars = all.slice(Math.trunc(all.length * (1 - VAL_FRACTION)));

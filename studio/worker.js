@@ -15,6 +15,13 @@
 //                  { type: "reply", id, ok, value?, error? }   (one per request with an id)
 //                  { type: "events", events }  { type: "sample", step, text }
 //                  { type: "paused" | "resumed" }  { type: "chunk", id, text }  { type: "model", info }
+//                  { type: "text-progress", id, bytes, total }   (while a chosen file is read)
+//
+// A chosen or dropped file is never one string: openCorpus streams the File once (the same
+// UTF-8 errors as decodeText) into ids in an Origin Private File System file (1, 2 or 4 bytes a
+// character, out of memory), and training, the recipe and fine-tuning read them by position; so
+// a 1 GB file trains, and neither the page nor this Worker holds its text. The bundled corpus
+// and a pasted text stay strings.
 
 /**
  * The browser build's API (the `.` entry point's, with decodeText).
@@ -23,6 +30,7 @@
 /** @typedef {import("../mod.ts").CharModel} CharModel */
 /** @typedef {import("../mod.ts").TrainOptions} TrainOptions */
 /** @typedef {import("../mod.ts").TrainEvent} TrainEvent */
+/** @typedef {import("../mod.ts").Corpus} Corpus */
 
 import { insideHandlers } from "./inside_worker.js";
 
@@ -75,15 +83,31 @@ function errorText(e) {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The training text, and what to call it. */
+/** The training text (a string, or a chosen file's corpus), and what to call it. */
 let text = "";
+/** @type {Corpus | null} */
+let corpus = null;
 let textName = "";
+/** The latest text request: an older one that ends later is dropped. */
+let textRequest = 0;
+/** Characters of a corpus's validation tail the Inside panel traces at most. */
+const TRACE_LIMIT = 200_000;
+
+/** What training reads: the corpus, else the string. */
+function trainingText() {
+  return corpus ?? text;
+}
+
+/** A corpus no longer chosen: closed (its OPFS file removed) once no run reads it. */
+function retire(/** @type {Corpus | null} */ old) {
+  if (old && run?.corpus !== old) old.close();
+}
 /** @type {CharModel | null} */
 let model = null;
 /**
  * The run in progress, and the engine it trains on (once started).
  * @typedef {{ controller: AbortController, paused: boolean, resume: (() => void) | null,
- *   backend: string }} Run
+ *   backend: string, corpus: Corpus | null }} Run
  * @type {Run | null}
  */
 let run = null;
@@ -113,20 +137,44 @@ function modelInfo(m) {
 
 /** Characters of the text the model does not know (training would stop on them). */
 function unknownChars() {
-  return model && text ? model.vocab.unknownChars(text) : [];
+  if (!model) return [];
+  if (corpus) return model.vocab.unknownChars(corpus.vocab.chars.join(""));
+  return text ? model.vocab.unknownChars(text) : [];
 }
 
 /** The first word of the text, where the model knows it: the prime of the samples. */
 function samplePrime() {
-  const word = /^\S{1,16}/.exec(text)?.[0] ?? "";
+  const word = /^\S{1,16}/.exec(corpus ? corpus.text(0, 17) : text)?.[0] ?? "";
   return model && word && model.vocab.unknownChars(word).length === 0 ? word : "";
 }
 
 const handlers = {
-  /** @param {{ source: "corpus" | "file" | "paste", file?: File, text?: string }} m */
+  /** @param {{ id: number, source: "corpus" | "file" | "paste", file?: File, text?: string }} m */
   async text(m) {
     const lib = await ready;
+    const request = ++textRequest;
     let t, name;
+    if (m.source === "file") {
+      if (!m.file) throw new Error("No file chosen");
+      let last = 0;
+      const opened = await lib.openCorpus(m.file, {
+        onProgress(bytes, total) {
+          // A line a tenth of a second at most: the page redraws it, nothing more.
+          if (performance.now() - last < 100) return;
+          last = performance.now();
+          post({ type: "text-progress", id: m.id, bytes, total });
+        },
+      });
+      if (request !== textRequest) {
+        opened.close();
+        throw new Error(`${m.file.name}: another text was chosen meanwhile`);
+      }
+      retire(corpus);
+      corpus = opened;
+      text = "";
+      textName = m.file.name;
+      return textInfo();
+    }
     if (m.source === "paste") {
       name = "the pasted text";
       t = (m.text ?? "").replace(/\r\n?/g, "\n");
@@ -147,6 +195,9 @@ const handlers = {
         );
       }
     }
+    if (request !== textRequest) throw new Error(`${name}: another text was chosen meanwhile`);
+    retire(corpus);
+    corpus = null;
     text = t;
     textName = name;
     return textInfo();
@@ -160,7 +211,8 @@ const handlers = {
   async train(m) {
     const lib = await ready;
     if (run) throw new Error("Training is already running");
-    if (!text) throw new Error("Choose a text first");
+    if (!text && !corpus) throw new Error("Choose a text first");
+    const source = trainingText();
     const fresh = model === null;
     const { amount, unit, sampleLength, ...given } = m.recipe;
     let sampleEvery = given.sampleEvery;
@@ -178,8 +230,8 @@ const handlers = {
     let current = model;
     if (!current && m.auto) {
       // The recipe picks what the form left empty, for this text, time and machine.
-      const r = await lib.recipe(text, { model: defined(m.model), train: options });
-      current = lib.createModel(text, r.model);
+      const r = await lib.recipe(source, { model: defined(m.model), train: options });
+      current = lib.createModel(source, r.model);
       options = r.train;
       sampleEvery ??= r.train.valEvery;
       post({ type: "events", events: [{ type: "note", message: r.summary }] });
@@ -187,13 +239,13 @@ const handlers = {
     if (current && !current.trainState) {
       // A trained model without its training state (a bundled one): fine-tune it on the text,
       // with the characters it lacks added (train.ts --from); the form's settings are kept.
-      const ft = await lib.prepareFineTune(current, text, { train: options });
+      const ft = await lib.prepareFineTune(current, source, { train: options });
       current = ft.model;
       options = ft.train;
       sampleEvery ??= ft.train.valEvery;
       post({ type: "events", events: [{ type: "note", message: ft.summary }] });
     }
-    current ??= lib.createModel(text, m.model);
+    current ??= lib.createModel(source, m.model);
     sampleEvery ??= 0;
     if (sampleEvery > 0) options.snapshotEvery = sampleEvery; // arrays current at those steps
     const controller = new AbortController();
@@ -202,7 +254,13 @@ const handlers = {
     let pausedMs = 0;
     options.clock = () => performance.now() - pausedMs;
     /** @type {Run} */
-    const thisRun = { controller, paused: false, resume: null, backend: "" };
+    const thisRun = {
+      controller,
+      paused: false,
+      resume: null,
+      backend: "",
+      corpus: typeof source === "string" ? null : source,
+    };
     run = thisRun;
     model = current;
     /** @type {TrainEvent[]} */
@@ -215,7 +273,7 @@ const handlers = {
     };
     let started = false;
     try {
-      for await (const event of lib.trainEvents(current, text, options)) {
+      for await (const event of lib.trainEvents(current, source, options)) {
         started = true;
         pending.push(event);
         // Steps come in batches (every 50 ms); anything else at once.
@@ -253,6 +311,7 @@ const handlers = {
       throw e;
     } finally {
       run = null;
+      if (thisRun.corpus && thisRun.corpus !== corpus) thisRun.corpus.close(); // chosen away
     }
     post({ type: "model", info: modelInfo(current) });
     return modelInfo(current);
@@ -381,6 +440,7 @@ Object.assign(
     lib: /** @type {any} */ (ready),
     model,
     text,
+    validation: corpus ? corpusValidation(corpus) : null,
     busy: run && !(run.paused && run.backend === "wasm")
       ? "training is running: pause it (on WASM) or stop it first"
       : null,
@@ -404,14 +464,47 @@ function drawSample(lib, length) {
   return lib.sample(model, { prime: samplePrime(), length, temperature: 0.8, seed: 1 });
 }
 
+/**
+ * A corpus's validation text for the Inside panel: the last 10% (evaluate's and the string's
+ * cut), its first TRACE_LIMIT characters where it is longer (a trace holds every step's state).
+ * @param {Corpus} c
+ */
+function corpusValidation(c) {
+  return () => {
+    const cut = Math.trunc(c.length * 0.9);
+    const n = Math.min(c.length - cut, TRACE_LIMIT);
+    return {
+      chars: [...c.text(cut, n)],
+      name: n < c.length - cut
+        ? `the first ${n.toLocaleString("en-US")} characters of the validation text (the last ` +
+          "10% of the training text)"
+        : "the validation text (the last 10% of the training text)",
+    };
+  };
+}
+
+/** @param {string} s */
+function codePoints(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
+      const p = s.charCodeAt(i - 1);
+      if (p >= 0xd800 && p <= 0xdbff) n--;
+    }
+  }
+  return n;
+}
+
 function textInfo() {
-  if (!text) return null;
+  if (!text && !corpus) return null;
   const unknown = unknownChars();
   return {
     name: textName,
-    chars: text.length,
-    distinct: new Set(text).size,
-    preview: text.slice(0, 400),
+    // Characters are code points, as a corpus counts them (a string's length counts UTF-16 units).
+    chars: corpus ? corpus.length : codePoints(text),
+    distinct: corpus ? corpus.vocab.size : new Set(text).size,
+    preview: corpus ? corpus.text(0, 400) : text.slice(0, 400),
     unknown: unknown.slice(0, 12),
     unknownCount: unknown.length,
     // A model with no training state fine-tunes: its training adds the characters it lacks.

@@ -110,8 +110,284 @@ function invalidMessage(bytes, source) {
 
 // src/data/_utf8_stream.ts
 var DEFAULT_CHUNK = 4 << 20;
+var produced = 0;
+function producedCount() {
+  return produced;
+}
+function countChunk(buf, i, end, eof, counts, wide) {
+  let n = 0;
+  while (i < end) {
+    const run2 = i;
+    let b = buf[i];
+    while (b < 128 && b !== 13) {
+      counts[b]++;
+      if (++i === end) break;
+      b = buf[i];
+    }
+    n += i - run2;
+    if (i === end) break;
+    if (b === 13) {
+      if (i + 1 >= end && !eof) break;
+      counts[10]++;
+      n++;
+      i += i + 1 < end && buf[i + 1] === 10 ? 2 : 1;
+      continue;
+    }
+    const cp = multiByte(buf, i, end, eof);
+    if (cp === CUT) break;
+    if (cp < 0) {
+      produced = n;
+      return ~i;
+    }
+    if (counts[cp]++ === 0) wide.push(cp);
+    n++;
+    i += cp < 2048 ? 2 : cp < 65536 ? 3 : 4;
+  }
+  produced = n;
+  return i;
+}
+function encodeChunk(buf, i, end, eof, table2, out) {
+  let k = 0;
+  while (i < end) {
+    let b = buf[i];
+    while (b < 128 && b !== 13) {
+      out[k++] = table2[b];
+      if (++i === end) break;
+      b = buf[i];
+    }
+    if (i === end) break;
+    if (b === 13) {
+      if (i + 1 >= end && !eof) break;
+      out[k++] = table2[10];
+      i += i + 1 < end && buf[i + 1] === 10 ? 2 : 1;
+      continue;
+    }
+    const cp = multiByte(buf, i, end, eof);
+    if (cp === CUT) break;
+    if (cp < 0 || table2[cp] < 0) {
+      produced = k;
+      return ~i;
+    }
+    out[k++] = table2[cp];
+    i += cp < 2048 ? 2 : cp < 65536 ? 3 : 4;
+  }
+  produced = k;
+  return i;
+}
+var CUT = -2;
+function multiByte(buf, i, end, eof) {
+  const b = buf[i];
+  let need;
+  let lo = 128;
+  let hi = 191;
+  let cp;
+  if (b >= 194 && b <= 223) {
+    need = 1;
+    cp = b & 31;
+  } else if (b >= 224 && b <= 239) {
+    need = 2;
+    cp = b & 15;
+    if (b === 224) lo = 160;
+    else if (b === 237) hi = 159;
+  } else if (b >= 240 && b <= 244) {
+    need = 3;
+    cp = b & 7;
+    if (b === 240) lo = 144;
+    else if (b === 244) hi = 143;
+  } else return -1;
+  if (i + need >= end) return eof ? -1 : CUT;
+  const second = buf[i + 1];
+  if (second < lo || second > hi) return -1;
+  cp = cp << 6 | second & 63;
+  for (let k = 2; k <= need; k++) {
+    const c = buf[i + k];
+    if (c < 128 || c > 191) return -1;
+    cp = cp << 6 | c & 63;
+  }
+  return cp;
+}
+async function readInto(file, buf, at, want) {
+  let got = 0;
+  while (got < want) {
+    const n = await file.read(buf.subarray(at + got, at + want));
+    if (n === null) break;
+    got += n;
+  }
+  return got;
+}
+async function walk(file, name, chunk, step, each) {
+  const buf = new Uint8Array(chunk + 4);
+  let carry = 0;
+  let base = 0;
+  let bomChecked = false;
+  for (; ; ) {
+    const got = await readInto(file, buf, carry, chunk);
+    const end = carry + got;
+    const eof = got < chunk;
+    let start = 0;
+    if (!bomChecked) {
+      if (end < 3 && !eof) {
+        carry = end;
+        await each(buf.subarray(end - got, end), 0);
+        continue;
+      }
+      bomChecked = true;
+      if (end >= 3 && buf[0] === 239 && buf[1] === 187 && buf[2] === 191) start = 3;
+    }
+    const stop = step(buf, start, end, eof);
+    await each(buf.subarray(end - got, end), produced);
+    if (stop < 0) {
+      const offset = base + ~stop;
+      throw new TextError(await invalidMessage2(file, name, offset, buf[~stop]));
+    }
+    if (eof) {
+      if (stop < end) {
+        throw new TextError(await invalidMessage2(file, name, base + stop, buf[stop]));
+      }
+      return;
+    }
+    buf.copyWithin(0, stop, end);
+    base += stop;
+    carry = end - stop;
+  }
+}
+async function scanText(file, name, chunk = DEFAULT_CHUNK) {
+  const info = await file.stat();
+  const counts = new Float64Array(1114112);
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  let count = 0;
+  const wide = [];
+  await walk(file, name, chunk, (buf, i, end, eof) => countChunk(buf, i, end, eof, counts, wide), (bytes, n) => {
+    hash.update(bytes);
+    count += n;
+  });
+  if (count === 0) {
+    throw new TextError(`Cannot read ${name}: the file has no characters: give a non-empty text`);
+  }
+  const codePoints = [];
+  for (let cp = 0; cp < 128; cp++) if (counts[cp] > 0) codePoints.push(cp);
+  for (const cp of wide.sort((a, b) => a - b)) codePoints.push(cp);
+  return {
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    hash: hash.digest("hex"),
+    count,
+    codePoints: Int32Array.from(codePoints)
+  };
+}
+async function encodeText(file, name, codePoints, width, write, chunk = DEFAULT_CHUNK) {
+  const table2 = new Int32Array(1114112).fill(-1);
+  codePoints.forEach((cp, id) => table2[cp] = id);
+  const ids = new Uint32Array(chunk + 4);
+  const narrow = width === 1 ? new Uint8Array(chunk + 4) : width === 2 ? new Uint16Array(chunk + 4) : null;
+  let total = 0;
+  try {
+    await walk(file, name, chunk, (buf, i, end, eof) => encodeChunk(buf, i, end, eof, table2, ids), (_bytes, n) => {
+      total += n;
+      if (n === 0) return;
+      const out = narrow ?? ids;
+      if (narrow) narrow.set(ids.subarray(0, n));
+      return write(new Uint8Array(out.buffer, 0, n * width));
+    });
+  } catch (e) {
+    if (e instanceof TextError && e.message.startsWith("Invalid UTF-8")) {
+      throw new TextError(`Cannot prepare ${name}: the file changed while it was read: try again`);
+    }
+    throw e;
+  }
+  return total;
+}
+async function invalidMessage2(file, name, offset, byte) {
+  await file.seek(0, Deno.SeekMode.Start);
+  const buf = new Uint8Array(Math.min(DEFAULT_CHUNK, Math.max(offset, 1)));
+  let line = 1;
+  let column = 0;
+  let pendingCR = false;
+  let pos = 0;
+  let bom = false;
+  while (pos < offset) {
+    const got = await readInto(file, buf, 0, Math.min(buf.length, offset - pos));
+    if (got === 0) break;
+    for (let i = 0; i < got; i++) {
+      const b = buf[i];
+      if (pos + i < 3) {
+        if (pos + i === 0) bom = b === 239;
+        else bom &&= b === (pos + i === 1 ? 187 : 191);
+      }
+      if (pendingCR) {
+        pendingCR = false;
+        if (b !== 10) {
+          line++;
+          column = 0;
+        }
+      }
+      if (b === 10) {
+        line++;
+        column = 0;
+      } else if (b === 13) pendingCR = true;
+      else if ((b & 192) !== 128) column++;
+    }
+    pos += got;
+  }
+  if (pendingCR) {
+    line++;
+    column = 0;
+  }
+  if (bom && offset >= 3 && line === 1) column--;
+  const hex = byte.toString(16).toUpperCase().padStart(2, "0");
+  return `Invalid UTF-8 in ${name}: byte 0x${hex} at offset ${offset} (line ${line}, column ${column + 1}) does not start a valid sequence`;
+}
 
 // src/data/_token_file.ts
+var MAGIC = "CHLTOK01";
+function widthFor(size) {
+  return size <= 256 ? 1 : size <= 65536 ? 2 : 4;
+}
+function encodeHeader(header) {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const n = Math.ceil((16 + json.length) / 8) * 8 - 16;
+  const out = new Uint8Array(16 + n).fill(32);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setBigUint64(8, BigInt(n), true);
+  out.set(json, 16);
+  return out;
+}
+function readHeader(path) {
+  let file;
+  try {
+    file = Deno.openSync(path, {
+      read: true
+    });
+  } catch {
+    return null;
+  }
+  try {
+    const head = new Uint8Array(16);
+    if (readFullSync(file, head) < 16) return null;
+    if (new TextDecoder().decode(head.subarray(0, 8)) !== MAGIC) return null;
+    const n = Number(new DataView(head.buffer).getBigUint64(8, true));
+    if (n > 1 << 30 || (16 + n) % 8 !== 0) return null;
+    const json = new Uint8Array(n);
+    if (readFullSync(file, json) < n) return null;
+    const header = JSON.parse(new TextDecoder().decode(json));
+    if (header.version !== 1 || ![
+      1,
+      2,
+      4
+    ].includes(header.width)) return null;
+    const size = file.statSync().size;
+    if (size !== 16 + n + header.count * header.width) return null;
+    return {
+      header,
+      dataOffset: 16 + n
+    };
+  } catch {
+    return null;
+  } finally {
+    file.close();
+  }
+}
 function readFullSync(file, buf) {
   let got = 0;
   while (got < buf.length) {
@@ -120,6 +396,44 @@ function readFullSync(file, buf) {
     got += n;
   }
   return got;
+}
+function defaultCacheDirs() {
+  const env = (name) => {
+    try {
+      return Deno.env.get(name) || void 0;
+    } catch {
+      return void 0;
+    }
+  };
+  const dirs = [];
+  const xdg = env("XDG_CACHE_HOME");
+  const home = env("HOME") ?? env("USERPROFILE");
+  if (xdg) dirs.push(`${xdg}/charlstm/tokens`);
+  else if (home) dirs.push(`${home}/.cache/charlstm/tokens`);
+  dirs.push(`${env("TMPDIR") ?? env("TEMP") ?? "/tmp"}/charlstm-tokens`);
+  return dirs;
+}
+async function cacheName(path, size, mtimeMs) {
+  const label = new TextEncoder().encode(`charlstm-tokens-1:${size}:${mtimeMs}:`);
+  const part = Math.min(size, 1 << 16);
+  const bytes = new Uint8Array(label.length + 2 * part);
+  bytes.set(label);
+  const file = Deno.openSync(path, {
+    read: true
+  });
+  let got;
+  try {
+    got = readFullSync(file, bytes.subarray(label.length, label.length + part));
+    if (size > part) {
+      file.seekSync(Math.max(part, size - part), Deno.SeekMode.Start);
+      got += readFullSync(file, bytes.subarray(label.length + got));
+    }
+  } finally {
+    file.close();
+  }
+  const digest = await crypto.subtle.digest("SHA-256", bytes.subarray(0, label.length + got));
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 32)}.charlstm-tokens`;
 }
 
 // src/data/vocab.ts
@@ -443,34 +757,370 @@ var Vocab = class _Vocab {
   }
 };
 
+// src/data/_id_store.ts
+function fileStore(name, tokenPath, dataOffset) {
+  return {
+    name,
+    tokenPath,
+    open() {
+      const file = Deno.openSync(tokenPath, {
+        read: true
+      });
+      return {
+        read(offset, bytes) {
+          file.seekSync(dataOffset + offset, Deno.SeekMode.Start);
+          if (readFullSync(file, bytes) < bytes.length) {
+            throw new TextError(`Cannot read ${tokenPath}: the token file is shorter than its header`);
+          }
+        },
+        close: () => file.close()
+      };
+    }
+  };
+}
+async function writableDir(dirs, name) {
+  let last;
+  for (const dir of dirs) {
+    try {
+      await Deno.mkdir(dir, {
+        recursive: true
+      });
+      const probe = `${dir}/.probe-${crypto.randomUUID()}`;
+      await Deno.writeFile(probe, new Uint8Array(0));
+      await Deno.remove(probe);
+      return dir;
+    } catch (error) {
+      last = error;
+    }
+  }
+  const reason2 = last instanceof Error ? last.message.split("\n")[0] : String(last);
+  throw new TextError(`Cannot prepare ${name}: no writable folder for its token file: ${reason2}`);
+}
+var BLOCK = 1 << 20;
+function view(width, buffer, n) {
+  return width === 1 ? new Uint8Array(buffer, 0, n) : width === 2 ? new Uint16Array(buffer, 0, n) : new Uint32Array(buffer, 0, n);
+}
+function sink(name, raw, onClose) {
+  let width = 1;
+  let count = 0;
+  let closed = false;
+  const scratch = new ArrayBuffer(BLOCK * 4);
+  const wide = new ArrayBuffer(BLOCK * 4);
+  const store = {
+    name,
+    tokenPath: "",
+    get width() {
+      return width;
+    },
+    get count() {
+      return count;
+    },
+    append(ids, n) {
+      for (let at = 0; at < n; at += BLOCK) {
+        const k = Math.min(BLOCK, n - at);
+        const out = view(width, scratch, k);
+        out.set(ids.subarray(at, at + k));
+        raw.write((count + at) * width, new Uint8Array(scratch, 0, k * width));
+      }
+      count += n;
+    },
+    widen(to) {
+      raw.reserve(count * to);
+      for (let end = count; end > 0; end -= BLOCK) {
+        const start = Math.max(0, end - BLOCK);
+        const k = end - start;
+        raw.read(start * width, new Uint8Array(scratch, 0, k * width));
+        view(to, wide, k).set(view(width, scratch, k));
+        raw.write(start * to, new Uint8Array(wide, 0, k * to));
+      }
+      width = to;
+    },
+    remap(map) {
+      for (let start = 0; start < count; start += BLOCK) {
+        const k = Math.min(BLOCK, count - start);
+        const bytes = new Uint8Array(scratch, 0, k * width);
+        raw.read(start * width, bytes);
+        const ids = view(width, scratch, k);
+        for (let i = 0; i < k; i++) ids[i] = map[ids[i]];
+        raw.write(start * width, bytes);
+      }
+    },
+    open() {
+      return {
+        read(offset, bytes) {
+          if (closed || raw.read(offset, bytes) < bytes.length) {
+            throw new RangeError(`Cannot read ${name}: the corpus is closed`);
+          }
+        },
+        close() {
+        }
+      };
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      raw.close();
+      onClose();
+    },
+    discard() {
+      store.close();
+    }
+  };
+  return store;
+}
+function memorySink(name, hint) {
+  let buffer = new Uint8Array(Math.max(hint ?? 0, 1 << 16));
+  let used = 0;
+  const grow = (size) => {
+    if (size <= buffer.length) return;
+    const next = new Uint8Array(Math.max(size, Math.min(buffer.length * 2, 2 ** 33)));
+    next.set(buffer.subarray(0, used));
+    buffer = next;
+  };
+  return sink(name, {
+    read(offset, bytes) {
+      const n = Math.max(0, Math.min(bytes.length, used - offset));
+      bytes.set(buffer.subarray(offset, offset + n));
+      return n;
+    },
+    write(offset, bytes) {
+      grow(offset + bytes.length);
+      buffer.set(bytes, offset);
+      used = Math.max(used, offset + bytes.length);
+    },
+    reserve: (size) => grow(size),
+    close() {
+      buffer = new Uint8Array(0);
+      used = 0;
+    }
+  }, () => {
+  });
+}
+var PREFIX = "charlstm-corpus-";
+function opfsOffered() {
+  const g = globalThis;
+  return typeof g.navigator?.storage?.getDirectory === "function" && g.FileSystemFileHandle !== void 0 && "createSyncAccessHandle" in g.FileSystemFileHandle.prototype;
+}
+async function opfsSink(name) {
+  const storage = navigator.storage;
+  const dir = await storage.getDirectory();
+  const stale = [];
+  for await (const key2 of dir.keys()) if (key2.startsWith(PREFIX)) stale.push(key2);
+  for (const key2 of stale) await dir.removeEntry(key2).catch(() => {
+  });
+  const key = `${PREFIX}${crypto.randomUUID()}`;
+  const handle = await (await dir.getFileHandle(key, {
+    create: true
+  })).createSyncAccessHandle();
+  return sink(name, {
+    read: (offset, bytes) => handle.read(bytes, {
+      at: offset
+    }),
+    write(offset, bytes) {
+      for (let at = 0; at < bytes.length; ) {
+        let n = 0;
+        try {
+          n = handle.write(bytes.subarray(at), {
+            at: offset + at
+          });
+        } catch (error) {
+          const reason2 = error instanceof Error ? error.message.split("\n")[0] : String(error);
+          throw new TextError(`Cannot prepare ${name}: the page's storage: ${reason2}`);
+        }
+        if (n <= 0) throw new TextError(`Cannot prepare ${name}: the page's storage is full`);
+        at += n;
+      }
+    },
+    reserve() {
+    },
+    close: () => handle.close()
+  }, () => {
+    dir.removeEntry(key).catch(() => {
+    });
+  });
+}
+
+// src/data/_stream_corpus.ts
+async function streamCorpus(source, options) {
+  const isBlob = typeof Blob !== "undefined" && source instanceof Blob;
+  if (!isBlob && !(source instanceof ReadableStream)) {
+    throw new TypeError("Cannot open the corpus: expected a path, a URL, a Blob or a ReadableStream, got " + (source === null ? "null" : typeof source));
+  }
+  const file = isBlob ? source : null;
+  const name = options.name ?? (file ? typeof file.name === "string" && file.name || "the blob" : "the stream");
+  const storage = options.storage ?? (opfsOffered() ? "opfs" : "memory");
+  if (storage === "opfs" && !opfsOffered()) {
+    throw new TypeError(`Cannot open the corpus in OPFS: this context has no synchronous OPFS access (a page's dedicated Worker has): use storage: "memory"`);
+  }
+  const total = file ? file.size : void 0;
+  const sink2 = storage === "opfs" ? await opfsSink(name) : memorySink(name, total);
+  try {
+    const stream = file ? file.stream() : source;
+    const read2 = await encode(stream, name, sink2, options, total);
+    const header = {
+      version: 1,
+      width: sink2.width,
+      count: sink2.count,
+      vocab: Array.from(read2.codePoints, (cp) => String.fromCodePoint(cp)).join(""),
+      source: {
+        size: read2.size,
+        mtimeMs: file?.lastModified ?? 0,
+        hash: ""
+      },
+      lowercase: false
+    };
+    return {
+      header,
+      store: sink2
+    };
+  } catch (error) {
+    sink2.discard();
+    if (error instanceof TextError || error instanceof TypeError) throw error;
+    const reason2 = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new TextError(`Cannot read ${name}: ${reason2}`);
+  }
+}
+async function encode(stream, name, sink2, options, total) {
+  const chunk = options.chunk;
+  const reader = stream.getReader();
+  const buf = new Uint8Array(chunk + 4);
+  const ids = new Uint32Array(chunk + 4);
+  const counts = new Float64Array(1114112);
+  const table2 = new Int32Array(1114112).fill(-1);
+  const wide = [];
+  const order = [];
+  let seenWide = 0;
+  let pending = new Uint8Array(0);
+  let done = false;
+  let size = 0;
+  let carry = 0;
+  let base = 0;
+  let bomChecked = false;
+  try {
+    for (; ; ) {
+      let end = carry;
+      while (end < carry + chunk && !done) {
+        if (pending.length === 0) {
+          const next = await reader.read();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          if (!(next.value instanceof Uint8Array)) {
+            throw new TypeError(`Cannot read ${name}: the stream must give Uint8Array chunks`);
+          }
+          pending = next.value;
+          size += pending.length;
+        }
+        const take = Math.min(pending.length, carry + chunk - end);
+        buf.set(pending.subarray(0, take), end);
+        end += take;
+        pending = pending.subarray(take);
+      }
+      const eof = done && pending.length === 0;
+      let start = 0;
+      if (!bomChecked) {
+        if (end < 3 && !eof) {
+          carry = end;
+          continue;
+        }
+        bomChecked = true;
+        if (end >= 3 && buf[0] === 239 && buf[1] === 187 && buf[2] === 191) start = 3;
+      }
+      const stop = countChunk(buf, start, end, eof, counts, wide);
+      for (let cp = 0; cp < 128; cp++) {
+        if (counts[cp] > 0 && table2[cp] < 0) table2[cp] = order.push(cp) - 1;
+      }
+      for (; seenWide < wide.length; seenWide++) {
+        table2[wide[seenWide]] = order.push(wide[seenWide]) - 1;
+      }
+      const width = widthFor(order.length);
+      if (width > sink2.width) sink2.widen(width);
+      encodeChunk(buf, start, end, eof, table2, ids);
+      sink2.append(ids, producedCount());
+      options.onProgress?.(base + Math.max(stop < 0 ? ~stop : stop, 0), total);
+      if (stop < 0) throw invalid(sink2, name, table2[10], base + ~stop, buf[~stop]);
+      if (eof) {
+        if (stop < end) throw invalid(sink2, name, table2[10], base + stop, buf[stop]);
+        break;
+      }
+      buf.copyWithin(0, stop, end);
+      base += stop;
+      carry = end - stop;
+    }
+  } finally {
+    await reader.cancel().catch(() => {
+    });
+    reader.releaseLock();
+  }
+  if (sink2.count === 0) {
+    throw new TextError(`Cannot read ${name}: the file has no characters: give a non-empty text`);
+  }
+  const sorted = order.slice().sort((a, b) => a - b);
+  const rank = new Map(sorted.map((cp, id) => [
+    cp,
+    id
+  ]));
+  const map = Uint32Array.from(order, (cp) => rank.get(cp));
+  if (map.some((id, i) => id !== i)) sink2.remap(map);
+  return {
+    size,
+    codePoints: Int32Array.from(sorted)
+  };
+}
+function invalid(sink2, name, lf, offset, byte) {
+  let line = 1;
+  let lineStart = 0;
+  const span = sink2.open();
+  const block = 1 << 20;
+  const bytes = new Uint8Array(block * sink2.width);
+  for (let start = 0; start < sink2.count && lf >= 0; start += block) {
+    const k = Math.min(block, sink2.count - start);
+    span.read(start * sink2.width, bytes.subarray(0, k * sink2.width));
+    const ids = sink2.width === 1 ? bytes : sink2.width === 2 ? new Uint16Array(bytes.buffer, 0, k) : new Uint32Array(bytes.buffer, 0, k);
+    for (let i = 0; i < k; i++) {
+      if (ids[i] === lf) {
+        line++;
+        lineStart = start + i + 1;
+      }
+    }
+  }
+  span.close();
+  const hex = byte.toString(16).toUpperCase().padStart(2, "0");
+  return new TextError(`Invalid UTF-8 in ${name}: byte 0x${hex} at offset ${offset} (line ${line}, column ${sink2.count - lineStart + 1}) does not start a valid sequence`);
+}
+
 // src/data/corpus.ts
 var CHUNK_SIZE = Symbol("charlstm.chunkSize");
 var FAIL_WRITE_AFTER = Symbol("charlstm.failWriteAfter");
 var Corpus = class {
-  /** The text's path, as given. */
+  /** The text's path, as given (a Blob's or stream's name). */
   path;
-  /** The token file. */
+  /** The token file ("" where the ids are not in a file of the file system). */
   tokenPath;
   /** The text's characters in id order. */
   vocab;
   /** Characters (code points) in the text. */
   length;
-  /** Bytes per id in the token file: 1, 2 or 4. */
+  /** Bytes per id: 1, 2 or 4. */
   width;
-  /** The text's size, modification time and SHA-256 when the token file was written. */
-  source;
-  #dataOffset;
   /**
-   * A corpus from a token file's header (use {@linkcode openCorpus}).
+   * The text's size, modification time and SHA-256 when it was read (a Blob's or stream's hash
+   * is "": a page has no incremental SHA-256).
+   */
+  source;
+  #store;
+  /**
+   * A corpus from its header and the store of its ids (use {@linkcode openCorpus}).
    *
    * @example Usage
    * ```ts ignore
    * import { Corpus } from "./corpus.ts";
    * ```
    */
-  constructor(path, tokenPath, header, dataOffset) {
-    this.path = path;
-    this.tokenPath = tokenPath;
+  constructor(header, store) {
+    this.path = store.name;
+    this.tokenPath = store.tokenPath;
     this.vocab = new Vocab([
       ...header.vocab
     ]);
@@ -479,10 +1129,10 @@ var Corpus = class {
     this.source = Object.freeze({
       ...header.source
     });
-    this.#dataOffset = dataOffset;
+    this.#store = store;
   }
   /**
-   * Opens the token file for many reads; close the reader when done (`using` does).
+   * Opens the ids for many reads; close the reader when done (`using` does).
    *
    * @example Usage
    * ```ts
@@ -504,7 +1154,11 @@ var Corpus = class {
    * @returns A reader of ids by position.
    */
   reader(map) {
-    return new CorpusReader(this.tokenPath, this.#dataOffset, this.width, this.length, map);
+    return new CorpusReader(this.#store.open(), {
+      width: this.width,
+      length: this.length,
+      map
+    });
   }
   /**
    * The ids of characters `start` to `start + count - 1`.
@@ -551,32 +1205,42 @@ var Corpus = class {
   text(start, count) {
     return this.vocab.decode(this.read(start, Math.max(0, Math.min(count, this.length - start))));
   }
+  /**
+   * Lets go of the ids where the corpus holds them: a page's Origin Private File System file is
+   * closed and removed (a later read throws); a token file on disk stays, for the next run.
+   *
+   * @example Usage
+   * ```ts
+   * import { openCorpus } from "./corpus.ts";
+   *
+   * const corpus = await openCorpus(new Blob(["banana"]));
+   * console.log(corpus.text(0, 3)); // ban
+   * corpus.close();
+   * ```
+   */
+  close() {
+    this.#store.close?.();
+  }
 };
 var CorpusReader = class {
-  #file;
-  #offset;
+  #span;
   #width;
   #length;
   #map;
-  #path;
   #bytes = new Uint8Array(0);
   /**
-   * Opens `tokenPath` (use {@linkcode Corpus.reader}).
+   * Reads from an open store (use {@linkcode Corpus.reader}).
    *
    * @example Usage
    * ```ts ignore
    * import { CorpusReader } from "./corpus.ts";
    * ```
    */
-  constructor(tokenPath, dataOffset, width, length, map) {
-    this.#file = Deno.openSync(tokenPath, {
-      read: true
-    });
-    this.#path = tokenPath;
-    this.#offset = dataOffset;
-    this.#width = width;
-    this.#length = length;
-    this.#map = map;
+  constructor(span, shape) {
+    this.#span = span;
+    this.#width = shape.width;
+    this.#length = shape.length;
+    this.#map = shape.map;
   }
   /**
    * Fills `out` from `at` with the ids of the characters from `start` on.
@@ -596,15 +1260,12 @@ var CorpusReader = class {
     if (!(start >= 0 && start + count <= this.#length && Number.isInteger(start))) {
       throw new RangeError(`Invalid position: characters ${start} to ${start + count} are not inside the corpus's ${this.#length}`);
     }
-    if (this.#file === null) throw new RangeError("Cannot read: the reader is closed");
+    if (this.#span === null) throw new RangeError("Cannot read: the reader is closed");
     const width = this.#width;
     const size = count * width;
     if (this.#bytes.length < size) this.#bytes = new Uint8Array(Math.max(size, 4096));
     const bytes = this.#bytes.subarray(0, size);
-    this.#file.seekSync(this.#offset + start * width, Deno.SeekMode.Start);
-    if (readFullSync(this.#file, bytes) < size) {
-      throw new TextError(`Cannot read ${this.#path}: the token file is shorter than its header`);
-    }
+    this.#span.read(start * width, bytes);
     const ids = width === 1 ? bytes : width === 2 ? new Uint16Array(bytes.buffer, 0, count) : new Uint32Array(bytes.buffer, 0, count);
     const map = this.#map;
     if (map) {
@@ -612,7 +1273,7 @@ var CorpusReader = class {
     } else out.set(ids, at);
   }
   /**
-   * Closes the token file.
+   * Closes what it reads from.
    *
    * @example Usage
    * ```ts ignore
@@ -620,14 +1281,142 @@ var CorpusReader = class {
    * ```
    */
   close() {
-    this.#file?.close();
-    this.#file = null;
+    this.#span?.close();
+    this.#span = null;
   }
-  /** Closes the token file (for `using`). */
+  /** Closes what it reads from (for `using`). */
   [Symbol.dispose]() {
     this.close();
   }
 };
+async function openCorpus(path, options = {}) {
+  if (typeof path !== "string" && !(path instanceof URL)) {
+    const chunk = options[CHUNK_SIZE] ?? DEFAULT_CHUNK;
+    const { header, store } = await streamCorpus(path, {
+      ...options,
+      chunk
+    });
+    return new Corpus(header, store);
+  }
+  const name = path instanceof URL ? path.href : path;
+  let info;
+  try {
+    info = await Deno.stat(path);
+    if (!info.isFile) throw new Error("not a file");
+  } catch (error) {
+    throw readError(name, error);
+  }
+  const mtimeMs = info.mtime?.getTime() ?? 0;
+  let key;
+  try {
+    key = await cacheName(path, info.size, mtimeMs);
+  } catch (error) {
+    throw readError(name, error);
+  }
+  const dirs = options.cacheDir === void 0 ? defaultCacheDirs() : [
+    options.cacheDir
+  ];
+  for (const dir2 of dirs) {
+    const found = readHeader(`${dir2}/${key}`);
+    if (found && found.header.source.size === info.size && found.header.source.mtimeMs === mtimeMs) {
+      return new Corpus(found.header, fileStore(name, `${dir2}/${key}`, found.dataOffset));
+    }
+  }
+  const dir = await writableDir(dirs, name);
+  return await prepare(path, name, `${dir}/${key}`, options);
+}
+function readError(name, error) {
+  if (error.name === "NotFound") {
+    return new TextError(`Cannot read ${name}: no such file`);
+  }
+  const reason2 = error instanceof Error ? error.message : String(error);
+  return new TextError(`Cannot read ${name}: ${reason2.split("\n")[0]}`);
+}
+async function prepare(path, name, tokenPath, options) {
+  const chunk = options[CHUNK_SIZE] ?? DEFAULT_CHUNK;
+  const started = performance.now();
+  let file;
+  try {
+    file = await Deno.open(path, {
+      read: true
+    });
+  } catch (error) {
+    throw readError(name, error);
+  }
+  const temporary = `${tokenPath}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    options.onNote?.(`reading ${name} into a token file in ${tokenPath.replace(/\/[^/]*$/, "")} \u2026`);
+    const scan = await scanText(file, name, chunk);
+    const header = {
+      version: 1,
+      width: widthFor(scan.codePoints.length),
+      count: scan.count,
+      vocab: Array.from(scan.codePoints, (cp) => String.fromCodePoint(cp)).join(""),
+      source: {
+        size: scan.size,
+        mtimeMs: scan.mtimeMs,
+        hash: scan.hash
+      },
+      lowercase: false
+    };
+    const head = encodeHeader(header);
+    let out;
+    try {
+      out = await Deno.open(temporary, {
+        write: true,
+        createNew: true
+      });
+    } catch (error) {
+      throw prepareError(name, error);
+    }
+    let written = 0;
+    const limit = options[FAIL_WRITE_AFTER] ?? Infinity;
+    const write = async (bytes) => {
+      try {
+        if (written + bytes.length > limit) {
+          throw new Error("No space left on device (os error 28)");
+        }
+        for (let at = 0; at < bytes.length; ) at += await out.write(bytes.subarray(at));
+        written += bytes.length;
+      } catch (error) {
+        throw prepareError(name, error);
+      }
+    };
+    try {
+      await write(head);
+      await file.seek(0, Deno.SeekMode.Start);
+      const count = await encodeText(file, name, scan.codePoints, header.width, write, chunk);
+      const now = await file.stat();
+      if (count !== scan.count || now.size !== scan.size || now.mtime?.getTime() !== scan.mtimeMs) {
+        throw new TextError(`Cannot prepare ${name}: the file changed while it was read: try again`);
+      }
+      await out.syncData().catch((error) => {
+        throw prepareError(name, error);
+      });
+    } finally {
+      out.close();
+    }
+    try {
+      await Deno.rename(temporary, tokenPath);
+    } catch (error) {
+      throw prepareError(name, error);
+    }
+    const seconds2 = (performance.now() - started) / 1e3;
+    options.onNote?.(`wrote ${tokenPath}: ${scan.count} characters, vocabulary ${scan.codePoints.length}, ${(scan.size / 1e6 / seconds2).toFixed(0)} MB/s`);
+    return new Corpus(header, fileStore(name, tokenPath, head.length));
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {
+    });
+    throw error instanceof TextError ? error : readError(name, error);
+  } finally {
+    file.close();
+  }
+}
+function prepareError(name, error) {
+  if (error instanceof TextError) return error;
+  const reason2 = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  return new TextError(`Cannot prepare ${name}: ${reason2}`);
+}
 
 // src/model/config.ts
 var CELLS = [
@@ -1589,12 +2378,12 @@ var WasmEngine = class _WasmEngine {
     this.inputs = new Int32Array(buf, p.inputs, B * T);
     this.targets = new Int32Array(buf, p.targets, B * T);
     this.logits = new Float32Array(buf, p.logits, T * B * V);
-    const view = (at) => new Float32Array(buf, at, B * H);
+    const view2 = (at) => new Float32Array(buf, at, B * H);
     this.#states = p.layers.map((l) => ({
-      h0: view(l.h),
-      c0: view(l.c),
-      hT: view(l.h + T * B * H * 4),
-      cT: view(l.c + T * B * H * 4)
+      h0: view2(l.h),
+      c0: view2(l.c),
+      hT: view2(l.h + T * B * H * 4),
+      cT: view2(l.c + T * B * H * 4)
     }));
   }
   /**
@@ -2370,7 +3159,7 @@ var DispatchBuilder = class {
     if (error) throw new Error(`WebGPU pipeline creation failed: ${error.message}`);
   }
 };
-function encode(encoder, ...programs) {
+function encode2(encoder, ...programs) {
   const pass = encoder.beginComputePass();
   for (const list of programs) {
     for (const d of list) {
@@ -3531,7 +4320,7 @@ var WebGpuEngine = class _WebGpuEngine {
       step
     });
     const p = this.#programs;
-    this.#submit((e) => encode(e, training ? p.forwardTrain : p.forwardEval));
+    this.#submit((e) => encode2(e, training ? p.forwardTrain : p.forwardEval));
     this.#lastForward = training ? "train" : "eval";
   }
   #backward() {
@@ -3542,7 +4331,7 @@ var WebGpuEngine = class _WebGpuEngine {
     this.#lastForward = null;
     this.#submit((e) => {
       for (const l of this.#buf.layers) e.clearBuffer(l.dc);
-      encode(e, this.#programs.backward);
+      encode2(e, this.#programs.backward);
     });
   }
   /**
@@ -3576,7 +4365,7 @@ var WebGpuEngine = class _WebGpuEngine {
     const staging = this.#readback.nextStepStaging();
     this.#submit((e) => {
       for (const l of this.#buf.layers) e.clearBuffer(l.dc);
-      encode(e, p.forwardTrain, p.backward, p.clip, o.optimizer === "adam" ? p.adam : p.sgd);
+      encode2(e, p.forwardTrain, p.backward, p.clip, o.optimizer === "adam" ? p.adam : p.sgd);
       encodeCarry(e, this.config, this.#buf);
       e.copyBufferToBuffer(this.#buf.scalars, 0, staging, 0, STEP_SCALAR_BYTES);
     });
@@ -3627,7 +4416,7 @@ var WebGpuEngine = class _WebGpuEngine {
           lossSlot: SCALAR.history + i
         });
         this.#submit((e) => {
-          encode(e, this.#programs.forwardEval);
+          encode2(e, this.#programs.forwardEval);
           encodeCarry(e, this.config, b);
         });
       }
@@ -5842,8 +6631,8 @@ function halfTable() {
 }
 function f16Bytes(values) {
   const out = new Uint8Array(values.length * 2);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setUint16(2 * i, halfBits(values[i]), true);
+  const view2 = new DataView(out.buffer);
+  for (let i = 0; i < values.length; i++) view2.setUint16(2 * i, halfBits(values[i]), true);
   return out;
 }
 function f16Values(bytes) {
@@ -5987,12 +6776,12 @@ function encodeSafetensors(tensors, metadata = {}) {
       if (BigInt(data.length) !== count) {
         bad(`has ${data.length} values but shape ${dims} holds ${count}`);
       }
-      const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const view2 = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       return {
         name,
         dtype: "F32",
         shape: shape.slice(),
-        bytes: view
+        bytes: view2
       };
     }
     const dtype = checkDtype(t.dtype, bad);
@@ -6595,6 +7384,7 @@ var FINE_TUNE_RULE = {
 };
 async function prepareFineTune(base, text, options = {}) {
   const { dropout: dropout2, valText, widen, ...rest } = options;
+  const chars = typeof text === "string" ? text : text.vocab.chars.join("");
   const given = rest.train ?? {};
   const byCount = [
     rest.steps,
@@ -6603,7 +7393,7 @@ async function prepareFineTune(base, text, options = {}) {
     given.epochs
   ].some((n) => n !== void 0);
   const timeBudget = rest.timeBudget ?? given.timeBudget ?? (byCount ? void 0 : FINE_TUNE_RULE.timeBudget);
-  const all = valText === void 0 ? text : text + valText;
+  const all = valText === void 0 ? chars : chars + valText;
   const added = missingChars(base, all);
   const wider = widenVocab(base, all, widen);
   const { cell, hidden, layers, embedding } = wider.config;
@@ -6765,7 +7555,7 @@ function checkTrace(model, text, o) {
 async function* traceChunks(model, text, options = {}) {
   yield* chunksOf(model, checkTrace(model, text, options));
 }
-async function* chunksOf(model, o, sink) {
+async function* chunksOf(model, o, sink2) {
   const { hidden: H, cell, vocabSize: V } = {
     ...model.config,
     vocabSize: model.vocab.size
@@ -6814,7 +7604,7 @@ async function* chunksOf(model, o, sink) {
         }
         return out;
       };
-      const kept = sink?.layers[i];
+      const kept = sink2?.layers[i];
       return {
         layer,
         units,
@@ -6824,10 +7614,10 @@ async function* chunksOf(model, o, sink) {
       };
     });
     const k = o.topK;
-    const loss = sink ? sink.loss.subarray(start, start + n) : new Float64Array(n);
+    const loss = sink2 ? sink2.loss.subarray(start, start + n) : new Float64Array(n);
     loss.set(engine.rowLosses().subarray(0, n));
-    const topIds = sink ? sink.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
-    const topProbs = sink ? sink.topProbs.subarray(start * k, (start + n) * k) : new Float32Array(n * k);
+    const topIds = sink2 ? sink2.topIds.subarray(start * k, (start + n) * k) : new Int32Array(n * k);
+    const topProbs = sink2 ? sink2.topProbs.subarray(start * k, (start + n) * k) : new Float32Array(n * k);
     const logits = engine.logits;
     for (let t = 0; t < n; t++) topOf(logits.subarray(t * V, t * V + V), k, t, topIds, topProbs);
     yield {
@@ -7278,6 +8068,7 @@ export {
   fromBytes,
   load2 as load,
   maskFeature,
+  openCorpus,
   parseCell,
   prepareFineTune,
   querySpan,

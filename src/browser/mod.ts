@@ -16,6 +16,12 @@
  * `./fine_tune` holds apart in Deno (`FINE_TUNE_RULE`, `widenVocab`, `bundledModelUrl`): a page
  * has this one module.
  *
+ * A text too large for one string (a dropped 1 GB file) is a corpus: `openCorpus(file)` reads
+ * the File (a Blob, or a `ReadableStream` of bytes) once, with the same UTF-8 errors, into ids
+ * kept in an Origin Private File System file where the code runs in a dedicated Worker (else in
+ * memory, 1, 2 or 4 bytes a character), and `train`, `evaluate`, `createModel`, `recipe` and
+ * `prepareFineTune` take it wherever they take a text.
+ *
  * WebGPU: where the browser offers an adapter, `backend: "webgpu"` trains on it, and `auto`
  * follows the same rule as in Deno.
  *
@@ -64,6 +70,7 @@ export {
 export { type CheckpointSource, load, readText, save } from "./io.ts";
 export { Vocab, type VocabEncoding, VocabError, type VocabOptions } from "../data/vocab.ts";
 export { decodeText, TextError } from "../data/text.ts";
+export { type Corpus, type CorpusOptions, openCorpus } from "../data/corpus.ts";
 export type { BackendChoice } from "../engine/engine.ts";
 export { WebGpuUnavailableError } from "../engine/webgpu_engine.ts";
 export { defaultThreads, threadsUnavailable } from "../engine/threads.ts";

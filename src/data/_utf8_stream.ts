@@ -31,11 +31,16 @@ export interface TextScan {
 // hot loops free of allocations and their results in registers).
 let produced = 0;
 
+/** Code points the last call of countChunk / encodeChunk produced (for _stream_corpus.ts). */
+export function producedCount(): number {
+  return produced;
+}
+
 // Counts the code points of buf[i, end) into counts, and lists the non-ASCII ones in wide as
 // it first meets them (so that listing the distinct ones does not walk all 0x110000 counts). Returns where it stopped: `end`, or the
 // start of a sequence (or a CR) the chunk cuts, to be carried to the next chunk; or ~i for the
 // first byte at i that does not start a valid sequence (Unicode Table 3-7, as text.ts checks).
-function countChunk(
+export function countChunk(
   buf: Uint8Array,
   i: number,
   end: number,
@@ -94,7 +99,7 @@ function countChunk(
 }
 
 // Writes the ids (table[code point]) of buf[i, end) to out from k; returns as countChunk does.
-function encodeChunk(
+export function encodeChunk(
   buf: Uint8Array,
   i: number,
   end: number,

@@ -7,13 +7,15 @@ import {
   cacheName,
   defaultCacheDirs,
   encodeHeader,
-  readFullSync,
   readHeader,
   type TokenHeader,
   widthFor,
 } from "./_token_file.ts";
 import { TextError } from "./text.ts";
 import { Vocab } from "./vocab.ts";
+import { fileStore, writableDir } from "./_id_store.ts";
+import type { IdSpan, IdStore } from "./id_store.ts";
+import { streamCorpus } from "./_stream_corpus.ts";
 
 /** The key of openCorpus's chunk size in bytes: an option for tests only. */
 export const CHUNK_SIZE: unique symbol = Symbol("charlstm.chunkSize");
@@ -30,6 +32,17 @@ export interface CorpusOptions {
   cacheDir?: string;
   /** Called with a line before and after a text is read into a token file. */
   onNote?: (message: string) => void;
+  /** A Blob's or stream's name in messages (default: a File's name, else "the blob" or "the stream"). */
+  name?: string;
+  /** Called as a Blob or stream is read: the bytes read so far, and all of them where known. */
+  onProgress?: (bytes: number, total: number | undefined) => void;
+  /**
+   * Where a Blob's or stream's ids go: `"opfs"`, a file of the page's Origin Private File System
+   * (a dedicated Worker's synchronous access handle: the ids stay out of memory), or `"memory"`
+   * (1, 2 or 4 bytes a character). The default is `"opfs"` where it is offered, else `"memory"`
+   * (Deno has no OPFS).
+   */
+  storage?: "opfs" | "memory";
   /** @ignore */
   [CHUNK_SIZE]?: number;
   /** @ignore */
@@ -37,10 +50,11 @@ export interface CorpusOptions {
 }
 
 /**
- * A text encoded once into a token file and read by position: its vocabulary (the distinct
- * characters, sorted by code point, exactly `Vocab.fromText(text)`), its length in characters
- * (code points), and any stretch of its ids. Made by {@linkcode openCorpus}; it holds no open
- * file between reads.
+ * A text encoded once into ids and read by position: its vocabulary (the distinct characters,
+ * sorted by code point, exactly `Vocab.fromText(text)`), its length in characters (code points),
+ * and any stretch of its ids. Made by {@linkcode openCorpus}: from a path, its ids are in a token
+ * file and it holds no open file between reads; from a Blob or a stream, they are in memory, or
+ * in a page's dedicated Worker in an Origin Private File System file (see {@linkcode Corpus.close}).
  *
  * @example Reading a corpus by position
  * ```ts
@@ -55,46 +69,50 @@ export interface CorpusOptions {
  * ```
  */
 export class Corpus {
-  /** The text's path, as given. */
+  /** The text's path, as given (a Blob's or stream's name). */
   readonly path: string;
-  /** The token file. */
+  /** The token file ("" where the ids are not in a file of the file system). */
   readonly tokenPath: string;
   /** The text's characters in id order. */
   readonly vocab: Vocab;
   /** Characters (code points) in the text. */
   readonly length: number;
-  /** Bytes per id in the token file: 1, 2 or 4. */
+  /** Bytes per id: 1, 2 or 4. */
   readonly width: 1 | 2 | 4;
-  /** The text's size, modification time and SHA-256 when the token file was written. */
+  /**
+   * The text's size, modification time and SHA-256 when it was read (a Blob's or stream's hash
+   * is "": a page has no incremental SHA-256).
+   */
   readonly source: { readonly size: number; readonly mtimeMs: number; readonly hash: string };
   /**
-   * How many times each character occurs, in id order; undefined for a token file written
-   * before counts were kept (`corpusVocab` then counts them by reading it).
+   * How many times each character occurs, in id order; undefined where they were not kept (a
+   * token file written before counts were, a Blob or stream): `corpusVocab` then counts them by
+   * reading the ids.
    */
   readonly counts: readonly number[] | undefined;
-  readonly #dataOffset: number;
+  readonly #store: IdStore;
 
   /**
-   * A corpus from a token file's header (use {@linkcode openCorpus}).
+   * A corpus from its header and the store of its ids (use {@linkcode openCorpus}).
    *
    * @example Usage
    * ```ts ignore
    * import { Corpus } from "./corpus.ts";
    * ```
    */
-  constructor(path: string, tokenPath: string, header: TokenHeader, dataOffset: number) {
-    this.path = path;
-    this.tokenPath = tokenPath;
+  constructor(header: TokenHeader, store: IdStore) {
+    this.path = store.name;
+    this.tokenPath = store.tokenPath;
     this.vocab = new Vocab([...header.vocab]);
     this.length = header.count;
     this.width = header.width;
     this.source = Object.freeze({ ...header.source });
     this.counts = header.counts ? Object.freeze([...header.counts]) : undefined;
-    this.#dataOffset = dataOffset;
+    this.#store = store;
   }
 
   /**
-   * Opens the token file for many reads; close the reader when done (`using` does).
+   * Opens the ids for many reads; close the reader when done (`using` does).
    *
    * @example Usage
    * ```ts
@@ -116,7 +134,7 @@ export class Corpus {
    * @returns A reader of ids by position.
    */
   reader(map?: Int32Array): CorpusReader {
-    return new CorpusReader(this.tokenPath, this.#dataOffset, this.width, this.length, map);
+    return new CorpusReader(this.#store.open(), { width: this.width, length: this.length, map });
   }
 
   /**
@@ -165,10 +183,27 @@ export class Corpus {
   text(start: number, count: number): string {
     return this.vocab.decode(this.read(start, Math.max(0, Math.min(count, this.length - start))));
   }
+
+  /**
+   * Lets go of the ids where the corpus holds them: a page's Origin Private File System file is
+   * closed and removed (a later read throws); a token file on disk stays, for the next run.
+   *
+   * @example Usage
+   * ```ts
+   * import { openCorpus } from "./corpus.ts";
+   *
+   * const corpus = await openCorpus(new Blob(["banana"]));
+   * console.log(corpus.text(0, 3)); // ban
+   * corpus.close();
+   * ```
+   */
+  close(): void {
+    this.#store.close?.();
+  }
 }
 
 /**
- * Reads a corpus's ids by position from its open token file (positioned reads, synchronous).
+ * Reads a corpus's ids by position from its open store (positioned reads, synchronous).
  *
  * @example Usage
  * ```ts
@@ -186,16 +221,14 @@ export class Corpus {
  * ```
  */
 export class CorpusReader {
-  #file: Deno.FsFile | null;
-  readonly #offset: number;
+  #span: IdSpan | null;
   readonly #width: 1 | 2 | 4;
   readonly #length: number;
   readonly #map: Int32Array | undefined;
-  readonly #path: string;
   #bytes = new Uint8Array(0);
 
   /**
-   * Opens `tokenPath` (use {@linkcode Corpus.reader}).
+   * Reads from an open store (use {@linkcode Corpus.reader}).
    *
    * @example Usage
    * ```ts ignore
@@ -203,18 +236,13 @@ export class CorpusReader {
    * ```
    */
   constructor(
-    tokenPath: string,
-    dataOffset: number,
-    width: 1 | 2 | 4,
-    length: number,
-    map?: Int32Array,
+    span: IdSpan,
+    shape: { width: 1 | 2 | 4; length: number; map?: Int32Array | undefined },
   ) {
-    this.#file = Deno.openSync(tokenPath, { read: true });
-    this.#path = tokenPath;
-    this.#offset = dataOffset;
-    this.#width = width;
-    this.#length = length;
-    this.#map = map;
+    this.#span = span;
+    this.#width = shape.width;
+    this.#length = shape.length;
+    this.#map = shape.map;
   }
 
   /**
@@ -238,15 +266,12 @@ export class CorpusReader {
           `corpus's ${this.#length}`,
       );
     }
-    if (this.#file === null) throw new RangeError("Cannot read: the reader is closed");
+    if (this.#span === null) throw new RangeError("Cannot read: the reader is closed");
     const width = this.#width;
     const size = count * width;
     if (this.#bytes.length < size) this.#bytes = new Uint8Array(Math.max(size, 4096));
     const bytes = this.#bytes.subarray(0, size);
-    this.#file.seekSync(this.#offset + start * width, Deno.SeekMode.Start);
-    if (readFullSync(this.#file, bytes) < size) {
-      throw new TextError(`Cannot read ${this.#path}: the token file is shorter than its header`);
-    }
+    this.#span.read(start * width, bytes);
     const ids = width === 1
       ? bytes
       : width === 2
@@ -258,7 +283,7 @@ export class CorpusReader {
   }
 
   /**
-   * Closes the token file.
+   * Closes what it reads from.
    *
    * @example Usage
    * ```ts ignore
@@ -266,11 +291,11 @@ export class CorpusReader {
    * ```
    */
   close(): void {
-    this.#file?.close();
-    this.#file = null;
+    this.#span?.close();
+    this.#span = null;
   }
 
-  /** Closes the token file (for `using`). */
+  /** Closes what it reads from (for `using`). */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -284,6 +309,11 @@ export class CorpusReader {
  * takes the token file while the text's size and modification time are those it was written
  * from. Memory stays bounded (a few MB) whatever the text's size.
  *
+ * A `Blob` (a page's dropped `File`) or a `ReadableStream` of bytes is read once, with the same
+ * decoder and errors, into ids kept in memory (1, 2 or 4 bytes a character) or, in a page's
+ * dedicated Worker, in an Origin Private File System file (see `storage`): a page trains on a
+ * file of any size without holding its text. Its batches and numbers are those of its string.
+ *
  * @example Usage
  * ```ts
  * import { openCorpus } from "./corpus.ts";
@@ -295,16 +325,31 @@ export class CorpusReader {
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
- * @param path The text file (UTF-8).
- * @param options Where token files go.
+ * @example A Blob, as a page has a dropped file
+ * ```ts
+ * import { openCorpus } from "./corpus.ts";
+ *
+ * const file = new File(["to be\r\nor not"], "hamlet.txt");
+ * const corpus = await openCorpus(file, { onProgress: (bytes) => console.log(bytes) });
+ * console.log(corpus.path, corpus.length, JSON.stringify(corpus.text(0, 8))); // hamlet.txt 12 "to be\nor"
+ * corpus.close();
+ * ```
+ *
+ * @param path The text file (UTF-8), or a Blob or stream of its bytes.
+ * @param options Where token files go; a Blob's or stream's name, progress and storage.
  * @returns The corpus.
  * @throws {TextError} If the file is missing, unreadable, empty or not UTF-8 (`Cannot read …`,
  * `Invalid UTF-8 in …`), or its token file cannot be written (`Cannot prepare …`).
  */
 export async function openCorpus(
-  path: string | URL,
+  path: string | URL | Blob | ReadableStream<Uint8Array>,
   options: CorpusOptions = {},
 ): Promise<Corpus> {
+  if (typeof path !== "string" && !(path instanceof URL)) {
+    const chunk = options[CHUNK_SIZE] ?? DEFAULT_CHUNK;
+    const { header, store } = await streamCorpus(path, { ...options, chunk });
+    return new Corpus(header, store);
+  }
   const name = path instanceof URL ? path.href : path;
   let info: Deno.FileInfo;
   try {
@@ -326,7 +371,7 @@ export async function openCorpus(
     if (
       found && found.header.source.size === info.size && found.header.source.mtimeMs === mtimeMs
     ) {
-      return new Corpus(name, `${dir}/${key}`, found.header, found.dataOffset);
+      return new Corpus(found.header, fileStore(name, `${dir}/${key}`, found.dataOffset));
     }
   }
   const dir = await writableDir(dirs, name);
@@ -339,24 +384,6 @@ function readError(name: string, error: unknown): TextError {
   }
   const reason = error instanceof Error ? error.message : String(error);
   return new TextError(`Cannot read ${name}: ${reason.split("\n")[0]}`);
-}
-
-// The first of `dirs` that can be made and written to.
-async function writableDir(dirs: string[], name: string): Promise<string> {
-  let last: unknown;
-  for (const dir of dirs) {
-    try {
-      await Deno.mkdir(dir, { recursive: true });
-      const probe = `${dir}/.probe-${crypto.randomUUID()}`;
-      await Deno.writeFile(probe, new Uint8Array(0));
-      await Deno.remove(probe);
-      return dir;
-    } catch (error) {
-      last = error;
-    }
-  }
-  const reason = last instanceof Error ? last.message.split("\n")[0] : String(last);
-  throw new TextError(`Cannot prepare ${name}: no writable folder for its token file: ${reason}`);
 }
 
 // Reads the text twice (counting, then encoding) into `tokenPath`, by way of a temporary file.
@@ -434,7 +461,7 @@ async function prepare(
       `wrote ${tokenPath}: ${scan.count} characters, vocabulary ${scan.codePoints.length}, ` +
         `${(scan.size / 1e6 / seconds).toFixed(0)} MB/s`,
     );
-    return new Corpus(name, tokenPath, header, head.length);
+    return new Corpus(header, fileStore(name, tokenPath, head.length));
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw error instanceof TextError ? error : readError(name, error);

@@ -24,4 +24,5 @@
 
 export { batchCount, getBatch, getBatches, minimumLength, splitValidation } from "./batches.ts";
 export { Corpus, type CorpusOptions, CorpusReader, openCorpus } from "./corpus.ts";
+export type { IdSpan, IdStore } from "./id_store.ts";
 export { type TextStats, textStats } from "./text_stats.ts";

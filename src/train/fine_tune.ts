@@ -69,6 +69,8 @@ export interface FineTune {
  * no training state (the optimizer starts afresh), and training options from the recipe's rule
  * for the model's shape with {@linkcode FINE_TUNE_RULE}'s learning rate and budget (one minute
  * unless `timeBudget`, `steps` or `epochs` says otherwise). Options given in `train` are kept.
+ * `text` may be a {@linkcode Corpus} (`openCorpus`: a page's dropped file): its characters are
+ * those of its vocabulary.
  *
  * @example Fine-tuning a model on a text of one's own
  * ```ts
