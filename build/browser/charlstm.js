@@ -114,21 +114,33 @@ var produced = 0;
 function producedCount() {
   return produced;
 }
-function countChunk(buf, i, end, eof, counts, wide) {
+function countChunk(buf, i, end, eof, words, ascii, counts, wide) {
   let n = 0;
   while (i < end) {
     const run2 = i;
     let b = buf[i];
     while (b < 128 && b !== 13) {
-      counts[b]++;
+      ascii[b]++;
       if (++i === end) break;
+      if ((i & 3) === 0) {
+        while (i + 4 <= end) {
+          const x = words[i >> 2];
+          if (!plainAscii(x)) break;
+          ascii[x & 255]++;
+          ascii[x >>> 8 & 255]++;
+          ascii[x >>> 16 & 255]++;
+          ascii[x >>> 24]++;
+          i += 4;
+        }
+        if (i === end) break;
+      }
       b = buf[i];
     }
     n += i - run2;
     if (i === end) break;
     if (b === 13) {
       if (i + 1 >= end && !eof) break;
-      counts[10]++;
+      ascii[10]++;
       n++;
       i += i + 1 < end && buf[i + 1] === 10 ? 2 : 1;
       continue;
@@ -146,13 +158,26 @@ function countChunk(buf, i, end, eof, counts, wide) {
   produced = n;
   return i;
 }
-function encodeChunk(buf, i, end, eof, table2, out) {
+function encodeChunk(buf, i, end, eof, words, table2, out) {
   let k = 0;
   while (i < end) {
     let b = buf[i];
     while (b < 128 && b !== 13) {
       out[k++] = table2[b];
       if (++i === end) break;
+      if ((i & 3) === 0) {
+        while (i + 4 <= end) {
+          const x = words[i >> 2];
+          if (!plainAscii(x)) break;
+          out[k] = table2[x & 255];
+          out[k + 1] = table2[x >>> 8 & 255];
+          out[k + 2] = table2[x >>> 16 & 255];
+          out[k + 3] = table2[x >>> 24];
+          k += 4;
+          i += 4;
+        }
+        if (i === end) break;
+      }
       b = buf[i];
     }
     if (i === end) break;
@@ -175,6 +200,10 @@ function encodeChunk(buf, i, end, eof, table2, out) {
   return i;
 }
 var CUT = -2;
+function plainAscii(x) {
+  const y = x ^ 218959117;
+  return (x & 2155905152) === 0 && (y - 16843009 & ~y & 2155905152) === 0;
+}
 function multiByte(buf, i, end, eof) {
   const b = buf[i];
   let need;
@@ -216,7 +245,8 @@ async function readInto(file, buf, at, want) {
   return got;
 }
 async function walk(file, name, chunk, step, each) {
-  const buf = new Uint8Array(chunk + 4);
+  const buf = new Uint8Array(Math.ceil((chunk + 4) / 4) * 4);
+  const words = new Uint32Array(buf.buffer);
   let carry = 0;
   let base = 0;
   let bomChecked = false;
@@ -234,7 +264,7 @@ async function walk(file, name, chunk, step, each) {
       bomChecked = true;
       if (end >= 3 && buf[0] === 239 && buf[1] === 187 && buf[2] === 191) start = 3;
     }
-    const stop = step(buf, start, end, eof);
+    const stop = step(buf, start, end, eof, words);
     await each(buf.subarray(end - got, end), produced);
     if (stop < 0) {
       const offset = base + ~stop;
@@ -258,9 +288,12 @@ async function scanText(file, name, chunk = DEFAULT_CHUNK) {
   const hash = createHash("sha256");
   let count = 0;
   const wide = [];
-  await walk(file, name, chunk, (buf, i, end, eof) => countChunk(buf, i, end, eof, counts, wide), (bytes, n) => {
+  const ascii = new Int32Array(128);
+  await walk(file, name, chunk, (buf, i, end, eof, words) => countChunk(buf, i, end, eof, words, ascii, counts, wide), (bytes, n) => {
     hash.update(bytes);
     count += n;
+    for (let b = 0; b < 128; b++) counts[b] += ascii[b];
+    ascii.fill(0);
   });
   if (count === 0) {
     throw new TextError(`Cannot read ${name}: the file has no characters: give a non-empty text`);
@@ -273,22 +306,20 @@ async function scanText(file, name, chunk = DEFAULT_CHUNK) {
     mtimeMs: info.mtime?.getTime() ?? 0,
     hash: hash.digest("hex"),
     count,
-    codePoints: Int32Array.from(codePoints)
+    codePoints: Int32Array.from(codePoints),
+    counts: codePoints.map((cp) => counts[cp])
   };
 }
 async function encodeText(file, name, codePoints, width, write, chunk = DEFAULT_CHUNK) {
   const table2 = new Int32Array(1114112).fill(-1);
   codePoints.forEach((cp, id) => table2[cp] = id);
-  const ids = new Uint32Array(chunk + 4);
-  const narrow = width === 1 ? new Uint8Array(chunk + 4) : width === 2 ? new Uint16Array(chunk + 4) : null;
+  const ids = width === 1 ? new Uint8Array(chunk + 4) : width === 2 ? new Uint16Array(chunk + 4) : new Uint32Array(chunk + 4);
   let total = 0;
   try {
-    await walk(file, name, chunk, (buf, i, end, eof) => encodeChunk(buf, i, end, eof, table2, ids), (_bytes, n) => {
+    await walk(file, name, chunk, (buf, i, end, eof, words) => encodeChunk(buf, i, end, eof, words, table2, ids), (_bytes, n) => {
       total += n;
       if (n === 0) return;
-      const out = narrow ?? ids;
-      if (narrow) narrow.set(ids.subarray(0, n));
-      return write(new Uint8Array(out.buffer, 0, n * width));
+      return write(new Uint8Array(ids.buffer, 0, n * width));
     });
   } catch (e) {
     if (e instanceof TextError && e.message.startsWith("Invalid UTF-8")) {
@@ -983,9 +1014,11 @@ async function streamCorpus(source, options) {
 async function encode(stream, name, sink2, options, total) {
   const chunk = options.chunk;
   const reader = stream.getReader();
-  const buf = new Uint8Array(chunk + 4);
+  const buf = new Uint8Array(Math.ceil((chunk + 4) / 4) * 4);
+  const words = new Uint32Array(buf.buffer);
   const ids = new Uint32Array(chunk + 4);
   const counts = new Float64Array(1114112);
+  const ascii = new Int32Array(128);
   const table2 = new Int32Array(1114112).fill(-1);
   const wide = [];
   const order = [];
@@ -1027,7 +1060,9 @@ async function encode(stream, name, sink2, options, total) {
         bomChecked = true;
         if (end >= 3 && buf[0] === 239 && buf[1] === 187 && buf[2] === 191) start = 3;
       }
-      const stop = countChunk(buf, start, end, eof, counts, wide);
+      const stop = countChunk(buf, start, end, eof, words, ascii, counts, wide);
+      for (let b = 0; b < 128; b++) counts[b] += ascii[b];
+      ascii.fill(0);
       for (let cp = 0; cp < 128; cp++) {
         if (counts[cp] > 0 && table2[cp] < 0) table2[cp] = order.push(cp) - 1;
       }
@@ -1036,7 +1071,7 @@ async function encode(stream, name, sink2, options, total) {
       }
       const width = widthFor(order.length);
       if (width > sink2.width) sink2.widen(width);
-      encodeChunk(buf, start, end, eof, table2, ids);
+      encodeChunk(buf, start, end, eof, words, table2, ids);
       sink2.append(ids, producedCount());
       options.onProgress?.(base + Math.max(stop < 0 ? ~stop : stop, 0), total);
       if (stop < 0) throw invalid(sink2, name, table2[10], base + ~stop, buf[~stop]);
@@ -1109,6 +1144,12 @@ var Corpus = class {
    * is "": a page has no incremental SHA-256).
    */
   source;
+  /**
+   * How many times each character occurs, in id order; undefined where they were not kept (a
+   * token file written before counts were, a Blob or stream): `corpusVocab` then counts them by
+   * reading the ids.
+   */
+  counts;
   #store;
   /**
    * A corpus from its header and the store of its ids (use {@linkcode openCorpus}).
@@ -1129,6 +1170,9 @@ var Corpus = class {
     this.source = Object.freeze({
       ...header.source
     });
+    this.counts = header.counts ? Object.freeze([
+      ...header.counts
+    ]) : void 0;
     this.#store = store;
   }
   /**
@@ -1357,7 +1401,8 @@ async function prepare(path, name, tokenPath, options) {
         mtimeMs: scan.mtimeMs,
         hash: scan.hash
       },
-      lowercase: false
+      lowercase: false,
+      counts: scan.counts
     };
     const head = encodeHeader(header);
     let out;
@@ -5587,6 +5632,80 @@ function getLineBatch(lines, order, batch, seq, index, newline, x, y) {
     if (line.length < seq) y[row + line.length] = newline;
   }
 }
+function arrayLines(lines) {
+  return {
+    count: lines.length,
+    length: (k) => lines[k].length,
+    read: (k, out, at, n) => out.set(lines[k].subarray(0, n), at),
+    close: () => {
+    }
+  };
+}
+function corpusLines(corpus, map) {
+  const Index = corpus.length < 2 ** 32 ? Uint32Array : Float64Array;
+  let starts = new Index(1024);
+  let lengths = new Index(1024);
+  let count = 0;
+  const push = (start, length) => {
+    if (count === starts.length) {
+      const grow = (a) => {
+        const b = new Index(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      starts = grow(starts);
+      lengths = grow(lengths);
+    }
+    starts[count] = start;
+    lengths[count++] = length;
+  };
+  const newline = corpus.vocab.indexOf("\n");
+  let lineStart = 0;
+  if (newline >= 0) {
+    using raw = corpus.reader();
+    const ids = new Int32Array(1 << 20);
+    for (let at = 0; at < corpus.length; at += ids.length) {
+      const n = Math.min(ids.length, corpus.length - at);
+      raw.read(at, ids, 0, n);
+      for (let i = 0; i < n; i++) {
+        if (ids[i] !== newline) continue;
+        if (at + i > lineStart) push(lineStart, at + i - lineStart);
+        lineStart = at + i + 1;
+      }
+    }
+  }
+  if (corpus.length > lineStart) push(lineStart, corpus.length - lineStart);
+  const reader = corpus.reader(map);
+  const s = starts.subarray(0, count), l = lengths.subarray(0, count);
+  return {
+    count,
+    length: (k) => l[k],
+    read: (k, out, at, n) => reader.read(s[k], out, at, n),
+    close: () => reader.close()
+  };
+}
+function sliceLines(table2, from, to) {
+  return {
+    count: to - from,
+    length: (k) => table2.length(from + k),
+    read: (k, out, at, n) => table2.read(from + k, out, at, n),
+    close: () => table2.close()
+  };
+}
+function fillLineBatch(lines, order, batch, seq, index, newline, x, y) {
+  x.fill(newline);
+  y.fill(-1);
+  for (let b = 0; b < batch; b++) {
+    const k = index * batch + b;
+    if (k >= order.length) break;
+    const line = order[k];
+    const length = lines.length(line);
+    const row = b * seq;
+    lines.read(line, y, row, Math.min(length, seq));
+    x.set(y.subarray(row, row + Math.min(length, seq - 1)), row + 1);
+    if (length < seq) y[row + length] = newline;
+  }
+}
 
 // src/data/sources.ts
 function streamSource(vocab, text, batch, seq, valFraction, valText) {
@@ -5620,35 +5739,58 @@ function lineSource(vocab, text, batch, seq, valFraction, seed, valText) {
   if (newline < 0) {
     throw new RangeError('Cannot use line mode: the vocabulary has no "\\n": train on a text of lines');
   }
-  const all = splitLines(text).map((line) => vocab.encode(line));
-  const cut = valText === void 0 ? Math.floor(all.length * (1 - valFraction)) : all.length;
-  const train2 = all.slice(0, cut);
-  const val = valText === void 0 ? all.slice(cut) : splitLines(valText).map((line) => vocab.encode(line));
-  const width = seq ?? [
-    ...train2,
-    ...val
-  ].reduce((m, l) => Math.max(m, l.length), 0) + 1;
-  const valOrder = Uint32Array.from(val.keys());
+  const table2 = (t) => typeof t === "string" ? arrayLines(splitLines(t).map((line) => vocab.encode(line))) : corpusLines(t, corpusMap(vocab, t));
+  const all = table2(text);
+  let val;
+  let train2;
+  try {
+    const cut = valText === void 0 ? Math.floor(all.count * (1 - valFraction)) : all.count;
+    train2 = sliceLines(all, 0, cut);
+    val = valText === void 0 ? sliceLines(all, cut, all.count) : table2(valText);
+  } catch (e) {
+    all.close();
+    throw e;
+  }
+  const stats = (lines) => {
+    let longest = 0, chars = 0;
+    for (let k = 0; k < lines.count; k++) {
+      const n = lines.length(k);
+      longest = Math.max(longest, n);
+      chars += n + 1;
+    }
+    return {
+      longest,
+      chars
+    };
+  };
+  const trainStats = stats(train2), valStats = stats(val);
+  const width = seq ?? Math.max(trainStats.longest, valStats.longest) + 1;
+  const valOrder = Uint32Array.from({
+    length: val.count
+  }, (_, k) => k);
   let orderEpoch = -1;
   let order = new Uint32Array();
-  const count = (lines) => lines.reduce((n, l) => n + l.length + 1, 0);
   return {
     kind: "lines",
     seq: width,
-    batchesPerEpoch: Math.ceil(train2.length / batch),
-    valBatches: Math.ceil(val.length / batch),
+    batchesPerEpoch: Math.ceil(train2.count / batch),
+    valBatches: Math.ceil(val.count / batch),
     independentRows: true,
-    trainCount: train2.length,
-    trainChars: count(train2),
-    valChars: count(val),
+    trainCount: train2.count,
+    trainChars: trainStats.chars,
+    valChars: valStats.chars,
     fill: (epoch, index, x, y) => {
       if (epoch !== orderEpoch) {
-        order = linePermutation(train2.length, seed, epoch);
+        order = linePermutation(train2.count, seed, epoch);
         orderEpoch = epoch;
       }
-      getLineBatch(train2, order, batch, width, index, newline, x, y);
+      fillLineBatch(train2, order, batch, width, index, newline, x, y);
     },
-    fillVal: (index, x, y) => getLineBatch(val, valOrder, batch, width, index, newline, x, y)
+    fillVal: (index, x, y) => fillLineBatch(val, valOrder, batch, width, index, newline, x, y),
+    close: () => {
+      all.close();
+      val.close();
+    }
   };
 }
 function streamParts(vocab, text, valFraction, valText) {
@@ -5742,13 +5884,24 @@ var RECIPE_RULE = {
     512
   ],
   /**
-   * Steps below which a narrower model learned more: at 150 s a 2×192 GRU's 1,319 steps lost
-   * to a 2×128's 2,001 to 2,728; at 10 min a 2×256's 2,364 beat a 2×192's 4,001.
+   * Steps below which a narrower model learned more. At batch 16 and lr 5e-3: at 150 s a 2×192
+   * GRU's 1,650 steps beat a 2×128's 3,365 (1.5117 against 1.5244), and a 2×256's 955 lost to
+   * both (1.5450); at 10 min a 2×384's 1,746 beat a 2×256's 3,819 (1.4591 against 1.4847). The
+   * line sits between 955, which lost, and 1,650, which won, near their geometric mean, so a
+   * probe 10% off does not flip the pick (at 1,600, 2×384 on this CPU sat on the line).
    */
-  minSteps: 1600,
-  batch: 32,
+  minSteps: 1300,
+  /**
+   * Batch and learning rate, from one sweep (GRU 2×128, 150 s, 5.4M characters): batch 32 at
+   * lr 3e-3 1.5993, at 8e-3 1.5333; batch 16 at 2e-3 / 3e-3 / 5e-3 / 8e-3 1.5819 / 1.5531 /
+   * 1.5244 / 1.5203; batch 8 at 2e-3 / 3e-3 / 5e-3 1.5476 / 1.5249 / 1.5186. A step of 16 rows
+   * costs about what 32 do per character (2×256: 10.6k against 11.2k chars/s at 2 threads), so
+   * the half batch buys twice the updates; 8 rows gained 0.002 more and lose more speed on wide
+   * models and WebGPU. 5e-3 rather than 8e-3: the wider models the rule picks take it.
+   */
+  batch: 16,
   seq: 100,
-  lr: 3e-3,
+  lr: 5e-3,
   /** Warm-up steps, at most this many and at most `warmupShare` of the run's steps. */
   warmup: 100,
   warmupShare: 0.05,
@@ -6079,8 +6232,7 @@ function resolveTrainOptions(model, text, options) {
   if (options.clock !== void 0 && typeof options.clock !== "function") {
     throw new RangeError(`Invalid option: clock must be a function that returns milliseconds, got ${typeof options.clock}`);
   }
-  const asString = (t) => typeof t === "string" ? t : t.text(0, t.length);
-  const source = options.lines ? lineSource(model.vocab, asString(text), batch, options.seq === void 0 ? void 0 : positiveInt("seq", options.seq), valFraction, model.config.seed, valText === void 0 ? void 0 : asString(valText)) : streamSource(model.vocab, text, batch, positiveInt("seq", options.seq ?? d.seq), valFraction, valText);
+  const source = options.lines ? lineSource(model.vocab, text, batch, options.seq === void 0 ? void 0 : positiveInt("seq", options.seq), valFraction, model.config.seed, valText) : streamSource(model.vocab, text, batch, positiveInt("seq", options.seq ?? d.seq), valFraction, valText);
   try {
     checkSource(model, options, source, batch, valFraction, valText);
   } catch (e) {
@@ -7373,18 +7525,22 @@ var FINE_TUNE_RULE = {
    */
   timeBudget: 60,
   /**
-   * A thirtieth of the recipe's 3e-3: Adam's first steps move every weight by about the lr
+   * A thirtieth of the recipe's 3e-3 of the time it was measured: Adam's first steps move every weight by about the lr
    * whatever its gradient, and a trained model is already near a good point. Measured
    * (`bench/finetune.ts --finetune-steps 98`, bench/README.md) on the unseen tenth of each
    * bundled model's text: shakespeare 1.5420 as it is, 1.5443 / 1.5249 / 1.5252 at lr 1e-3 /
    * 3e-4 / 1e-4; anna 1.4988 as it is, 1.5162 / 1.5021 / 1.4981. 1e-4 is best on average and
    * the only one that never made a model worse.
    */
-  lr: 1e-4
+  lr: 1e-4,
+  /**
+   * The batch the learning rate was measured at (the recipe's batch then; the recipe's own
+   * became 16 with its higher lr).
+   */
+  batch: 32
 };
 async function prepareFineTune(base, text, options = {}) {
   const { dropout: dropout2, valText, widen, ...rest } = options;
-  const chars = typeof text === "string" ? text : text.vocab.chars.join("");
   const given = rest.train ?? {};
   const byCount = [
     rest.steps,
@@ -7393,7 +7549,8 @@ async function prepareFineTune(base, text, options = {}) {
     given.epochs
   ].some((n) => n !== void 0);
   const timeBudget = rest.timeBudget ?? given.timeBudget ?? (byCount ? void 0 : FINE_TUNE_RULE.timeBudget);
-  const all = valText === void 0 ? chars : chars + valText;
+  const chars = (t) => typeof t === "string" ? t : t.vocab.chars.join("");
+  const all = valText === void 0 ? chars(text) : chars(text) + chars(valText);
   const added = missingChars(base, all);
   const wider = widenVocab(base, all, widen);
   const { cell, hidden, layers, embedding } = wider.config;
@@ -7410,6 +7567,7 @@ async function prepareFineTune(base, text, options = {}) {
     train: {
       ...given,
       lr: given.lr ?? FINE_TUNE_RULE.lr,
+      batch: given.batch ?? FINE_TUNE_RULE.batch,
       valText: valText ?? given.valText
     }
   });
@@ -7500,15 +7658,18 @@ var GATE_NAMES = {
 function checkTrace(model, text, o) {
   const { layers: L, hidden: H, cell } = model.config;
   let ids;
+  let map;
   try {
-    ids = model.vocab.encode(text);
+    if (typeof text === "string") ids = model.vocab.encode(text);
+    else map = corpusMap(model.vocab, text);
   } catch (e) {
     if (!(e instanceof VocabError) || !e.message.startsWith("Cannot encode the text: ")) throw e;
     const what = e.message.slice("Cannot encode the text: ".length);
     throw new VocabError(`Cannot trace the text: ${what}: give a text written in the model's characters`);
   }
-  if (ids.length < 2) {
-    throw new RangeError(`Cannot trace the text: it has ${ids.length} character${ids.length === 1 ? "" : "s"}: give at least 2 (each position predicts the next character)`);
+  const length = ids ? ids.length : text.length;
+  if (length < 2) {
+    throw new RangeError(`Cannot trace the text: it has ${length} character${length === 1 ? "" : "s"}: give at least 2 (each position predicts the next character)`);
   }
   const layerList = o.layers ?? Array.from({
     length: L
@@ -7535,9 +7696,21 @@ function checkTrace(model, text, o) {
   if (!Number.isInteger(window) || window < 1) {
     throw new RangeError(`Invalid option: window must be a positive integer, got ${window}`);
   }
+  const source = ids ? {
+    read: (start, out, n) => out.set(ids.subarray(start, start + n)),
+    close: () => {
+    }
+  } : (() => {
+    const reader = text.reader(map);
+    return {
+      read: (start, out, n) => reader.read(start, out, 0, n),
+      close: () => reader.close()
+    };
+  })();
   return {
+    length,
     ids,
-    chars: Array.from(ids, (id) => model.vocab.chars[id]),
+    ...source,
     layers: [
       ...new Set(layerList)
     ].map((layer) => ({
@@ -7553,15 +7726,19 @@ function checkTrace(model, text, o) {
   };
 }
 async function* traceChunks(model, text, options = {}) {
-  yield* chunksOf(model, checkTrace(model, text, options));
+  const checked = checkTrace(model, text, options);
+  try {
+    yield* chunksOf(model, checked);
+  } finally {
+    checked.close();
+  }
 }
 async function* chunksOf(model, o, sink2) {
   const { hidden: H, cell, vocabSize: V } = {
     ...model.config,
     vocabSize: model.vocab.size
   };
-  const ids = o.ids;
-  const positions = ids.length - 1;
+  const positions = o.length - 1;
   const T = Math.min(o.window, positions);
   const windows = Math.ceil(positions / T);
   const G = gateBlocks(cell);
@@ -7575,13 +7752,15 @@ async function* chunksOf(model, o, sink2) {
   engine.load({
     params: model.params
   });
+  const ids = new Int32Array(T + 1);
   const fill = (k, x, y) => {
     x.fill(0);
     y.fill(-1);
     const start = k * T, end = Math.min(T, positions - start);
+    o.read(start, ids, end + 1);
     for (let t = 0; t < end; t++) {
-      x[t] = ids[start + t];
-      y[t] = ids[start + t + 1];
+      x[t] = ids[t];
+      y[t] = ids[t + 1];
     }
   };
   let sum = 0, count = 0;
@@ -7654,7 +7833,8 @@ function topOf(z, k, t, ids, probs) {
 }
 async function trace(model, text, options = {}) {
   const o = checkTrace(model, text, options);
-  const P = o.ids.length - 1;
+  const ids = o.ids;
+  const P = o.length - 1;
   const { hidden, cell } = model.config;
   const G = gateBlocks(cell);
   const layers = o.layers.map(({ layer, units }) => ({
@@ -7676,8 +7856,8 @@ async function trace(model, text, options = {}) {
     meanLoss = chunk.meanLoss;
   }
   return {
-    chars: o.chars,
-    ids: o.ids,
+    chars: Array.from(ids, (id) => model.vocab.chars[id]),
+    ids,
     positions: P,
     cell,
     hidden,
@@ -7712,38 +7892,65 @@ var CLOSE = /* @__PURE__ */ new Set([
 var WORD = /^[\p{L}\p{N}_']$/u;
 function textFeatures(chars, positions = chars.length - 1) {
   const n = Math.max(0, Math.min(positions, chars.length));
-  const quotes = new Float32Array(n), brackets = new Float32Array(n), line = new Float32Array(n);
-  const word = new Float32Array(n), newline = new Float32Array(n);
-  let inQuotes = false, depth = 0, column = 0, prevWord = false;
-  for (let p = 0; p < n; p++) {
-    const ch = chars[p];
-    if (ch === '"') inQuotes = !inQuotes;
-    else if (ch === "\u201C") inQuotes = true;
-    else if (ch === "\u201D") inQuotes = false;
-    if (OPEN.has(ch)) depth++;
-    else if (CLOSE.has(ch)) depth = Math.max(0, depth - 1);
-    column = ch === "\n" ? 0 : column + 1;
-    const isWord = WORD.test(ch);
-    quotes[p] = inQuotes ? 1 : 0;
-    brackets[p] = depth > 0 || OPEN.has(ch) ? 1 : 0;
-    line[p] = column;
-    word[p] = isWord && !prevWord ? 1 : 0;
-    newline[p] = ch === "\n" ? 1 : 0;
-    prevWord = isWord;
-  }
-  const values = {
-    quotes,
-    brackets,
-    line,
-    word,
-    newline
-  };
-  return Object.keys(TEXT_FEATURES).map((name) => ({
-    name,
-    label: TEXT_FEATURES[name],
-    values: values[name]
-  }));
+  return new TextFeatureStream().next(n === chars.length ? chars : chars.slice(0, n));
 }
+var TextFeatureStream = class {
+  #inQuotes = false;
+  #depth = 0;
+  #column = 0;
+  #prevWord = false;
+  /**
+   * The built-in features of the next characters, one value per character.
+   *
+   * @example Usage
+   * ```ts
+   * import { TextFeatureStream } from "./features.ts";
+   * console.log(new TextFeatureStream().next([..."ab"]).length); // 5
+   * ```
+   *
+   * @param chars The next characters (code points).
+   * @returns The features, in {@linkcode TEXT_FEATURES}'s order.
+   */
+  next(chars) {
+    const n = chars.length;
+    const quotes = new Float32Array(n), brackets = new Float32Array(n);
+    const line = new Float32Array(n), word = new Float32Array(n), newline = new Float32Array(n);
+    let inQuotes = this.#inQuotes, depth = this.#depth, column = this.#column;
+    let prevWord = this.#prevWord;
+    for (let p = 0; p < n; p++) {
+      const ch = chars[p];
+      if (ch === '"') inQuotes = !inQuotes;
+      else if (ch === "\u201C") inQuotes = true;
+      else if (ch === "\u201D") inQuotes = false;
+      if (OPEN.has(ch)) depth++;
+      else if (CLOSE.has(ch)) depth = Math.max(0, depth - 1);
+      column = ch === "\n" ? 0 : column + 1;
+      const isWord = WORD.test(ch);
+      quotes[p] = inQuotes ? 1 : 0;
+      brackets[p] = depth > 0 || OPEN.has(ch) ? 1 : 0;
+      line[p] = column;
+      word[p] = isWord && !prevWord ? 1 : 0;
+      newline[p] = ch === "\n" ? 1 : 0;
+      prevWord = isWord;
+    }
+    this.#inQuotes = inQuotes;
+    this.#depth = depth;
+    this.#column = column;
+    this.#prevWord = prevWord;
+    const values = {
+      quotes,
+      brackets,
+      line,
+      word,
+      newline
+    };
+    return Object.keys(TEXT_FEATURES).map((name) => ({
+      name,
+      label: TEXT_FEATURES[name],
+      values: values[name]
+    }));
+  }
+};
 function maskFeature(name, label, mask) {
   if (typeof name !== "string" || name === "") {
     throw new RangeError("Cannot use the mask: it has no name: give a short name such as 'vowel'");
@@ -7769,13 +7976,40 @@ var CellCorrelator = class {
   #features;
   #n = 0;
   #groups = [];
-  /** Prepares the sums for `features` (each with a value per position of the trace). */
+  // Each feature's sum and sum of squares over the positions added.
+  #sf;
+  #sff;
+  /**
+   * Prepares the sums for `features` (each with a value per position of the trace, or, when
+   * every {@linkcode CellCorrelator.add} gives the chunk's own values, any values: only their
+   * names and labels are used).
+   */
   constructor(features) {
     this.#features = features;
+    this.#sf = new Float64Array(features.length);
+    this.#sff = new Float64Array(features.length);
   }
-  /** Adds positions `[chunk.start, chunk.start + chunk.length)` of every kept layer. */
-  add(chunk) {
+  /**
+   * Adds positions `[chunk.start, chunk.start + chunk.length)` of every kept layer, in order
+   * from position 0. With `values` (the features in the constructor's order, each with a value
+   * per position of this chunk, e.g. from a `TextFeatureStream`), the features' values come
+   * from them: a text too long to hold its features whole is ranked a chunk at a time.
+   */
+  add(chunk, values) {
     const F = this.#features.length;
+    const features = values ?? this.#features;
+    const offset = values ? 0 : chunk.start;
+    for (let f = 0; f < F; f++) {
+      const v = features[f].values;
+      let sf = this.#sf[f], sff = this.#sff[f];
+      for (let t = 0; t < chunk.length; t++) {
+        const x = v[offset + t];
+        sf += x;
+        sff += x * x;
+      }
+      this.#sf[f] = sf;
+      this.#sff[f] = sff;
+    }
     if (this.#groups.length === 0) {
       for (const l of chunk.layers) {
         for (const state of [
@@ -7801,8 +8035,8 @@ var CellCorrelator = class {
       const X = g.state === "h" ? l.h : l.c;
       const U = g.units.length;
       for (let t = 0; t < chunk.length; t++) {
-        const p = chunk.start + t, row = t * U;
-        for (let f = 0; f < F; f++) fv[f] = this.#features[f].values[p];
+        const p = offset + t, row = t * U;
+        for (let f = 0; f < F; f++) fv[f] = features[f].values[p];
         for (let u2 = 0; u2 < U; u2++) {
           const x = X[row + u2];
           g.sx[u2] += x;
@@ -7823,12 +8057,7 @@ var CellCorrelator = class {
     const n = this.#n;
     const all = [];
     this.#features.forEach((feature, f) => {
-      let sf = 0, sff = 0;
-      for (let p = 0; p < n; p++) {
-        const v = feature.values[p];
-        sf += v;
-        sff += v * v;
-      }
+      const sf = this.#sf[f], sff = this.#sff[f];
       const vf = n * sff - sf * sf;
       if (!(vf > 0)) return;
       for (const g of this.#groups) {
