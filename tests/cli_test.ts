@@ -75,10 +75,10 @@ Deno.test("train.ts: trains, checkpoints, logs, samples; sample.ts streams from 
   // The recipe fills in what the flags leave open, and says so.
   assert.match(
     r.stderr,
-    /recipe for 40 steps on 11k characters: LSTM 1×16, dropout 0; batch 4 × 16, lr 0\.003 \(warm-up 2 steps, cosine to 0\.0003\)/,
+    /recipe for 40 steps on 11k characters: LSTM 1×16, dropout 0; batch 4 × 16, lr 0\.005 \(warm-up 2 steps, cosine to 0\.0005\)/,
   );
   // The last step of one cosine cycle over the 40 steps: the floor, lr × 0.1.
-  assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ lr 0\.0003\d* \d+ chars\/s/);
+  assert.match(r.stderr, /step 40\/40 loss \d\.\d+ val \d\.\d+ lr 0\.0005\d* \d+ chars\/s/);
   // Once, after the first 20 steps (or 5 seconds): the duration expected at that pace.
   assert.equal(
     r.stderr.match(/expected duration: ~\dm\d\ds \(40 steps at \d+ chars\/s\)/g)?.length,
