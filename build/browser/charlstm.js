@@ -244,14 +244,17 @@ async function readInto(file, buf, at, want) {
   }
   return got;
 }
-async function walk(file, name, chunk, step, each) {
+function walk(file, name, chunk, step, each) {
+  return walkChunks((buf, at, want) => readInto(file, buf, at, want), chunk, step, each, async (offset, byte) => new TextError(await invalidMessage2(file, name, offset, byte)));
+}
+async function walkChunks(read2, chunk, step, each, fail2) {
   const buf = new Uint8Array(Math.ceil((chunk + 4) / 4) * 4);
   const words = new Uint32Array(buf.buffer);
   let carry = 0;
   let base = 0;
   let bomChecked = false;
   for (; ; ) {
-    const got = await readInto(file, buf, carry, chunk);
+    const got = await read2(buf, carry, chunk);
     const end = carry + got;
     const eof = got < chunk;
     let start = 0;
@@ -266,14 +269,9 @@ async function walk(file, name, chunk, step, each) {
     }
     const stop = step(buf, start, end, eof, words);
     await each(buf.subarray(end - got, end), produced);
-    if (stop < 0) {
-      const offset = base + ~stop;
-      throw new TextError(await invalidMessage2(file, name, offset, buf[~stop]));
-    }
+    if (stop < 0) throw await fail2(base + ~stop, buf[~stop]);
     if (eof) {
-      if (stop < end) {
-        throw new TextError(await invalidMessage2(file, name, base + stop, buf[stop]));
-      }
+      if (stop < end) throw await fail2(base + stop, buf[stop]);
       return;
     }
     buf.copyWithin(0, stop, end);
@@ -1014,8 +1012,6 @@ async function streamCorpus(source, options) {
 async function encode(stream, name, sink2, options, total) {
   const chunk = options.chunk;
   const reader = stream.getReader();
-  const buf = new Uint8Array(Math.ceil((chunk + 4) / 4) * 4);
-  const words = new Uint32Array(buf.buffer);
   const ids = new Uint32Array(chunk + 4);
   const counts = new Float64Array(1114112);
   const ascii = new Int32Array(128);
@@ -1026,63 +1022,50 @@ async function encode(stream, name, sink2, options, total) {
   let pending = new Uint8Array(0);
   let done = false;
   let size = 0;
-  let carry = 0;
-  let base = 0;
-  let bomChecked = false;
-  try {
-    for (; ; ) {
-      let end = carry;
-      while (end < carry + chunk && !done) {
-        if (pending.length === 0) {
-          const next = await reader.read();
-          if (next.done) {
-            done = true;
-            break;
-          }
-          if (!(next.value instanceof Uint8Array)) {
-            throw new TypeError(`Cannot read ${name}: the stream must give Uint8Array chunks`);
-          }
-          pending = next.value;
-          size += pending.length;
+  let read2 = 0;
+  const fill = async (buf, at, want) => {
+    let got = 0;
+    while (got < want && !done) {
+      if (pending.length === 0) {
+        const next = await reader.read();
+        if (next.done) {
+          done = true;
+          break;
         }
-        const take = Math.min(pending.length, carry + chunk - end);
-        buf.set(pending.subarray(0, take), end);
-        end += take;
-        pending = pending.subarray(take);
-      }
-      const eof = done && pending.length === 0;
-      let start = 0;
-      if (!bomChecked) {
-        if (end < 3 && !eof) {
-          carry = end;
-          continue;
+        if (!(next.value instanceof Uint8Array)) {
+          throw new TypeError(`Cannot read ${name}: the stream must give Uint8Array chunks`);
         }
-        bomChecked = true;
-        if (end >= 3 && buf[0] === 239 && buf[1] === 187 && buf[2] === 191) start = 3;
+        pending = next.value;
+        size += pending.length;
       }
-      const stop = countChunk(buf, start, end, eof, words, ascii, counts, wide);
-      for (let b = 0; b < 128; b++) counts[b] += ascii[b];
-      ascii.fill(0);
-      for (let cp = 0; cp < 128; cp++) {
-        if (counts[cp] > 0 && table2[cp] < 0) table2[cp] = order.push(cp) - 1;
-      }
-      for (; seenWide < wide.length; seenWide++) {
-        table2[wide[seenWide]] = order.push(wide[seenWide]) - 1;
-      }
-      const width = widthFor(order.length);
-      if (width > sink2.width) sink2.widen(width);
-      encodeChunk(buf, start, end, eof, words, table2, ids);
-      sink2.append(ids, producedCount());
-      options.onProgress?.(base + Math.max(stop < 0 ? ~stop : stop, 0), total);
-      if (stop < 0) throw invalid(sink2, name, table2[10], base + ~stop, buf[~stop]);
-      if (eof) {
-        if (stop < end) throw invalid(sink2, name, table2[10], base + stop, buf[stop]);
-        break;
-      }
-      buf.copyWithin(0, stop, end);
-      base += stop;
-      carry = end - stop;
+      const take = Math.min(pending.length, want - got);
+      buf.set(pending.subarray(0, take), at + got);
+      got += take;
+      pending = pending.subarray(take);
     }
+    return got;
+  };
+  const step = (buf, i, end, eof, words) => {
+    const stop = countChunk(buf, i, end, eof, words, ascii, counts, wide);
+    for (let b = 0; b < 128; b++) counts[b] += ascii[b];
+    ascii.fill(0);
+    for (let cp = 0; cp < 128; cp++) {
+      if (counts[cp] > 0 && table2[cp] < 0) table2[cp] = order.push(cp) - 1;
+    }
+    for (; seenWide < wide.length; seenWide++) {
+      table2[wide[seenWide]] = order.push(wide[seenWide]) - 1;
+    }
+    const width = widthFor(order.length);
+    if (width > sink2.width) sink2.widen(width);
+    encodeChunk(buf, i, end, eof, words, table2, ids);
+    sink2.append(ids, producedCount());
+    return stop;
+  };
+  try {
+    await walkChunks(fill, chunk, step, (bytes) => {
+      read2 += bytes.length;
+      options.onProgress?.(read2, total);
+    }, (offset, byte) => invalid(sink2, name, table2[10], offset, byte));
   } finally {
     await reader.cancel().catch(() => {
     });

@@ -8,7 +8,7 @@
 
 import type { TokenHeader } from "./_token_file.ts";
 import { widthFor } from "./_token_file.ts";
-import { countChunk, encodeChunk, producedCount } from "./_utf8_stream.ts";
+import { countChunk, encodeChunk, producedCount, walkChunks } from "./_utf8_stream.ts";
 import { type IdSink, memorySink, opfsOffered, opfsSink } from "./_id_store.ts";
 import { TextError } from "./text.ts";
 
@@ -73,9 +73,6 @@ async function encode(
 ): Promise<{ size: number; codePoints: Int32Array }> {
   const chunk = options.chunk;
   const reader = stream.getReader();
-  // Whole words, as _utf8_stream.ts's loops read ASCII four aligned bytes at a time.
-  const buf = new Uint8Array(Math.ceil((chunk + 4) / 4) * 4);
-  const words = new Uint32Array(buf.buffer);
   const ids = new Uint32Array(chunk + 4);
   const counts = new Float64Array(0x110000);
   const ascii = new Int32Array(0x80); // a chunk's ASCII counts, folded into counts after it
@@ -86,63 +83,58 @@ async function encode(
   let pending: Uint8Array = new Uint8Array(0);
   let done = false;
   let size = 0;
-  let carry = 0;
-  let base = 0; // the stream offset of buf[0]
-  let bomChecked = false;
-  try {
-    for (;;) {
-      let end = carry;
-      while (end < carry + chunk && !done) {
-        if (pending.length === 0) {
-          const next = await reader.read();
-          if (next.done) {
-            done = true;
-            break;
-          }
-          if (!(next.value instanceof Uint8Array)) {
-            throw new TypeError(`Cannot read ${name}: the stream must give Uint8Array chunks`);
-          }
-          pending = next.value;
-          size += pending.length;
+  let read = 0;
+  // Fills buf[at, at + want) from the stream's chunks; fewer bytes only at its end.
+  const fill = async (buf: Uint8Array, at: number, want: number) => {
+    let got = 0;
+    while (got < want && !done) {
+      if (pending.length === 0) {
+        const next = await reader.read();
+        if (next.done) {
+          done = true;
+          break;
         }
-        const take = Math.min(pending.length, carry + chunk - end);
-        buf.set(pending.subarray(0, take), end);
-        end += take;
-        pending = pending.subarray(take);
-      }
-      const eof = done && pending.length === 0;
-      let start = 0;
-      if (!bomChecked) {
-        if (end < 3 && !eof) {
-          carry = end;
-          continue;
+        if (!(next.value instanceof Uint8Array)) {
+          throw new TypeError(`Cannot read ${name}: the stream must give Uint8Array chunks`);
         }
-        bomChecked = true;
-        if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) start = 3;
+        pending = next.value;
+        size += pending.length;
       }
-      const stop = countChunk(buf, start, end, eof, words, ascii, counts, wide);
-      for (let b = 0; b < 0x80; b++) counts[b] += ascii[b];
-      ascii.fill(0);
-      for (let cp = 0; cp < 0x80; cp++) {
-        if (counts[cp] > 0 && table[cp] < 0) table[cp] = order.push(cp) - 1;
-      }
-      for (; seenWide < wide.length; seenWide++) {
-        table[wide[seenWide]] = order.push(wide[seenWide]) - 1;
-      }
-      const width = widthFor(order.length);
-      if (width > sink.width) sink.widen(width as 2 | 4);
-      encodeChunk(buf, start, end, eof, words, table, ids);
-      sink.append(ids, producedCount());
-      options.onProgress?.(base + Math.max(stop < 0 ? ~stop : stop, 0), total);
-      if (stop < 0) throw invalid(sink, name, table[0x0a], base + ~stop, buf[~stop]);
-      if (eof) {
-        if (stop < end) throw invalid(sink, name, table[0x0a], base + stop, buf[stop]);
-        break;
-      }
-      buf.copyWithin(0, stop, end);
-      base += stop;
-      carry = end - stop;
+      const take = Math.min(pending.length, want - got);
+      buf.set(pending.subarray(0, take), at + got);
+      got += take;
+      pending = pending.subarray(take);
     }
+    return got;
+  };
+  // One pass: each chunk counted (to meet its new characters), then encoded with their ids.
+  const step = (buf: Uint8Array, i: number, end: number, eof: boolean, words: Uint32Array) => {
+    const stop = countChunk(buf, i, end, eof, words, ascii, counts, wide);
+    for (let b = 0; b < 0x80; b++) counts[b] += ascii[b];
+    ascii.fill(0);
+    for (let cp = 0; cp < 0x80; cp++) {
+      if (counts[cp] > 0 && table[cp] < 0) table[cp] = order.push(cp) - 1;
+    }
+    for (; seenWide < wide.length; seenWide++) {
+      table[wide[seenWide]] = order.push(wide[seenWide]) - 1;
+    }
+    const width = widthFor(order.length);
+    if (width > sink.width) sink.widen(width as 2 | 4);
+    encodeChunk(buf, i, end, eof, words, table, ids);
+    sink.append(ids, producedCount());
+    return stop;
+  };
+  try {
+    await walkChunks(
+      fill,
+      chunk,
+      step,
+      (bytes) => {
+        read += bytes.length;
+        options.onProgress?.(read, total);
+      },
+      (offset, byte) => invalid(sink, name, table[0x0a], offset, byte),
+    );
   } finally {
     await reader.cancel().catch(() => {});
     reader.releaseLock();

@@ -209,15 +209,37 @@ async function readInto(
   return got;
 }
 
-// Walks a file chunk by chunk through `step` (countChunk or encodeChunk bound to its tables),
-// carrying cut sequences over, and skipping a leading BOM. `each` receives the bytes read (to
-// hash them) and the code points each chunk produced. Throws a TextError at a bad byte.
-async function walk(
+// Walks a file chunk by chunk through `step` (see walkChunks), its bad byte reported with the
+// line and column read back from the file.
+function walk(
   file: Deno.FsFile,
   name: string,
   chunk: number,
   step: (buf: Uint8Array, i: number, end: number, eof: boolean, words: Uint32Array) => number,
   each: (bytes: Uint8Array, produced: number) => void | Promise<void>,
+): Promise<void> {
+  return walkChunks(
+    (buf, at, want) => readInto(file, buf, at, want),
+    chunk,
+    step,
+    each,
+    async (offset, byte) => new TextError(await invalidMessage(file, name, offset, byte)),
+  );
+}
+
+/**
+ * Walks bytes chunk by chunk through `step` (countChunk or encodeChunk bound to its tables, or
+ * both), carrying cut sequences over, and skipping a leading BOM: the one loop of a file's two
+ * passes and a stream's one. `read` fills `buf[at, at + want)` and returns the bytes read (fewer
+ * only at the end); `each` receives the bytes read (to hash them) and the code points each chunk
+ * produced; `fail` makes the error for a bad byte at an offset.
+ */
+export async function walkChunks(
+  read: (buf: Uint8Array, at: number, want: number) => Promise<number>,
+  chunk: number,
+  step: (buf: Uint8Array, i: number, end: number, eof: boolean, words: Uint32Array) => number,
+  each: (bytes: Uint8Array, produced: number) => void | Promise<void>,
+  fail: (offset: number, byte: number) => Error | Promise<Error>,
 ): Promise<void> {
   // Whole words, so the fast paths read `buf` four aligned bytes at a time (little-endian: the
   // platforms Deno runs on).
@@ -227,7 +249,7 @@ async function walk(
   let base = 0; // the file offset of buf[0]
   let bomChecked = false;
   for (;;) {
-    const got = await readInto(file, buf, carry, chunk);
+    const got = await read(buf, carry, chunk);
     const end = carry + got;
     const eof = got < chunk;
     let start = 0;
@@ -242,14 +264,9 @@ async function walk(
     }
     const stop = step(buf, start, end, eof, words);
     await each(buf.subarray(end - got, end), produced);
-    if (stop < 0) {
-      const offset = base + ~stop;
-      throw new TextError(await invalidMessage(file, name, offset, buf[~stop]));
-    }
+    if (stop < 0) throw await fail(base + ~stop, buf[~stop]);
     if (eof) {
-      if (stop < end) {
-        throw new TextError(await invalidMessage(file, name, base + stop, buf[stop]));
-      }
+      if (stop < end) throw await fail(base + stop, buf[stop]);
       return;
     }
     buf.copyWithin(0, stop, end);
