@@ -89,3 +89,48 @@ export function corpus(chars: number): string {
   }
   return text.slice(0, chars);
 }
+
+/**
+ * Texts that are not UTF-8, for the readers that must report decodeText's error: hand-picked
+ * bytes (a sequence cut at the end, a BOM, CR before a bad byte, surrogates, overlongs) and 30
+ * generated texts with one bad byte each.
+ */
+export function badUtf8Cases(): number[][] {
+  const enc = (s: string) => [...new TextEncoder().encode(s)];
+  const cases: number[][] = [
+    [0x80],
+    [0x61, 0x0a, 0x62, 0xc0, 0xaf],
+    [0xef, 0xbb, 0xbf, 0x61, 0x80],
+    [0xef, 0xbb, 0x61],
+    [0x61, 0x0d, 0x80],
+    [0x61, 0x0d, 0x0a, 0x62, 0xe2, 0x82],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xe0, 0x80, 0x80],
+    [0xf0, 0x9f, 0x99],
+    [...enc("ab\r\r\ncd\ré🙂x"), 0xff, 0x61],
+    [...enc("x".repeat(37) + "\r"), 0xc3],
+    [...enc("🙂🙂\n€"), 0xe2, 0x82, 0x41],
+    [...enc("\uFEFFé"), 0xfe],
+  ];
+  const next = rng(5);
+  for (let k = 0; k < 30; k++) {
+    const bytes = enc(mixedText(200 + Math.floor(next() * 200), k).replaceAll("\r\n", "\r"));
+    bytes.splice(Math.floor(next() * bytes.length), 0, [0x80, 0xc0, 0xf8, 0xed][k % 4]);
+    cases.push(bytes);
+  }
+  return cases;
+}
+
+/** Words with a two-byte and a four-byte character, in lines ending LF or CRLF, seeded. */
+export function mixedText(chars: number, seed = 1): string {
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
+  const next = rng(seed);
+  let text = "";
+  while (text.length < chars) {
+    const n = 3 + Math.floor(next() * 6);
+    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
+    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
+  }
+  return text;
+}

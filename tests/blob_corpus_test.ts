@@ -12,21 +12,9 @@ import type { TrainEvent } from "../mod.ts";
 import { CHUNK_SIZE, openCorpus } from "../src/data/corpus.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
-import { rng } from "./_helpers.ts";
+import { badUtf8Cases, mixedText as corpus } from "./_helpers.ts";
 import { findChromium, type Job, openBrowser } from "./_browser.ts";
 import { serveStudio } from "../studio/server.ts";
-
-function corpus(chars: number, seed = 1): string {
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
-  const next = rng(seed);
-  let text = "";
-  while (text.length < chars) {
-    const n = 3 + Math.floor(next() * 6);
-    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
-    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
-  }
-  return text;
-}
 
 const TEXT_BYTES = new TextEncoder().encode("\uFEFF" + corpus(12000));
 const TEXT = decodeText(TEXT_BYTES);
@@ -93,28 +81,7 @@ Deno.test("openCorpus(Blob | ReadableStream): the string's vocabulary and ids at
 });
 
 Deno.test("openCorpus(Blob | ReadableStream): decodeText's UTF-8 errors, empty texts, bad sources", async () => {
-  const enc = (s: string) => [...new TextEncoder().encode(s)];
-  const cases: number[][] = [
-    [0x80],
-    [0x61, 0x0a, 0x62, 0xc0, 0xaf],
-    [0xef, 0xbb, 0xbf, 0x61, 0x80],
-    [0xef, 0xbb, 0x61],
-    [0x61, 0x0d, 0x80],
-    [0x61, 0x0d, 0x0a, 0x62, 0xe2, 0x82],
-    [0xf4, 0x90, 0x80, 0x80],
-    [0xed, 0xa0, 0x80],
-    [0xf0, 0x9f, 0x99],
-    [...enc("ab\r\r\ncd\ré🙂x"), 0xff, 0x61],
-    [...enc("x".repeat(37) + "\r"), 0xc3],
-    [...enc("🙂🙂\n€"), 0xe2, 0x82, 0x41],
-    [...enc("\uFEFFé"), 0xfe],
-  ];
-  const next = rng(5);
-  for (let k = 0; k < 30; k++) {
-    const bytes = enc(corpus(200 + Math.floor(next() * 200), k).replaceAll("\r\n", "\r"));
-    bytes.splice(Math.floor(next() * bytes.length), 0, [0x80, 0xc0, 0xf8, 0xed][k % 4]);
-    cases.push(bytes);
-  }
+  const cases = badUtf8Cases();
   for (const [i, bad] of cases.entries()) {
     const bytes = new Uint8Array(bad);
     const expected = assert.throws(() => decodeText(bytes, "bad.txt"), TextError);

@@ -16,19 +16,7 @@ import { textFeatures, TextFeatureStream } from "../src/inspect/features.ts";
 import { traceChunks } from "../src/inspect/trace.ts";
 import { decodeText } from "../src/data/text.ts";
 import { Vocab } from "../src/data/vocab.ts";
-import { rng } from "./_helpers.ts";
-
-function corpus(chars: number, seed = 1): string {
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
-  const next = rng(seed);
-  let text = "";
-  while (text.length < chars) {
-    const n = 3 + Math.floor(next() * 6);
-    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
-    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
-  }
-  return text;
-}
+import { badUtf8Cases, mixedText as corpus } from "./_helpers.ts";
 
 const TEXT_BYTES = new TextEncoder().encode("\uFEFF" + corpus(12000));
 const TEXT = decodeText(TEXT_BYTES);
@@ -90,29 +78,7 @@ Deno.test("openCorpus: the string's vocabulary, ids and token file format, at an
 });
 
 Deno.test("openCorpus: UTF-8 errors name decodeText's byte, offset, line and column", async () => {
-  const enc = (s: string) => [...new TextEncoder().encode(s)];
-  const cases: number[][] = [
-    [0x80],
-    [0x61, 0x0a, 0x62, 0xc0, 0xaf],
-    [0xef, 0xbb, 0xbf, 0x61, 0x80],
-    [0xef, 0xbb, 0x61],
-    [0x61, 0x0d, 0x80],
-    [0x61, 0x0d, 0x0a, 0x62, 0xe2, 0x82],
-    [0xf4, 0x90, 0x80, 0x80],
-    [0xed, 0xa0, 0x80],
-    [0xe0, 0x80, 0x80],
-    [0xf0, 0x9f, 0x99],
-    [...enc("ab\r\r\ncd\ré🙂x"), 0xff, 0x61],
-    [...enc("x".repeat(37) + "\r"), 0xc3],
-    [...enc("🙂🙂\n€"), 0xe2, 0x82, 0x41],
-    [...enc("\uFEFFé"), 0xfe],
-  ];
-  const next = rng(5);
-  for (let k = 0; k < 30; k++) {
-    const bytes = enc(corpus(200 + Math.floor(next() * 200), k).replaceAll("\r\n", "\r"));
-    bytes.splice(Math.floor(next() * bytes.length), 0, [0x80, 0xc0, 0xf8, 0xed][k % 4]);
-    cases.push(bytes);
-  }
+  const cases = badUtf8Cases();
   await withDir(async (dir) => {
     for (const [i, bad] of cases.entries()) {
       const bytes = new Uint8Array(bad);
