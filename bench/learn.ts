@@ -52,12 +52,24 @@ const STRINGS = [
   "recipe",
   "speed",
 ] as const;
-const { values } = parseArgs({
-  args: Deno.args,
-  options: Object.fromEntries(
-    [...NUMBERS, ...STRINGS].map((k) => [k, { type: "string" as const }]),
-  ),
-});
+if (Deno.args.includes("--help")) {
+  // The usage is the file's opening comment.
+  const source = await Deno.readTextFile(new URL(import.meta.url));
+  console.log(source.split("\n\n")[0].replace(/^\/\/ ?/gm, ""));
+  Deno.exit(0);
+}
+let values: Partial<Record<(typeof NUMBERS)[number] | (typeof STRINGS)[number], string>>;
+try {
+  ({ values } = parseArgs({
+    args: Deno.args,
+    options: Object.fromEntries(
+      [...NUMBERS, ...STRINGS].map((k) => [k, { type: "string" as const }]),
+    ),
+  }));
+} catch (e) {
+  console.error(`Cannot read the arguments: ${(e as Error).message}: see --help`);
+  Deno.exit(2);
+}
 const num = (k: (typeof NUMBERS)[number]) =>
   values[k] === undefined ? undefined : Number(values[k]);
 

@@ -102,6 +102,27 @@ Deno.test("recipe: options given are kept; steps and epochs plan one cosine cycl
   );
 });
 
+Deno.test("recipe: a probe just short of the line is taken again, the faster reading counts", async () => {
+  // At 600 s the line for a width is this many characters per second.
+  const line = R.minSteps * R.batch * R.seq / (600 * (1 - R.valShare));
+  for (const [first, expected, calls] of [[0.9, 384, 2], [0.5, 256, 1], [1.1, 384, 1]]) {
+    const probes = new Map<number, number>();
+    const r = await recipe(TEXT, {
+      timeBudget: 600,
+      charsPerSec: ({ hidden }) => {
+        probes.set(hidden, (probes.get(hidden) ?? 0) + 1);
+        // Every width up to 256 clears the line; 384 reads `first` of it, then just over it;
+        // 512 is far under.
+        if (hidden <= 256) return 4 * line;
+        if (hidden === 384) return (probes.get(384) === 1 ? first : 1.05) * line;
+        return line / 4;
+      },
+    });
+    assert.equal(r.model.hidden, expected, `first reading ${first}`);
+    assert.equal(probes.get(384), calls, `first reading ${first}`);
+  }
+});
+
 Deno.test("recipe: measures this machine's speed before the budget starts", async () => {
   const small = corpus(20_000);
   const r = await recipe(small, { timeBudget: 5, threads: 1, model: { layers: 1 } });
