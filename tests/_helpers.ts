@@ -122,15 +122,27 @@ export function badUtf8Cases(): number[][] {
   return cases;
 }
 
-/** Words with a two-byte and a four-byte character, in lines ending LF or CRLF, seeded. */
-export function mixedText(chars: number, seed = 1): string {
-  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
-  const next = rng(seed);
+/**
+ * Lines of 3 to 8 words drawn from `words`, seeded, until at least `chars` UTF-16 units; with
+ * `crlf`, about 30% of the lines end in CRLF.
+ */
+export function wordLines(
+  chars: number,
+  words: string[],
+  options: { seed?: number; crlf?: boolean } = {},
+): string {
+  const next = rng(options.seed ?? 1);
   let text = "";
   while (text.length < chars) {
     const n = 3 + Math.floor(next() * 6);
     const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
-    text += line.join(" ") + (next() < 0.3 ? ".\r\n" : ".\n");
+    text += line.join(" ") + (options.crlf && next() < 0.3 ? ".\r\n" : ".\n");
   }
   return text;
+}
+
+/** Words with a two-byte and a four-byte character, in lines ending LF or CRLF, seeded. */
+export function mixedText(chars: number, seed = 1): string {
+  const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dög", "ran", "far", "🙂"];
+  return wordLines(chars, words, { seed, crlf: true });
 }

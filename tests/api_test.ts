@@ -15,19 +15,12 @@ import {
   train,
 } from "../mod.ts";
 import { WasmEngine } from "../src/engine/mod.ts";
-import { fillUniform, rng } from "./_helpers.ts";
+import { fillUniform, rng, wordLines } from "./_helpers.ts";
 
 /** A corpus with learnable structure: words from a small lexicon, lines of varied length. */
 function corpus(chars: number, seed = 1): string {
   const words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away"];
-  const next = rng(seed);
-  let text = "";
-  while (text.length < chars) {
-    const n = 3 + Math.floor(next() * 6);
-    const line = Array.from({ length: n }, () => words[Math.floor(next() * words.length)]);
-    text += line.join(" ") + ".\n";
-  }
-  return text.slice(0, chars);
+  return wordLines(chars, words, { seed }).slice(0, chars);
 }
 
 const TEXT = corpus(20000);

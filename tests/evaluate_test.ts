@@ -7,7 +7,7 @@ import { type Cell, type CharModel, createModel, evaluate, save, train } from ".
 import { WasmEngine } from "../src/engine/wasm_engine.ts";
 import { gpuContext } from "../src/engine/gpu_device.ts";
 import { batchCount, getBatch } from "../src/data/batches.ts";
-import { getLineBatch, splitLines } from "../src/data/lines.ts";
+import { arrayLines, fillLineBatch, splitLines } from "../src/data/lines.ts";
 
 const python = "/usr/bin/python3";
 const hasTorch = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
@@ -175,7 +175,16 @@ Deno.test("evaluate lines: each line from a zero state, newline in and newline o
   let total = 0;
   const count = Math.ceil(lines.length / batch);
   for (let i = 0; i < count; i++) {
-    getLineBatch(lines, order, batch, seq, i, model.vocab.indexOf("\n"), core.inputs, core.targets);
+    fillLineBatch(
+      arrayLines(lines),
+      order,
+      batch,
+      seq,
+      i,
+      model.vocab.indexOf("\n"),
+      core.inputs,
+      core.targets,
+    );
     core.resetState();
     total += core.forward({ training: false });
   }

@@ -2,7 +2,7 @@
 // the order is a per-epoch permutation, and a line-mode model learns to end its lines.
 
 import assert from "node:assert/strict";
-import { getLineBatch, linePermutation, splitLines } from "../src/data/lines.ts";
+import { arrayLines, fillLineBatch, linePermutation, splitLines } from "../src/data/lines.ts";
 import { createModel, sample, train } from "../mod.ts";
 import { WasmEngine } from "../src/engine/mod.ts";
 import { rng } from "./_helpers.ts";
@@ -10,7 +10,7 @@ import { rng } from "./_helpers.ts";
 Deno.test("line batches: newline first, shifted targets, -1 padding, cut long lines", () => {
   const lines = [Int32Array.of(1, 2, 3), Int32Array.of(4), Int32Array.of(5, 6, 7, 8, 9)];
   const x = new Int32Array(4 * 5), y = new Int32Array(4 * 5);
-  getLineBatch(lines, Uint32Array.of(0, 1, 2), 4, 5, 0, 0, x, y);
+  fillLineBatch(arrayLines(lines), Uint32Array.of(0, 1, 2), 4, 5, 0, 0, x, y);
   assert.deepEqual([...x], [0, 1, 2, 3, 0, 0, 4, 0, 0, 0, 0, 5, 6, 7, 8, 0, 0, 0, 0, 0]);
   assert.deepEqual(
     [...y],

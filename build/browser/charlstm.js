@@ -488,7 +488,32 @@ function isSurrogate(cp) {
 function hexCodePoint(cp) {
   return "U+" + cp.toString(16).toUpperCase().padStart(4, "0");
 }
-var Vocab = class _Vocab {
+function vocabRule(options) {
+  const lowercase = options.lowercase ?? false;
+  const minFreq = options.minFreq ?? 1;
+  if (!Number.isInteger(minFreq) || minFreq < 1) {
+    throw new VocabError(`Invalid option: minFreq must be a positive integer (1 keeps every character), got ` + String(minFreq));
+  }
+  return {
+    lowercase,
+    minFreq
+  };
+}
+function vocabFromCounts(counts, rule) {
+  const chars = [];
+  let rare = false;
+  for (const [cp, n] of counts) {
+    if (n >= rule.minFreq && cp !== UNKNOWN_CP) chars.push(String.fromCodePoint(cp));
+    else rare = true;
+  }
+  const unknown = rare ? UNKNOWN : null;
+  if (unknown) chars.push(unknown);
+  return new Vocab(chars, {
+    lowercase: rule.lowercase,
+    unknown
+  });
+}
+var Vocab = class {
   /** The characters in id order; `chars[id]` is the character with that id. */
   chars;
   /** Text is lowercased before it is encoded (the lessons' `text.lower()`). */
@@ -525,11 +550,7 @@ var Vocab = class _Vocab {
    * integer.
    */
   static fromText(text, options = {}) {
-    const lowercase = options.lowercase ?? false;
-    const minFreq = options.minFreq ?? 1;
-    if (!Number.isInteger(minFreq) || minFreq < 1) {
-      throw new VocabError(`Invalid option: minFreq must be a positive integer (1 keeps every character), got ` + String(minFreq));
-    }
+    const { lowercase, minFreq } = vocabRule(options);
     if (lowercase) text = text.toLowerCase();
     const seen = new Uint32Array(1114112);
     const n = text.length;
@@ -551,19 +572,19 @@ var Vocab = class _Vocab {
       }
       seen[cp]++;
     }
-    const chars = [];
-    let rare = false;
-    for (let cp = 0, k = 0; k < distinct; cp++) {
-      if (seen[cp] === 0) continue;
-      k++;
-      if (seen[cp] >= minFreq && cp !== UNKNOWN_CP) chars.push(String.fromCodePoint(cp));
-      else rare = true;
-    }
-    const unknown = rare ? UNKNOWN : null;
-    if (unknown) chars.push(unknown);
-    return new _Vocab(chars, {
+    const counted = function* () {
+      for (let cp = 0, k = 0; k < distinct; cp++) {
+        if (seen[cp] === 0) continue;
+        k++;
+        yield [
+          cp,
+          seen[cp]
+        ];
+      }
+    };
+    return vocabFromCounts(counted(), {
       lowercase,
-      unknown
+      minFreq
     });
   }
   /**
@@ -5601,20 +5622,6 @@ function linePermutation(count, seed, epoch) {
   }
   return order;
 }
-function getLineBatch(lines, order, batch, seq, index, newline, x, y) {
-  x.fill(newline);
-  y.fill(-1);
-  for (let b = 0; b < batch; b++) {
-    const k = index * batch + b;
-    if (k >= order.length) break;
-    const line = lines[order[k]];
-    const n = Math.min(line.length, seq - 1);
-    const row = b * seq;
-    x.set(line.subarray(0, n), row + 1);
-    y.set(line.subarray(0, Math.min(line.length, seq)), row);
-    if (line.length < seq) y[row + line.length] = newline;
-  }
-}
 function arrayLines(lines) {
   return {
     count: lines.length,
@@ -6630,7 +6637,8 @@ async function batchedLines(r, lines, newline, batchOption, seqOption) {
   const seq = seqOption ?? lines.reduce((m, l) => Math.max(m, l.length), 0) + 1;
   const batch = batchOption ?? Math.min(EVALUATE_DEFAULTS.batch, lines.length);
   const order = Uint32Array.from(lines.keys());
-  const fill = (i, x, y) => getLineBatch(lines, order, batch, seq, i, newline, x, y);
+  const table2 = arrayLines(lines);
+  const fill = (i, x, y) => fillLineBatch(table2, order, batch, seq, i, newline, x, y);
   return (await run(r, batch, seq, Math.ceil(lines.length / batch), fill, true)).meanOfBatches;
 }
 async function evaluateCorpus(r, corpus, o) {

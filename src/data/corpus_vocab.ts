@@ -2,9 +2,7 @@
 // its token file keeps: what Vocab.fromText gives for its string, without the string.
 
 import type { Corpus } from "./corpus.ts";
-import { Vocab, VocabError, type VocabOptions } from "./vocab.ts";
-
-const UNKNOWN_CP = 0xfffd;
+import { type Vocab, vocabFromCounts, type VocabOptions, vocabRule } from "./vocab.ts";
 
 /**
  * The vocabulary `Vocab.fromText(text, options)` builds for the corpus's text, from the
@@ -34,32 +32,17 @@ const UNKNOWN_CP = 0xfffd;
  * length (a capital sigma; "İ"): read such a text as a string (readText).
  */
 export function corpusVocab(corpus: Corpus, options: VocabOptions = {}): Vocab {
-  const lowercase = options.lowercase ?? false;
-  const minFreq = options.minFreq ?? 1;
-  if (!Number.isInteger(minFreq) || minFreq < 1) {
-    throw new VocabError(
-      `Invalid option: minFreq must be a positive integer (1 keeps every character), got ` +
-        String(minFreq),
-    );
-  }
+  const rule = vocabRule(options);
   const chars = corpus.vocab.chars;
   const counts = corpus.counts ?? countIds(corpus);
   // Occurrences of each (lowercased) code point.
   const seen = new Map<number, number>();
   for (let id = 0; id < chars.length; id++) {
-    const ch = lowercase ? lowerChar(corpus, chars[id]) : chars[id];
+    const ch = rule.lowercase ? lowerChar(corpus, chars[id]) : chars[id];
     const cp = ch.codePointAt(0)!;
     seen.set(cp, (seen.get(cp) ?? 0) + counts[id]);
   }
-  const out: string[] = [];
-  let rare = false;
-  for (const cp of [...seen.keys()].sort((a, b) => a - b)) {
-    if (seen.get(cp)! >= minFreq && cp !== UNKNOWN_CP) out.push(String.fromCodePoint(cp));
-    else rare = true;
-  }
-  const unknown = rare ? String.fromCodePoint(UNKNOWN_CP) : null;
-  if (unknown) out.push(unknown);
-  return new Vocab(out, { lowercase, unknown });
+  return vocabFromCounts([...seen].sort((a, b) => a[0] - b[0]), rule);
 }
 
 // The lowercase of one character, when the text's lowercase is that character by character.

@@ -31,43 +31,6 @@ export function linePermutation(count: number, seed: number, epoch: number): Uin
   return order;
 }
 
-/**
- * Fills `x` and `y` (`[batch, seq]`, row-major) with batch `index` of `lines` taken in `order`.
- * Rows past the last line are all padding.
- *
- * @example A batch of lines
- * ```ts
- * import { getLineBatch } from "./lines.ts";
- * const lines = [Int32Array.of(1, 2), Int32Array.of(3)];
- * const x = new Int32Array(2 * 4), y = new Int32Array(2 * 4);
- * getLineBatch(lines, Uint32Array.of(0, 1), 2, 4, 0, 0, x, y);
- * console.log(x, y); // [0,1,2,0, 0,3,0,0] and [1,2,0,-1, 3,0,-1,-1]
- * ```
- */
-export function getLineBatch(
-  lines: Int32Array[],
-  order: Uint32Array,
-  batch: number,
-  seq: number,
-  index: number,
-  newline: number,
-  x: Int32Array,
-  y: Int32Array,
-): void {
-  x.fill(newline);
-  y.fill(-1);
-  for (let b = 0; b < batch; b++) {
-    const k = index * batch + b;
-    if (k >= order.length) break;
-    const line = lines[order[k]];
-    const n = Math.min(line.length, seq - 1);
-    const row = b * seq;
-    x.set(line.subarray(0, n), row + 1);
-    y.set(line.subarray(0, Math.min(line.length, seq)), row);
-    if (line.length < seq) y[row + line.length] = newline;
-  }
-}
-
 /** Lines read by number: the non-empty lines of a text, without their newlines, as ids. */
 export interface LineTable {
   /** How many lines. */
@@ -150,7 +113,20 @@ export function sliceLines(table: LineTable, from: number, to: number): LineTabl
   };
 }
 
-/** {@linkcode getLineBatch} for a {@linkcode LineTable}: the same rows. */
+/**
+ * Fills `x` and `y` (`[batch, seq]`, row-major) with batch `index` of `lines` taken in `order`:
+ * a row is a newline then the line (`x`), the line then a newline (`y`), cut at `seq`; rows past
+ * the last line are all padding (`x` newline, `y` -1).
+ *
+ * @example A batch of lines
+ * ```ts
+ * import { arrayLines, fillLineBatch } from "./lines.ts";
+ * const lines = arrayLines([Int32Array.of(1, 2), Int32Array.of(3)]);
+ * const x = new Int32Array(2 * 4), y = new Int32Array(2 * 4);
+ * fillLineBatch(lines, Uint32Array.of(0, 1), 2, 4, 0, 0, x, y);
+ * console.log(x, y); // [0,1,2,0, 0,3,0,0] and [1,2,0,-1, 3,0,-1,-1]
+ * ```
+ */
 export function fillLineBatch(
   lines: LineTable,
   order: Uint32Array,

@@ -57,6 +57,56 @@ function hexCodePoint(cp: number): string {
 }
 
 /**
+ * The options of a vocabulary rule, checked, with their defaults: `Vocab.fromText`'s and
+ * `corpusVocab`'s one home (not re-exported by mod.ts).
+ *
+ * @example The defaults
+ * ```ts
+ * import { vocabRule } from "./vocab.ts";
+ * console.log(vocabRule({})); // { lowercase: false, minFreq: 1 }
+ * ```
+ */
+export function vocabRule(options: VocabOptions): { lowercase: boolean; minFreq: number } {
+  const lowercase = options.lowercase ?? false;
+  const minFreq = options.minFreq ?? 1;
+  if (!Number.isInteger(minFreq) || minFreq < 1) {
+    throw new VocabError(
+      `Invalid option: minFreq must be a positive integer (1 keeps every character), got ` +
+        String(minFreq),
+    );
+  }
+  return { lowercase, minFreq };
+}
+
+/**
+ * The vocabulary of counted code points, given in ascending order: those seen at least
+ * `minFreq` times in that order, then the unknown symbol if any were rarer (not re-exported by
+ * mod.ts; `Vocab.fromText` and `corpusVocab` count, this decides).
+ *
+ * @example One rare character
+ * ```ts
+ * import { vocabFromCounts } from "./vocab.ts";
+ * const v = vocabFromCounts([[97, 5], [98, 1]], { lowercase: false, minFreq: 2 });
+ * console.log(v.chars); // ["a", "\uFFFD"]
+ * ```
+ */
+export function vocabFromCounts(
+  counts: Iterable<[number, number]>,
+  rule: { lowercase: boolean; minFreq: number },
+): Vocab {
+  const chars: string[] = [];
+  let rare = false;
+  for (const [cp, n] of counts) {
+    if (n >= rule.minFreq && cp !== UNKNOWN_CP) chars.push(String.fromCodePoint(cp));
+    else rare = true;
+  }
+  // The unknown symbol sorts last, so the frequent characters keep their plain order.
+  const unknown = rare ? UNKNOWN : null;
+  if (unknown) chars.push(unknown);
+  return new Vocab(chars, { lowercase: rule.lowercase, unknown });
+}
+
+/**
  * The characters of a character-level model, each a single Unicode code point, and the ids
  * (positions) they encode to. Emoji, combining marks and astral characters round-trip exactly:
  * a combining sequence such as "e\u0301" is two characters, and "🙂" is one, not two UTF-16
@@ -112,14 +162,7 @@ export class Vocab {
    * integer.
    */
   static fromText(text: string, options: VocabOptions = {}): Vocab {
-    const lowercase = options.lowercase ?? false;
-    const minFreq = options.minFreq ?? 1;
-    if (!Number.isInteger(minFreq) || minFreq < 1) {
-      throw new VocabError(
-        `Invalid option: minFreq must be a positive integer (1 keeps every character), got ` +
-          String(minFreq),
-      );
-    }
+    const { lowercase, minFreq } = vocabRule(options);
     if (lowercase) text = text.toLowerCase();
     const seen = new Uint32Array(0x110000);
     const n = text.length;
@@ -144,18 +187,14 @@ export class Vocab {
       }
       seen[cp]++;
     }
-    const chars: string[] = [];
-    let rare = false;
-    for (let cp = 0, k = 0; k < distinct; cp++) {
-      if (seen[cp] === 0) continue;
-      k++;
-      if (seen[cp] >= minFreq && cp !== UNKNOWN_CP) chars.push(String.fromCodePoint(cp));
-      else rare = true;
-    }
-    // The unknown symbol sorts last, so the frequent characters keep their plain order.
-    const unknown = rare ? UNKNOWN : null;
-    if (unknown) chars.push(unknown);
-    return new Vocab(chars, { lowercase, unknown });
+    const counted = function* (): Generator<[number, number]> {
+      for (let cp = 0, k = 0; k < distinct; cp++) {
+        if (seen[cp] === 0) continue;
+        k++;
+        yield [cp, seen[cp]];
+      }
+    };
+    return vocabFromCounts(counted(), { lowercase, minFreq });
   }
 
   /**

@@ -8,7 +8,7 @@ import { createEngine } from "../engine/create.ts";
 import { checkThreads, defaultThreads } from "../engine/threads.ts";
 import { batchCount, getBatch } from "../data/batches.ts";
 import type { Corpus } from "../data/corpus.ts";
-import { getLineBatch, splitLines } from "../data/lines.ts";
+import { arrayLines, fillLineBatch, splitLines } from "../data/lines.ts";
 import { corpusMap, streamSource } from "../data/sources.ts";
 import type { CharModel } from "../model/model.ts";
 
@@ -291,8 +291,9 @@ async function batchedLines(
   // Rows past the last line are padding: fewer rows than the default give the same figure.
   const batch = batchOption ?? Math.min(EVALUATE_DEFAULTS.batch, lines.length);
   const order = Uint32Array.from(lines.keys());
+  const table = arrayLines(lines);
   const fill = (i: number, x: Int32Array, y: Int32Array) =>
-    getLineBatch(lines, order, batch, seq, i, newline, x, y);
+    fillLineBatch(table, order, batch, seq, i, newline, x, y);
   return (await run(r, batch, seq, Math.ceil(lines.length / batch), fill, true)).meanOfBatches;
 }
 
